@@ -1,0 +1,65 @@
+# The README's commands. Everything runs from a fresh machine as root:
+# `make demo` and `make test` set up what they need (virtualenv, Docker
+# engine, host image, fixture broker packages) and reuse it afterwards.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHON := $(BIN)/python
+
+LOCAL_SUBNET := 172.30.10.0/24
+
+.PHONY: help venv testbed demo demo-down lint unit integration molecule test bench clean
+
+help:
+	@echo "make demo       deploy a 3-node cluster on local test-bed hosts and print bootstrap.servers"
+	@echo "make demo-down  remove the demo hosts"
+	@echo "make test       the whole suite: lint, unit tests, integration tests, Molecule scenarios"
+	@echo "make bench      time a fresh 3-node deploy and a no-op re-run"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	python3 -m venv $(VENV) || { apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt -c requirements.lock
+	touch $@
+
+testbed: venv
+	tests/testbed/prepare.sh
+
+demo: testbed
+	$(BIN)/python tests/testbed/hosts.py up --env local --count 3 --subnet $(LOCAL_SUBNET)
+	$(BIN)/ansible-playbook -i inventories/local site.yml
+	$(BIN)/python tests/testbed/bootstrap_servers.py -i inventories/local
+
+demo-down: venv
+	$(BIN)/python tests/testbed/hosts.py down --env local
+	rm -rf inventories/local/automq_state
+
+lint: venv
+	$(BIN)/ruff check python_helpers tests collections
+	$(BIN)/ruff format --check python_helpers tests collections
+	$(BIN)/mypy
+	$(BIN)/ansible-lint
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+integration: testbed
+	$(BIN)/pytest tests/integration
+
+molecule: testbed
+	$(BIN)/molecule test --all
+
+test: lint unit integration molecule
+
+bench: testbed
+	$(BIN)/python tests/bench/bench.py
+
+clean: demo-down
+	tests/testbed/package_server.sh stop

@@ -1,0 +1,88 @@
+"""Action cluster_state: plan node IDs and the cluster ID, persist them beside the inventory.
+
+Runs on the Ansible machine only (the state file lives there); see
+plugins/modules/cluster_state.py for the documentation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.cluster_state import (
+    PLANNING_ERRORS,
+    plan_cluster,
+    parse_node_spec,
+)
+
+ARGUMENT_SPEC = {
+    "state_file": {"type": "path", "required": True},
+    "cluster_id": {"type": "str", "default": ""},
+    "nodes": {"type": "list", "elements": "dict", "required": True},
+}
+
+
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        state_file = Path(args["state_file"])
+
+        try:
+            document = json.loads(state_file.read_text()) if state_file.exists() else None
+        except (OSError, json.JSONDecodeError) as error:
+            result.update(failed=True, msg=f"cannot read the state file {state_file}: {error}")
+            return result
+
+        try:
+            nodes = [parse_node_spec(raw) for raw in args["nodes"]]
+            plan = plan_cluster(
+                document, args["cluster_id"], nodes, state_file=str(state_file)
+            )
+        except PLANNING_ERRORS as error:
+            result.update(failed=True, msg=str(error))
+            return result
+
+        changed = plan.state != document
+        if changed and not self._task.check_mode:
+            _write_atomically(state_file, plan.state)
+        result.update(
+            changed=changed,
+            state_file=str(state_file),
+            cluster_id=plan.cluster_id,
+            cluster_id_generated=plan.cluster_id_generated,
+            node_ids=dict(plan.node_ids),
+            new_hosts=list(plan.new_hosts),
+            voter_ids=list(plan.voter_ids),
+            quorum_voters=plan.quorum_voters,
+            quorum_bootstrap_servers=plan.quorum_bootstrap_servers,
+        )
+        if changed and self._task.diff:
+            result["diff"] = {
+                "before_header": str(state_file),
+                "after_header": str(state_file),
+                "before": json.dumps(document, indent=2, sort_keys=True) + "\n" if document else "",
+                "after": json.dumps(plan.state, indent=2, sort_keys=True) + "\n",
+            }
+        return result

@@ -1,0 +1,75 @@
+#!/usr/bin/python
+"""Documentation of the cluster_state action (the code is plugins/action/cluster_state.py)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: cluster_state
+short_description: Assign AutoMQ node IDs and the cluster ID, kept in a state file
+description:
+  - Decides every node's KRaft C(node.id) and the cluster ID from, by priority, the host
+    variable C(automq_node_id), the host's C(meta.properties), the state file and, for new
+    hosts, a new allocation (controllers 0..n-1, broker-only nodes from 1000).
+  - IDs stay stable across runs and inventory reordering; retired IDs are never reused;
+    conflicts stop the play with a message naming the host, the variable and the fix.
+  - Runs on the Ansible machine; writes the state file only when it changes, never in check mode.
+version_added: 0.1.0
+author: AutoMQ Ansible maintainers
+options:
+  state_file:
+    description: JSON file beside the inventory that remembers the IDs.
+    type: path
+    required: true
+  cluster_id:
+    description: The user's C(automq_cluster_id); empty to keep or generate one.
+    type: str
+    default: ""
+  nodes:
+    description:
+      - One entry per host with C(host), C(controller), C(broker), C(advertised_host),
+        C(controller_port), and optionally C(explicit_id), C(on_host_id), C(on_host_cluster_id).
+    type: list
+    elements: dict
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Assign node IDs and the cluster ID
+  automq.platform.cluster_state:
+    state_file: "{{ inventory_dir }}/automq_state/automq.json"
+    nodes:
+      - {host: node1, controller: true, broker: true, advertised_host: 10.0.0.11, controller_port: 9093}
+  run_once: true
+"""
+
+RETURN = r"""
+cluster_id:
+  description: The cluster ID.
+  type: str
+  returned: success
+node_ids:
+  description: Node ID of each host.
+  type: dict
+  returned: success
+voter_ids:
+  description: Node IDs of the controllers, sorted.
+  type: list
+  returned: success
+quorum_voters:
+  description: Value of C(controller.quorum.voters).
+  type: str
+  returned: success
+quorum_bootstrap_servers:
+  description: Value of C(controller.quorum.bootstrap.servers).
+  type: str
+  returned: success
+new_hosts:
+  description: Hosts that got a new node ID in this run.
+  type: list
+  returned: success
+"""

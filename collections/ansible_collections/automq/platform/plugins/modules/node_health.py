@@ -1,0 +1,153 @@
+#!/usr/bin/python
+"""Ansible module node_health: one look at an AutoMQ node's health over the Kafka protocol."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_health
+short_description: Check that an AutoMQ node serves requests and its controller quorum is complete
+description:
+  - Speaks the Kafka protocol directly (ApiVersions, DescribeQuorum, DescribeCluster, Metadata),
+    in milliseconds rather than the seconds a JVM command-line tool takes, so it can be polled
+    with C(until) as a gate before and after every restart.
+  - Never fails because the node is unhealthy; returns C(healthy) and the C(problems) found.
+version_added: 0.1.0
+author: AutoMQ Ansible maintainers
+options:
+  host:
+    description: Address the node's listeners answer on, as seen from the node itself.
+    type: str
+    default: 127.0.0.1
+  node_id:
+    description: The node's C(node.id).
+    type: int
+    required: true
+  broker_port:
+    description: Port of the broker listener; omit on controller-only nodes.
+    type: int
+  controller_port:
+    description: Port of the controller listener; omit on broker-only nodes.
+    type: int
+  expected_voters:
+    description: Node IDs of every controller quorum voter.
+    type: list
+    elements: int
+    required: true
+  quorum_bootstrap_servers:
+    description: The C(controller.quorum.bootstrap.servers) value, used when no broker listener is available.
+    type: str
+    required: true
+  max_voter_lag:
+    description: Largest accepted lag of a voter behind the leader's high watermark, in records.
+    type: int
+    default: 1000
+  check_offline_partitions:
+    description: Also require that no partition of the cluster is offline.
+    type: bool
+    default: true
+  timeout:
+    description: Timeout of each request, in seconds.
+    type: float
+    default: 5.0
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Wait until the node is healthy
+  automq.platform.node_health:
+    node_id: 0
+    broker_port: 9092
+    controller_port: 9093
+    expected_voters: [0, 1, 2]
+    quorum_bootstrap_servers: 10.0.0.11:9093,10.0.0.12:9093,10.0.0.13:9093
+  register: health
+  until: health.healthy
+  retries: 60
+  delay: 2
+"""
+
+RETURN = r"""
+healthy:
+  description: Whether every check passed.
+  type: bool
+  returned: always
+problems:
+  description: What is wrong, one sentence each.
+  type: list
+  elements: str
+  returned: always
+quorum_leader:
+  description: Node ID of the active controller, when known.
+  type: int
+  returned: always
+voter_lag:
+  description: Lag of each voter behind the leader, by node ID.
+  type: dict
+  returned: always
+brokers:
+  description: Registered, unfenced brokers.
+  type: list
+  elements: int
+  returned: always
+offline_partitions:
+  description: Offline partitions, as topic-partition.
+  type: list
+  elements: str
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_health import (
+    NodeCheck,
+    check_node,
+    quorum_addresses,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "host": {"type": "str", "default": "127.0.0.1"},
+            "node_id": {"type": "int", "required": True},
+            "broker_port": {"type": "int"},
+            "controller_port": {"type": "int"},
+            "expected_voters": {"type": "list", "elements": "int", "required": True},
+            "quorum_bootstrap_servers": {"type": "str", "required": True},
+            "max_voter_lag": {"type": "int", "default": 1000},
+            "check_offline_partitions": {"type": "bool", "default": True},
+            "timeout": {"type": "float", "default": 5.0},
+        },
+        required_one_of=[("broker_port", "controller_port")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    health = check_node(
+        NodeCheck(
+            host=params["host"],
+            node_id=params["node_id"],
+            expected_voters=params["expected_voters"],
+            quorum_addresses=quorum_addresses(params["quorum_bootstrap_servers"]),
+            broker_port=params["broker_port"],
+            controller_port=params["controller_port"],
+            max_voter_lag=params["max_voter_lag"],
+            check_offline_partitions=params["check_offline_partitions"],
+            timeout=params["timeout"],
+        )
+    )
+    module.exit_json(
+        changed=False,
+        healthy=health.healthy,
+        problems=health.problems,
+        quorum_leader=health.quorum_leader,
+        voter_lag={str(key): value for key, value in health.voter_lag.items()},
+        brokers=health.brokers,
+        offline_partitions=health.offline_partitions,
+    )
+
+
+if __name__ == "__main__":
+    main()

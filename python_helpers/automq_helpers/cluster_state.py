@@ -1,0 +1,173 @@
+"""Plan a cluster's identity: its cluster ID, node IDs and controller quorum.
+
+Combines :mod:`cluster_id` and :mod:`node_ids` over one state file document
+(``{"cluster_id": ..., "assignments": {...}, "retired": [...]}``) and the
+facts read from the hosts. Pure: the Ansible action plugin does the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .cluster_id import ClusterIdError, resolve_cluster_id
+from .node_ids import (
+    NODE_ID_VARIABLE,
+    IdState,
+    NodeIdError,
+    NodeRequest,
+    assign_node_ids,
+    quorum_bootstrap_servers,
+    quorum_voters,
+)
+
+__all__ = ["ClusterPlan", "NodeSpec", "PlanError", "parse_node_spec", "plan_cluster"]
+
+
+class PlanError(ValueError):
+    """The inputs cannot give a consistent cluster; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What the preflight knows of one host."""
+
+    host: str
+    controller: bool
+    broker: bool
+    advertised_host: str
+    controller_port: int
+    explicit_id: int | None = None
+    on_host_id: int | None = None
+    on_host_cluster_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster_id: str
+    cluster_id_generated: bool
+    node_ids: Mapping[str, int]
+    new_hosts: tuple[str, ...]
+    voter_ids: tuple[int, ...]
+    quorum_voters: str
+    quorum_bootstrap_servers: str
+    state: dict[str, object]
+
+
+def _optional_int(raw: object, what: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise PlanError(f"{what} is {raw!r}: it must be a non-negative integer")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    raise PlanError(f"{what} is {raw!r}: it must be a non-negative integer")
+
+
+def _bool(raw: object, what: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise PlanError(f"{what} is {raw!r}: expected a boolean")
+
+
+def parse_node_spec(raw: Mapping[str, object]) -> NodeSpec:
+    """Build a :class:`NodeSpec` from the loosely typed mapping Ansible passes."""
+    host = raw.get("host")
+    if not isinstance(host, str) or not host:
+        raise PlanError(f"node entry {dict(raw)!r} has no host name")
+    advertised = raw.get("advertised_host")
+    if not isinstance(advertised, str) or not advertised:
+        raise PlanError(f"automq_advertised_host of {host} is empty: set it to the host's address")
+    port = _optional_int(raw.get("controller_port"), f"automq_controller_port of {host}")
+    if port is None or not 0 < port < 65536:
+        raise PlanError(f"automq_controller_port of {host} is {port!r}: use a port 1-65535")
+    cluster_id = raw.get("on_host_cluster_id")
+    return NodeSpec(
+        host=host,
+        controller=_bool(raw.get("controller"), f"controller role of {host}"),
+        broker=_bool(raw.get("broker"), f"broker role of {host}"),
+        advertised_host=advertised,
+        controller_port=port,
+        explicit_id=_optional_int(raw.get("explicit_id"), f"{NODE_ID_VARIABLE} of {host}"),
+        on_host_id=_optional_int(raw.get("on_host_id"), f"node.id in meta.properties of {host}"),
+        on_host_cluster_id=cluster_id if isinstance(cluster_id, str) and cluster_id else None,
+    )
+
+
+def _split_state(document: object, state_file: str) -> tuple[str | None, IdState]:
+    if document is None:
+        return None, IdState()
+    if not isinstance(document, Mapping):
+        raise PlanError(f"{state_file} does not hold a JSON object; restore it from version control")
+    persisted = document.get("cluster_id")
+    if persisted is not None and not isinstance(persisted, str):
+        raise PlanError(f"{state_file}: cluster_id is not a string; restore it from version control")
+    ids = {key: value for key, value in document.items() if key != "cluster_id"}
+    return persisted, IdState.from_json(ids, source=state_file)
+
+
+def plan_cluster(
+    state_document: object,
+    configured_cluster_id: str | None,
+    nodes: Sequence[NodeSpec],
+    *,
+    state_file: str,
+) -> ClusterPlan:
+    """Decide every node's ID, the cluster ID and the quorum strings.
+
+    ``state_document`` is the parsed state file (None when there is none yet).
+    Raises :class:`PlanError`, :class:`~.cluster_id.ClusterIdError` or
+    :class:`~.node_ids.NodeIdError` (all ValueErrors) with operator-facing messages.
+    """
+    persisted, id_state = _split_state(state_document, state_file)
+    decision = resolve_cluster_id(
+        configured_cluster_id or None,
+        persisted,
+        {node.host: node.on_host_cluster_id for node in nodes},
+        state_file=state_file,
+    )
+    assignment = assign_node_ids(
+        [
+            NodeRequest(
+                host=node.host,
+                controller=node.controller,
+                broker=node.broker,
+                explicit_id=node.explicit_id,
+                on_host_id=node.on_host_id,
+            )
+            for node in nodes
+        ],
+        id_state,
+    )
+    controllers = sorted(
+        (assignment.ids[node.host], node) for node in nodes if node.controller
+    )
+    ports = {node.controller_port for _, node in controllers}
+    if len(ports) != 1:
+        raise PlanError(
+            "automq_controller_port differs between controllers "
+            f"({', '.join(f'{node.host}: {node.controller_port}' for _, node in controllers)}); "
+            "set one port for the whole automq_controller group"
+        )
+    port = ports.pop()
+    state: dict[str, object] = {"cluster_id": decision.cluster_id, **assignment.state.to_json()}
+    return ClusterPlan(
+        cluster_id=decision.cluster_id,
+        cluster_id_generated=decision.generated,
+        node_ids=dict(assignment.ids),
+        new_hosts=assignment.new_hosts,
+        voter_ids=tuple(node_id for node_id, _ in controllers),
+        quorum_voters=quorum_voters(((i, n.advertised_host) for i, n in controllers), port),
+        quorum_bootstrap_servers=quorum_bootstrap_servers(
+            (node.advertised_host for _, node in controllers), port
+        ),
+        state=state,
+    )
+
+
+# Re-exported so callers can catch every planning error with one tuple.
+PLANNING_ERRORS = (PlanError, ClusterIdError, NodeIdError)

@@ -1,0 +1,120 @@
+"""Is one AutoMQ node healthy? The verdict behind every start and rolling gate.
+
+A node is healthy when it answers on each of its listeners, the controller
+quorum has all its expected voters with a small lag, a broker is registered
+and unfenced, and (optionally) no partition of the cluster is offline.
+
+Runs on the cluster hosts (Python 3.8+, standard library only).
+"""
+
+# ruff: noqa: UP006, UP035, UP045
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+from .kafka_probe import (
+    KafkaProbe,
+    ProbeError,
+    QuorumInfo,
+    describe_quorum_from_any,
+    evaluate_quorum,
+    format_address,
+)
+
+ProbeFactory = Callable[[str, int, float], KafkaProbe]
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """What to check on one node."""
+
+    host: str
+    node_id: int
+    expected_voters: Sequence[int]
+    quorum_addresses: Sequence[str]
+    broker_port: Optional[int] = None
+    controller_port: Optional[int] = None
+    max_voter_lag: int = 1000
+    check_offline_partitions: bool = True
+    timeout: float = 5.0
+
+
+@dataclass
+class NodeHealth:
+    healthy: bool
+    problems: List[str]
+    quorum_leader: Optional[int] = None
+    voter_lag: Dict[int, int] = field(default_factory=dict)
+    brokers: List[int] = field(default_factory=list)
+    offline_partitions: List[str] = field(default_factory=list)
+
+
+def _default_factory(host: str, port: int, timeout: float) -> KafkaProbe:
+    return KafkaProbe(host, port, timeout)
+
+
+def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -> NodeHealth:
+    """Probe the node; never raises for an unhealthy cluster, only reports problems."""
+    factory = probe_factory or _default_factory
+    problems: List[str] = []
+    health = NodeHealth(healthy=False, problems=problems)
+
+    if check.controller_port is not None:
+        try:
+            with factory(check.host, check.controller_port, check.timeout) as probe:
+                probe.api_versions()
+        except ProbeError as error:
+            problems.append(f"controller listener does not answer: {error}")
+
+    quorum: Optional[QuorumInfo] = None
+    if check.broker_port is not None:
+        try:
+            with factory(check.host, check.broker_port, check.timeout) as probe:
+                probe.api_versions()
+                # The broker forwards DescribeQuorum to the active controller.
+                quorum = probe.describe_quorum()
+                cluster = probe.describe_cluster()
+                health.brokers = sorted(broker.node_id for broker in cluster.brokers)
+                if check.node_id not in health.brokers:
+                    problems.append(
+                        f"broker {check.node_id} is not registered and unfenced "
+                        f"(live brokers: {health.brokers})"
+                    )
+                if check.check_offline_partitions:
+                    health.offline_partitions = [
+                        f"{item.topic}-{item.partition} ({item.error_name})"
+                        for item in probe.offline_partitions()
+                    ]
+                    if health.offline_partitions:
+                        shown = ", ".join(health.offline_partitions[:10])
+                        problems.append(
+                            f"{len(health.offline_partitions)} offline partition(s): {shown}"
+                        )
+        except ProbeError as error:
+            problems.append(f"broker listener does not serve requests: {error}")
+
+    if quorum is None or quorum.error_code != 0 or quorum.partition_error_code != 0:
+        try:
+            quorum = describe_quorum_from_any(check.quorum_addresses, check.timeout)
+        except ProbeError as error:
+            problems.append(f"controller quorum: {error}")
+            quorum = None
+
+    if quorum is not None:
+        verdict = evaluate_quorum(quorum, check.expected_voters, check.max_voter_lag)
+        health.quorum_leader = verdict.leader_id
+        health.voter_lag = dict(verdict.voter_lag)
+        problems.extend(f"controller quorum: {problem}" for problem in verdict.problems)
+
+    health.healthy = not problems
+    return health
+
+
+def quorum_addresses(bootstrap_servers: str) -> List[str]:
+    """Split controller.quorum.bootstrap.servers into host:port entries."""
+    return [entry.strip() for entry in bootstrap_servers.split(",") if entry.strip()]
+
+
+__all__ = ["NodeCheck", "NodeHealth", "check_node", "format_address", "quorum_addresses"]

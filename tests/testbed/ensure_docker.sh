@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers. On a fresh Debian machine (CI, a new
+# laptop VM) install Debian's docker.io and start dockerd as root: the test
+# bed has no other container engine and no registry.
+set -euo pipefail
+
+if docker info >/dev/null 2>&1; then
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "ensure_docker: no Docker engine answers and this is not root; start dockerd first" >&2
+  exit 1
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  echo "ensure_docker: installing Debian's docker.io"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq docker.io >/dev/null
+fi
+
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+  echo "ensure_docker: starting dockerd"
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+fi
+
+for _ in $(seq 1 60); do
+  if docker info >/dev/null 2>&1; then
+    exit 0
+  fi
+  sleep 1
+done
+echo "ensure_docker: dockerd did not answer within 60 s; see /var/log/dockerd.log" >&2
+exit 1
