@@ -42,8 +42,8 @@ demo-down: venv
 	rm -rf inventories/local/automq_state
 
 lint: venv
-	$(BIN)/ruff check python_helpers tests collections
-	$(BIN)/ruff format --check python_helpers tests collections
+	$(BIN)/ruff check python_helpers tests collections molecule
+	$(BIN)/ruff format --check python_helpers tests collections molecule
 	$(BIN)/mypy
 	$(BIN)/ansible-lint
 

@@ -61,7 +61,7 @@ def _optional_int(raw: object, what: str) -> int | None:
         raise PlanError(f"{what} is {raw!r}: it must be a non-negative integer")
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdecimal():
         return int(raw.strip())
     raise PlanError(f"{what} is {raw!r}: it must be a non-negative integer")
 
@@ -102,10 +102,14 @@ def _split_state(document: object, state_file: str) -> tuple[str | None, IdState
     if document is None:
         return None, IdState()
     if not isinstance(document, Mapping):
-        raise PlanError(f"{state_file} does not hold a JSON object; restore it from version control")
+        raise PlanError(
+            f"{state_file} does not hold a JSON object; restore it from version control"
+        )
     persisted = document.get("cluster_id")
     if persisted is not None and not isinstance(persisted, str):
-        raise PlanError(f"{state_file}: cluster_id is not a string; restore it from version control")
+        raise PlanError(
+            f"{state_file}: cluster_id is not a string; restore it from version control"
+        )
     ids = {key: value for key, value in document.items() if key != "cluster_id"}
     return persisted, IdState.from_json(ids, source=state_file)
 
@@ -143,9 +147,7 @@ def plan_cluster(
         ],
         id_state,
     )
-    controllers = sorted(
-        (assignment.ids[node.host], node) for node in nodes if node.controller
-    )
+    controllers = sorted((assignment.ids[node.host], node) for node in nodes if node.controller)
     ports = {node.controller_port for _, node in controllers}
     if len(ports) != 1:
         raise PlanError(

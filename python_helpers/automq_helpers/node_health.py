@@ -19,8 +19,10 @@ from .kafka_probe import (
     ProbeError,
     QuorumInfo,
     describe_quorum_from_any,
+    error_name,
     evaluate_quorum,
     format_address,
+    parse_address,
 )
 
 ProbeFactory = Callable[[str, int, float], KafkaProbe]
@@ -51,6 +53,13 @@ class NodeHealth:
     offline_partitions: List[str] = field(default_factory=list)
 
 
+def _describe_offline(topic: Optional[str], partition: int, error: str) -> str:
+    name = topic if topic is not None else "(unnamed topic)"
+    if partition < 0:
+        return f"topic {name} ({error})"
+    return f"{name}-{partition} ({error})"
+
+
 def _default_factory(host: str, port: int, timeout: float) -> KafkaProbe:
     return KafkaProbe(host, port, timeout)
 
@@ -77,14 +86,16 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
                 quorum = probe.describe_quorum()
                 cluster = probe.describe_cluster()
                 health.brokers = sorted(broker.node_id for broker in cluster.brokers)
-                if check.node_id not in health.brokers:
+                if cluster.error_code != 0:
+                    problems.append(f"DescribeCluster answered {error_name(cluster.error_code)}")
+                elif check.node_id not in health.brokers:
                     problems.append(
                         f"broker {check.node_id} is not registered and unfenced "
                         f"(live brokers: {health.brokers})"
                     )
                 if check.check_offline_partitions:
                     health.offline_partitions = [
-                        f"{item.topic}-{item.partition} ({item.error_name})"
+                        _describe_offline(item.topic, item.partition, item.error_name)
                         for item in probe.offline_partitions()
                     ]
                     if health.offline_partitions:
@@ -97,7 +108,11 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
 
     if quorum is None or quorum.error_code != 0 or quorum.partition_error_code != 0:
         try:
-            quorum = describe_quorum_from_any(check.quorum_addresses, check.timeout)
+            quorum = describe_quorum_from_any(
+                check.quorum_addresses,
+                check.timeout,
+                lambda address, timeout: factory(*parse_address(address), timeout),
+            )
         except ProbeError as error:
             problems.append(f"controller quorum: {error}")
             quorum = None

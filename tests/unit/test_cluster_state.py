@@ -401,13 +401,6 @@ def test_parse_node_spec_without_advertised_host() -> None:
         parse_node_spec(entry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known bug in cluster_state._optional_int: str.isdigit() accepts characters such "
-    "as '³' that int() rejects, so a bare ValueError escapes instead of a PlanError naming "
-    "the variable (and the action, which catches only PLANNING_ERRORS, crashes)",
-)
 def test_parse_node_spec_rejects_non_decimal_digits() -> None:
     with pytest.raises(PlanError, match="automq_node_id of h1"):
         parse_node_spec(raw_node("h1", explicit_id="³"))

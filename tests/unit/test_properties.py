@@ -1,4 +1,5 @@
 import pytest
+
 from automq_helpers.properties import parse_properties
 
 META_PROPERTIES = """#
@@ -20,7 +21,9 @@ def test_reads_kafka_meta_properties():
 
 
 def test_value_keeps_later_separators():
-    parsed = parse_properties("s3.data.buckets=0@s3://b?region=oss-cn-hangzhou&endpoint=https://x\n")
+    parsed = parse_properties(
+        "s3.data.buckets=0@s3://b?region=oss-cn-hangzhou&endpoint=https://x\n"
+    )
     assert parsed == {"s3.data.buckets": "0@s3://b?region=oss-cn-hangzhou&endpoint=https://x"}
 
 

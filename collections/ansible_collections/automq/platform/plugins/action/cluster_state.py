@@ -15,8 +15,8 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.cluster_state import (
     PLANNING_ERRORS,
-    plan_cluster,
     parse_node_spec,
+    plan_cluster,
 )
 
 ARGUMENT_SPEC = {
@@ -57,9 +57,7 @@ class ActionModule(ActionBase):
 
         try:
             nodes = [parse_node_spec(raw) for raw in args["nodes"]]
-            plan = plan_cluster(
-                document, args["cluster_id"], nodes, state_file=str(state_file)
-            )
+            plan = plan_cluster(document, args["cluster_id"], nodes, state_file=str(state_file))
         except PLANNING_ERRORS as error:
             result.update(failed=True, msg=str(error))
             return result
