@@ -36,7 +36,18 @@ def ensure_ssh_key() -> Path:
     SSH_DIR.mkdir(parents=True, exist_ok=True)
     private = SSH_DIR / "id_ed25519"
     if not private.exists():
-        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "automq-testbed", "-f", str(private))
+        run(
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "automq-testbed",
+            "-f",
+            str(private),
+        )
     public = SSH_DIR / "authorized_keys"
     public.write_text((SSH_DIR / "id_ed25519.pub").read_text())
     public.chmod(0o644)
@@ -99,7 +110,9 @@ def record_host_keys(env: str, addresses: list[str]) -> Path:
     known_hosts = STATE / env / "known_hosts"
     known_hosts.parent.mkdir(parents=True, exist_ok=True)
     scanned = run("ssh-keyscan", "-T", "5", "-t", "ed25519", *addresses, capture=True)
-    lines = sorted(line for line in scanned.stdout.splitlines() if line and not line.startswith("#"))
+    lines = sorted(
+        line for line in scanned.stdout.splitlines() if line and not line.startswith("#")
+    )
     if len(lines) != len(addresses):
         raise SystemExit(f"hosts.py: got {len(lines)} host keys for {len(addresses)} hosts")
     known_hosts.write_text("\n".join(lines) + "\n")
