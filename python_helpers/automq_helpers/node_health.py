@@ -47,6 +47,9 @@ class NodeCheck:
 class NodeHealth:
     healthy: bool
     problems: List[str]
+    # Every listener of the node itself answered: taking it down would take
+    # something away from the cluster.
+    serving: bool = False
     quorum_leader: Optional[int] = None
     voter_lag: Dict[int, int] = field(default_factory=dict)
     brokers: List[int] = field(default_factory=list)
@@ -69,6 +72,7 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
     factory = probe_factory or _default_factory
     problems: List[str] = []
     health = NodeHealth(healthy=False, problems=problems)
+    listeners_down = 0
 
     if check.controller_port is not None:
         try:
@@ -76,6 +80,7 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
                 probe.api_versions()
         except ProbeError as error:
             problems.append(f"controller listener does not answer: {error}")
+            listeners_down += 1
 
     quorum: Optional[QuorumInfo] = None
     if check.broker_port is not None:
@@ -105,6 +110,7 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
                         )
         except ProbeError as error:
             problems.append(f"broker listener does not serve requests: {error}")
+            listeners_down += 1
 
     if quorum is None or quorum.error_code != 0 or quorum.partition_error_code != 0:
         try:
@@ -123,6 +129,7 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
         health.voter_lag = dict(verdict.voter_lag)
         problems.extend(f"controller quorum: {problem}" for problem in verdict.problems)
 
+    health.serving = listeners_down == 0
     health.healthy = not problems
     return health
 

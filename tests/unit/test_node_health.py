@@ -245,6 +245,7 @@ def test_all_healthy_combined_node(node: FakeNode, fallback: FakeFallback) -> No
     health = run(combined_check(), node)
 
     assert health.healthy is True
+    assert health.serving is True
     assert health.problems == []
     assert health.quorum_leader == 1
     assert health.voter_lag == {0: 0, 1: 0, 2: 10}
@@ -271,6 +272,7 @@ def test_controller_listener_down(node: FakeNode, fallback: FakeFallback) -> Non
     health = run(combined_check(), node)
 
     assert health.healthy is False
+    assert health.serving is False
     assert health.problems == [
         "controller listener does not answer: "
         f"{HOST}:9093: connect failed: [Errno 111] Connection refused"
@@ -290,6 +292,7 @@ def test_broker_listener_down_falls_back_to_the_controllers(
     health = run(combined_check(), node)
 
     assert health.healthy is False
+    assert health.serving is False
     assert health.problems == [
         "broker listener does not serve requests: "
         f"{HOST}:9092: connect failed: [Errno 111] Connection refused"
@@ -406,6 +409,8 @@ def test_missing_voter(node: FakeNode, fallback: FakeFallback) -> None:
     assert health.healthy is False
     assert health.problems == ["controller quorum: expected voters missing: [2]"]
     assert health.voter_lag == {0: 0, 1: 0}
+    # The node itself still serves: a rolling restart must wait before taking it down.
+    assert health.serving is True
 
 
 def test_unexpected_voter(node: FakeNode, fallback: FakeFallback) -> None:

@@ -75,6 +75,10 @@ healthy:
   description: Whether every check passed.
   type: bool
   returned: always
+serving:
+  description: Whether every listener of the node itself answered.
+  type: bool
+  returned: always
 problems:
   description: What is wrong, one sentence each.
   type: list
@@ -141,6 +145,7 @@ def main() -> None:
     module.exit_json(
         changed=False,
         healthy=health.healthy,
+        serving=health.serving,
         problems=health.problems,
         quorum_leader=health.quorum_leader,
         voter_lag={str(key): value for key, value in health.voter_lag.items()},
