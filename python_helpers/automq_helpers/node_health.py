@@ -11,8 +11,9 @@ Runs on the cluster hosts (Python 3.8+, standard library only).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .kafka_probe import (
     KafkaProbe,
@@ -134,9 +135,40 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
     return health
 
 
+def wait_for_health(
+    check: NodeCheck,
+    timeout: float,
+    interval: float = 2.0,
+    probe_factory: Optional[ProbeFactory] = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Tuple[NodeHealth, int, float]:
+    """Poll :func:`check_node` until healthy or ``timeout`` seconds passed.
+
+    Returns the last verdict, the number of probes and the seconds waited. A
+    ``timeout`` of 0 looks once.
+    """
+    started = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        health = check_node(check, probe_factory)
+        waited = clock() - started
+        if health.healthy or waited + interval > timeout:
+            return health, attempts, waited
+        sleep(interval)
+
+
 def quorum_addresses(bootstrap_servers: str) -> List[str]:
     """Split controller.quorum.bootstrap.servers into host:port entries."""
     return [entry.strip() for entry in bootstrap_servers.split(",") if entry.strip()]
 
 
-__all__ = ["NodeCheck", "NodeHealth", "check_node", "format_address", "quorum_addresses"]
+__all__ = [
+    "NodeCheck",
+    "NodeHealth",
+    "check_node",
+    "format_address",
+    "quorum_addresses",
+    "wait_for_health",
+]

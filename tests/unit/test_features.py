@@ -1,4 +1,5 @@
 import pytest
+
 from automq_helpers.features import FeatureState, parse_describe, upgrade_arguments
 
 # The output of `kafka-features.sh describe` on Kafka 3.9.1, here of a cluster formatted at 3.8-IV0.
@@ -50,5 +51,5 @@ def test_unfinalized_feature_is_raised():
 
 
 def test_rejects_a_line_without_maximum():
-    with pytest.raises(ValueError, match="automq.version"):
+    with pytest.raises(ValueError, match=r"automq\.version"):
         parse_describe("Feature: automq.version\tSupportedMinVersion: 0\n")

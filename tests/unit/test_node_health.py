@@ -29,7 +29,7 @@ from automq_helpers.kafka_probe import (
     ReplicaState,
     error_name,
 )
-from automq_helpers.node_health import NodeCheck, NodeHealth, check_node
+from automq_helpers.node_health import NodeCheck, NodeHealth, check_node, wait_for_health
 
 HOST = "10.0.0.11"
 BROKER_PORT = 9092
@@ -535,3 +535,78 @@ def test_broker_only_node_not_registered(node: FakeNode, fallback: FakeFallback)
     assert health.problems == [
         "broker 1000 is not registered and unfenced (live brokers: [0, 1, 2])"
     ]
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_polls_until_healthy(node: FakeNode, fallback: FakeFallback) -> None:
+    node.listeners[BROKER_PORT].down = True
+    fallback.answer = quorum()
+    clock = FakeClock()
+    calls = 0
+
+    def factory(host: str, port: int, timeout: float):
+        nonlocal calls
+        calls += 1
+        if calls == 5:  # the broker comes up on the third poll (two listeners a poll)
+            node.listeners[BROKER_PORT].down = False
+        return node.factory(host, port, timeout)
+
+    health, attempts, waited = wait_for_health(
+        combined_check(),
+        timeout=60,
+        interval=2,
+        probe_factory=factory,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+    assert health.healthy is True
+    assert attempts == 3
+    assert clock.sleeps == [2, 2]
+    assert waited == 4
+
+
+def test_wait_gives_up_after_the_timeout(node: FakeNode, fallback: FakeFallback) -> None:
+    node.listeners[CONTROLLER_PORT].down = True
+    clock = FakeClock()
+
+    health, attempts, waited = wait_for_health(
+        combined_check(),
+        timeout=10,
+        interval=2,
+        probe_factory=node.factory,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+    assert health.healthy is False
+    assert health.problems[0].startswith("controller listener does not answer")
+    assert attempts == 6  # at 0, 2, 4, 6, 8 and 10 s: one more would end past the timeout
+    assert waited == 10
+
+
+def test_wait_with_zero_timeout_looks_once(node: FakeNode, fallback: FakeFallback) -> None:
+    node.listeners[CONTROLLER_PORT].down = True
+    clock = FakeClock()
+
+    _, attempts, _ = wait_for_health(
+        combined_check(), timeout=0, probe_factory=node.factory, clock=clock, sleep=clock.sleep
+    )
+
+    assert attempts == 1
+    assert clock.sleeps == []

@@ -31,7 +31,8 @@ options:
 EXAMPLES = r"""
 - name: Compute the upgrade arguments
   ansible.builtin.set_fact:
-    upgrade_args: "{{ describe.stdout | automq.platform.feature_upgrade_args(['metadata.version']) }}"
+    upgrade_args: >-
+      {{ describe.stdout | automq.platform.feature_upgrade_args(['metadata.version']) }}
 """
 
 RETURN = r"""

@@ -49,6 +49,16 @@ options:
     description: Timeout of each request, in seconds.
     type: float
     default: 5.0
+  wait_timeout:
+    description:
+      - Keep probing until the node is healthy or this many seconds passed; 0 looks once.
+      - The module never fails because the node is unhealthy; check C(healthy).
+    type: float
+    default: 0
+  poll_interval:
+    description: Seconds between probes while waiting.
+    type: float
+    default: 2.0
 attributes:
   check_mode:
     support: full
@@ -64,10 +74,8 @@ EXAMPLES = r"""
     controller_port: 9093
     expected_voters: [0, 1, 2]
     quorum_bootstrap_servers: 10.0.0.11:9093,10.0.0.12:9093,10.0.0.13:9093
+    wait_timeout: 300
   register: health
-  until: health.healthy
-  retries: 60
-  delay: 2
 """
 
 RETURN = r"""
@@ -92,6 +100,14 @@ voter_lag:
   description: Lag of each voter behind the leader, by node ID.
   type: dict
   returned: always
+attempts:
+  description: How many probes were made.
+  type: int
+  returned: always
+waited_seconds:
+  description: How long the module waited for the node to become healthy.
+  type: float
+  returned: always
 brokers:
   description: Registered, unfenced brokers.
   type: list
@@ -107,8 +123,8 @@ offline_partitions:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_health import (
     NodeCheck,
-    check_node,
     quorum_addresses,
+    wait_for_health,
 )
 
 
@@ -124,12 +140,14 @@ def main() -> None:
             "max_voter_lag": {"type": "int", "default": 1000},
             "check_offline_partitions": {"type": "bool", "default": True},
             "timeout": {"type": "float", "default": 5.0},
+            "wait_timeout": {"type": "float", "default": 0.0},
+            "poll_interval": {"type": "float", "default": 2.0},
         },
         required_one_of=[("broker_port", "controller_port")],
         supports_check_mode=True,
     )
     params = module.params
-    health = check_node(
+    health, attempts, waited = wait_for_health(
         NodeCheck(
             host=params["host"],
             node_id=params["node_id"],
@@ -140,12 +158,16 @@ def main() -> None:
             max_voter_lag=params["max_voter_lag"],
             check_offline_partitions=params["check_offline_partitions"],
             timeout=params["timeout"],
-        )
+        ),
+        timeout=params["wait_timeout"],
+        interval=params["poll_interval"],
     )
     module.exit_json(
         changed=False,
         healthy=health.healthy,
         serving=health.serving,
+        attempts=attempts,
+        waited_seconds=round(waited, 1),
         problems=health.problems,
         quorum_leader=health.quorum_leader,
         voter_lag={str(key): value for key, value in health.voter_lag.items()},
