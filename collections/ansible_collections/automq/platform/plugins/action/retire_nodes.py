@@ -1,0 +1,88 @@
+"""Action retire_nodes: retire decommissioned hosts' node IDs in the state file.
+
+Runs on the Ansible machine only (the state file lives there); see
+plugins/modules/retire_nodes.py for the documentation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_ids import (
+    NodeIdError,
+)
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.retirement import (
+    retire_nodes,
+)
+
+ARGUMENT_SPEC = {
+    "state_file": {"type": "path", "required": True},
+    "nodes": {"type": "dict", "required": True},
+}
+
+
+def _write_atomically(path: Path, document: dict[str, Any]) -> None:
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        state_file = Path(args["state_file"])
+
+        nodes: dict[str, int] = {}
+        for host, raw in args["nodes"].items():
+            text = str(raw).strip()
+            if isinstance(raw, bool) or not (text.isascii() and text.isdecimal()):
+                result.update(failed=True, msg=f"node ID of {host} is {raw!r}, not an integer")
+                return result
+            nodes[str(host)] = int(text)
+
+        try:
+            document = json.loads(state_file.read_text()) if state_file.exists() else None
+        except (OSError, json.JSONDecodeError) as error:
+            result.update(failed=True, msg=f"cannot read the state file {state_file}: {error}")
+            return result
+
+        try:
+            retirement = retire_nodes(document, nodes, state_file=str(state_file))
+        except NodeIdError as error:
+            result.update(failed=True, msg=str(error))
+            return result
+
+        changed = retirement.document != document
+        if changed and not self._task.check_mode:
+            _write_atomically(state_file, retirement.document)
+        result.update(
+            changed=changed,
+            state_file=str(state_file),
+            retired=list(retirement.retired),
+            already_retired=list(retirement.already_retired),
+            retired_ids=sorted(nodes[host] for host in retirement.retired),
+        )
+        if changed and self._task.diff:
+            result["diff"] = {
+                "before_header": str(state_file),
+                "after_header": str(state_file),
+                "before": json.dumps(document, indent=2, sort_keys=True) + "\n",
+                "after": json.dumps(retirement.document, indent=2, sort_keys=True) + "\n",
+            }
+        return result
