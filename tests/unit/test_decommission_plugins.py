@@ -1,0 +1,287 @@
+"""The decommission plugins of automq.platform, run through real ansible-playbook.
+
+``retire_nodes`` (action) against state files in tmp_path; ``reassignment_plan`` (module,
+shipped to the "host" with its helpers) against a local fake Kafka broker that answers
+with frames captured from Apache Kafka 3.9.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_reassignment import LIST_REASSIGNMENTS_V0_IN_PROGRESS, METADATA_V12_CAP_IN_PROGRESS
+
+from automq_helpers.kafka_probe import Writer
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+
+pytestmark = pytest.mark.skipif(
+    not ANSIBLE_PLAYBOOK.exists(), reason=f"{ANSIBLE_PLAYBOOK} is not installed"
+)
+
+
+def run_playbook(
+    tmp_path: Path, tasks: list[dict[str, Any]], *options: str
+) -> tuple[int, dict[str, Any]]:
+    """Run the tasks as a play on localhost; return the exit code and the task results."""
+    playbook = tmp_path / "playbook.yml"
+    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    completed = subprocess.run(
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            "localhost,",
+            "-e",
+            "ansible_connection=local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            *options,
+            str(playbook),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    start = completed.stdout.find("{")
+    assert start >= 0, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start)
+    results = {
+        task["task"]["name"]: task["hosts"]["localhost"]
+        for play in document["plays"]
+        for task in play["tasks"]
+    }
+    return completed.returncode, results
+
+
+# --------------------------------------------------------------------------- retire_nodes
+
+STATE = {
+    "assignments": {"n1": 0, "n2": 1, "n3": 2, "n4": 1000},
+    "cluster_id": "dqDxjycrSIbA-i4iV8WVXw",
+    "retired": [],
+}
+
+
+def retire_task(state_file: Path, nodes: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "retire",
+        "automq.platform.retire_nodes": {"state_file": str(state_file), "nodes": nodes},
+        **extra,
+    }
+
+
+def test_retire_nodes_writes_once(tmp_path: Path) -> None:
+    state_file = tmp_path / "prod.json"
+    state_file.write_text(json.dumps(STATE))
+    # Node IDs come from meta.properties through Jinja: strings.
+    rc, results = run_playbook(tmp_path, [retire_task(state_file, {"n4": "1000"})])
+    assert rc == 0, results
+    first = results["retire"]
+    assert first["changed"] is True
+    assert (first["retired"], first["already_retired"], first["retired_ids"]) == (
+        ["n4"],
+        [],
+        [1000],
+    )
+    assert json.loads(state_file.read_text()) == {
+        "assignments": {"n1": 0, "n2": 1, "n3": 2},
+        "cluster_id": "dqDxjycrSIbA-i4iV8WVXw",
+        "retired": [1000],
+    }
+    assert state_file.stat().st_mode & 0o777 == 0o644
+    mtime = state_file.stat().st_mtime_ns
+
+    rc, results = run_playbook(tmp_path, [retire_task(state_file, {"n4": 1000})])
+    assert rc == 0
+    again = results["retire"]
+    assert again["changed"] is False
+    assert (again["retired"], again["already_retired"]) == ([], ["n4"])
+    assert state_file.stat().st_mtime_ns == mtime
+
+
+def test_retire_nodes_check_mode_writes_nothing(tmp_path: Path) -> None:
+    state_file = tmp_path / "prod.json"
+    text = json.dumps(STATE)
+    state_file.write_text(text)
+    rc, results = run_playbook(
+        tmp_path, [retire_task(state_file, {"n4": 1000}, check_mode=True)], "--diff"
+    )
+    assert rc == 0
+    assert results["retire"]["changed"] is True
+    assert results["retire"]["retired"] == ["n4"]
+    assert '"retired": [\n    1000\n  ]' in results["retire"]["diff"]["after"]
+    assert state_file.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("nodes", "message"),
+    [
+        ({"n4": 1001}, "records node ID 1000 for n4, but the host runs as node 1001"),
+        ({"n9": 2}, "n9 runs as node 2, but"),
+        ({"n4": "x"}, "node ID of n4 is 'x', not an integer"),
+    ],
+)
+def test_retire_nodes_refuses_conflicts(
+    tmp_path: Path, nodes: dict[str, Any], message: str
+) -> None:
+    state_file = tmp_path / "prod.json"
+    text = json.dumps(STATE)
+    state_file.write_text(text)
+    rc, results = run_playbook(tmp_path, [retire_task(state_file, nodes)])
+    assert rc != 0
+    assert results["retire"]["failed"] is True
+    assert message in results["retire"]["msg"]
+    assert state_file.read_text() == text
+
+
+def test_retire_nodes_without_a_state_file(tmp_path: Path) -> None:
+    rc, results = run_playbook(tmp_path, [retire_task(tmp_path / "none.json", {"n4": 1000})])
+    assert rc != 0
+    assert "There is no state file" in results["retire"]["msg"]
+    assert not (tmp_path / "none.json").exists()
+
+
+# --------------------------------------------------------------------------- reassignment_plan
+
+API_VERSIONS = (
+    Writer()
+    .int32(0)
+    .int16(0)
+    .array_length(3)
+    .int16(3)
+    .int16(0)
+    .int16(12)
+    .int16(18)
+    .int16(0)
+    .int16(4)
+    .int16(46)
+    .int16(0)
+    .int16(0)
+    .getvalue()
+)
+NO_REASSIGNMENT = bytes.fromhex("0000000700000000000000000100")
+
+
+class FakeBroker:
+    """Answers each request with a canned frame for its API key, correlation id patched."""
+
+    def __init__(self, frames: dict[int, bytes]) -> None:
+        self.frames = frames
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(5)
+        self.server.settimeout(0.05)
+        self.port: int = self.server.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def __enter__(self) -> FakeBroker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        self.server.close()
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError, ConnectionError, struct.error):
+                while True:
+                    size = struct.unpack(">i", self._recv(conn, 4))[0]
+                    request = self._recv(conn, size)
+                    key, _, correlation_id = struct.unpack(">hhi", request[:8])
+                    frame = struct.pack(">i", correlation_id) + self.frames[key][4:]
+                    conn.sendall(struct.pack(">i", len(frame)) + frame)
+
+    @staticmethod
+    def _recv(conn: socket.socket, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                raise ConnectionError
+            data += chunk
+        return data
+
+
+def plan_task(port: int, leaving: list[int]) -> dict[str, Any]:
+    return {
+        "name": "plan",
+        "automq.platform.reassignment_plan": {"port": port, "leaving": leaving, "timeout": 5},
+    }
+
+
+def test_reassignment_plan_module_plans_the_moves(tmp_path: Path) -> None:
+    frames = {18: API_VERSIONS, 3: METADATA_V12_CAP_IN_PROGRESS, 46: NO_REASSIGNMENT}
+    with FakeBroker(frames) as broker:
+        rc, results = run_playbook(tmp_path, [plan_task(broker.port, [2])], "--check")
+    assert rc == 0, results
+    plan = results["plan"]
+    assert plan["changed"] is False
+    assert plan["error"] is None
+    assert plan["live_brokers"] == [0, 1, 2, 1001]
+    assert plan["in_progress"] == []
+    assert plan["on_leaving"] == ["cap-0", "cap-1"]
+    # Loads: 0 -> 2, 1 -> 2, 1001 -> 0: both replicas of broker 2 go to 1001.
+    assert plan["reassignment"] == {
+        "version": 1,
+        "partitions": [
+            {"topic": "cap", "partition": 0, "replicas": [0, 1001, 1]},
+            {"topic": "cap", "partition": 1, "replicas": [1, 0, 1001]},
+        ],
+    }
+    assert plan["plan_error"] is None
+
+
+def test_reassignment_plan_module_waits_for_reassignments_in_progress(tmp_path: Path) -> None:
+    frames = {
+        18: API_VERSIONS,
+        3: METADATA_V12_CAP_IN_PROGRESS,
+        46: LIST_REASSIGNMENTS_V0_IN_PROGRESS,
+    }
+    with FakeBroker(frames) as broker:
+        rc, results = run_playbook(tmp_path, [plan_task(broker.port, [1])])
+    assert rc == 0, results
+    plan = results["plan"]
+    assert plan["in_progress"] == ["cap-0", "cap-1"]
+    assert plan["reassignment"] == {"version": 1, "partitions": []}
+
+
+def test_reassignment_plan_module_reports_an_unreachable_broker(tmp_path: Path) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    rc, results = run_playbook(tmp_path, [plan_task(port, [1000])])
+    assert rc == 0, results
+    plan = results["plan"]
+    assert plan.get("failed") is not True
+    assert f"127.0.0.1:{port}: connect failed" in plan["error"]
+    assert plan["on_leaving"] == []
