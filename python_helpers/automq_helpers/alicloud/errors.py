@@ -37,6 +37,7 @@ SERVICE_NAMES: Mapping[str, str] = {
 }
 
 _TEA_MESSAGE = re.compile(r"^code: \d+, (?P<message>.*?)(?: request id: \S*)?$", re.DOTALL)
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^\"')\]]+|timed out|Read timed out")
 _NETWORK_CLASS_HINTS = ("ConnectionError", "Timeout", "MaxRetryError", "NewConnectionError")
 
 
@@ -116,6 +117,9 @@ def _first(*values: Any) -> Any:
 def _is_network(exc: BaseException) -> bool:
     if isinstance(exc, OSError | TimeoutError):
         return True
+    # Darabonba turns the IOError of requests into RetryError(str(error)).
+    if type(exc).__name__ == "RetryError" or isinstance(exc.__context__, OSError):
+        return True
     return any(hint in cls.__name__ for cls in type(exc).__mro__ for hint in _NETWORK_CLASS_HINTS)
 
 
@@ -193,7 +197,9 @@ def api_error_from(exc: BaseException) -> ApiError:
     if _text(getattr(inner, "code", None)) is not None or hasattr(inner, "status_code"):
         return _service_error(inner)
     if _is_network(inner):
-        return ApiError(code="", message=str(inner) or name, kind="network")
+        text = _text(getattr(inner, "message", None)) or str(inner) or name
+        reason = _ERRNO.search(text)
+        return ApiError(code="", message=reason.group(0) if reason else text, kind="network")
     # A Tea UnretryableException built from a non-Tea error keeps only repr() as message.
     message = _text(getattr(inner, "message", None)) or str(inner) or name
     return ApiError(code="", message=message, kind="client")

@@ -81,6 +81,8 @@ def load_document(raw: str | Mapping[str, Any] | None, what: str = "policy") -> 
         return {"Version": "1", "Statement": []}
     if isinstance(raw, Mapping):
         document = dict(raw)
+    elif not isinstance(raw, str):
+        raise PolicyError(f"{what} must be a JSON object or its text, not {type(raw).__name__}")
     else:
         text = raw.strip()
         if text.startswith("%7B") or text.startswith("%7b"):
