@@ -1,0 +1,125 @@
+"""Command line: ``python -m tests.alicloud_emulator [options]`` or ``... cleanup``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from . import containers
+from .server import DEFAULT_DOCKER_IMAGE, DEFAULT_IMAGE_ID, Emulator, EmulatorConfig
+
+
+def _serve(argv: list[str]) -> int:
+    defaults = EmulatorConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.alicloud_emulator",
+        description="Serve the Alibaba Cloud emulator until interrupted. "
+        "`python -m tests.alicloud_emulator cleanup` removes every container and network "
+        "an emulator left behind.",
+    )
+    parser.add_argument(
+        "--host", default=defaults.host, help="address to bind (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=18080, help="RPC port: ECS, VPC, RAM, PrivateZone, STS"
+    )
+    parser.add_argument("--oss-port", type=int, default=18081, help="OSS port (path-style)")
+    parser.add_argument("--account-id", default=defaults.account_id)
+    parser.add_argument("--access-key-id", default=defaults.access_key_id)
+    parser.add_argument("--access-key-secret", default=defaults.access_key_secret)
+    parser.add_argument(
+        "--region", default=defaults.region_id, help="region ID (default %(default)s)"
+    )
+    parser.add_argument(
+        "--extra-region", action="append", default=[], help="another accepted region"
+    )
+    parser.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="IMAGE_ID=DOCKER_IMAGE",
+        help=f"accept IMAGE_ID in RunInstances and start DOCKER_IMAGE for it "
+        f"(default {DEFAULT_IMAGE_ID}={DEFAULT_DOCKER_IMAGE})",
+    )
+    parser.add_argument(
+        "--instance-type", action="append", default=[], help="accepted instance type"
+    )
+    parser.add_argument(
+        "--no-containers", action="store_true", help="RunInstances records instances only"
+    )
+    parser.add_argument("--boot-timeout", type=float, default=defaults.boot_timeout)
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=defaults.settle_seconds,
+        help="seconds new VPCs and vSwitches stay Pending",
+    )
+    parser.add_argument("--state-file", help="write the state as JSON here after every change")
+    parser.add_argument("--keep-containers", action="store_true", help="leave containers on exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    images = dict(defaults.images)
+    if args.image:
+        images = {}
+        for entry in args.image:
+            image_id, sep, docker_image = entry.partition("=")
+            if not sep or not image_id or not docker_image:
+                parser.error(f"--image takes IMAGE_ID=DOCKER_IMAGE, not {entry!r}")
+            images[image_id] = docker_image
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    config = EmulatorConfig(
+        account_id=args.account_id,
+        access_key_id=args.access_key_id,
+        access_key_secret=args.access_key_secret,
+        region_id=args.region,
+        extra_regions=tuple(args.extra_region),
+        images=images,
+        instance_types=tuple(args.instance_type) or defaults.instance_types,
+        containers=not args.no_containers,
+        boot_timeout=args.boot_timeout,
+        settle_seconds=args.settle_seconds,
+        host=args.host,
+        rpc_port=args.port,
+        oss_port=args.oss_port,
+        state_file=args.state_file,
+        keep_containers=args.keep_containers,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    with Emulator(config) as emulator:
+        print(
+            f"alicloud-emulator ready rpc={emulator.rpc_endpoint} oss={emulator.oss_endpoint} "
+            f"session={config.session}",
+            flush=True,
+        )
+        done.wait()
+    return 0
+
+
+def _cleanup(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.alicloud_emulator cleanup",
+        description="Remove the containers and networks emulators created (by label).",
+    )
+    parser.add_argument("--session", help="only this emulator session's resources")
+    args = parser.parse_args(argv)
+    removed = containers.cleanup(args.session)
+    print(f"removed {removed[0]} containers and {removed[1]} networks")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["cleanup"]:
+        return _cleanup(argv[1:])
+    return _serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,317 @@
+"""ECS instances as test-bed host containers (Docker CLI).
+
+A VPC is a bridge network ``automq-emu-<vpc id>`` whose single subnet is the
+VPC's CIDR block, so every vSwitch CIDR of the VPC fits in it and instances
+of all vSwitches reach each other, as in a VPC (Docker's bridge driver
+accepts one IPv4 subnet per network). When the VPC block overlaps a network
+that already exists on this machine, the smallest block covering the VPC's
+vSwitches is used instead; a vSwitch outside that block can still be used
+while the network has no containers (the network is then re-created).
+
+Instances are ``docker create``d with the test-bed flags (systemd as PID 1
+without ``--privileged``), the key pair's public key is copied in as
+``/root/.ssh/authorized_keys`` together with an sshd drop-in allowing key-only
+root logins (the image itself says ``PermitRootLogin no``), then started; an
+instance is Running once its sshd answers, as an ECS Debian image would.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import logging
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .util import ApiError
+
+LOG = logging.getLogger(__name__)
+
+LABEL = "automq.alicloud-emulator"
+SESSION_LABEL = "automq.alicloud-emulator.session"
+RESOURCE_LABEL = "automq.alicloud-emulator.resource"
+NAME_PREFIX = "automq-emu-"
+HINT = "Run `make testbed` to install Docker and build the test-bed host image."
+SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-alicloud-emulator.conf"
+
+
+class DockerError(Exception):
+    pass
+
+
+def _docker(*args: str, timeout: float = 120, stdin: bytes | None = None) -> str:
+    try:
+        result = subprocess.run(
+            ["docker", *args],
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise DockerError(f"the docker command is not installed. {HINT}") from None
+    except subprocess.TimeoutExpired:
+        raise DockerError(f"docker {args[0]} timed out after {timeout:.0f} s") from None
+    if result.returncode != 0:
+        stderr = result.stderr.decode(errors="replace").strip()
+        raise DockerError(f"docker {' '.join(args[:2])}: {stderr}")
+    return result.stdout.decode(errors="replace").strip()
+
+
+def network_name(vpc_id: str) -> str:
+    return NAME_PREFIX + vpc_id
+
+
+def container_name(instance_id: str) -> str:
+    return NAME_PREFIX + instance_id
+
+
+def covering_network(cidrs: Sequence[str]) -> ipaddress.IPv4Network:
+    networks = [ipaddress.IPv4Network(c) for c in cidrs]
+    cover = networks[0]
+    while not all(n.subnet_of(cover) for n in networks):
+        cover = cover.supernet()
+    return cover
+
+
+def _authorized_keys_tar(public_key: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+
+        def add(path: str, data: bytes | None, mode: int) -> None:
+            info = tarfile.TarInfo(path)
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mtime = int(time.time())
+            info.mode = mode
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                archive.addfile(info)
+            else:
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+
+        add("root/.ssh", None, 0o700)
+        add("root/.ssh/authorized_keys", public_key.strip().encode() + b"\n", 0o600)
+        drop_in = b"# Written by the Alibaba Cloud emulator: ECS images accept root keys.\n"
+        drop_in += b"PermitRootLogin prohibit-password\n"
+        add(SSHD_DROP_IN.lstrip("/"), drop_in, 0o644)
+    return buffer.getvalue()
+
+
+@dataclass
+class NetworkInfo:
+    name: str
+    subnet: ipaddress.IPv4Network
+    gateway: ipaddress.IPv4Address
+
+
+class DockerBackend:
+    """Starts and removes the emulator's containers and networks."""
+
+    def __init__(self, session: str) -> None:
+        self.session = session
+        self._checked_images: set[str] = set()
+
+    def _labels(self, resource: str) -> list[str]:
+        return [
+            "--label",
+            f"{LABEL}=1",
+            "--label",
+            f"{SESSION_LABEL}={self.session}",
+            "--label",
+            f"{RESOURCE_LABEL}={resource}",
+        ]
+
+    def check_image(self, image: str) -> None:
+        if image in self._checked_images:
+            return
+        if shutil.which("docker") is None:
+            raise ApiError(
+                500,
+                "Emulator.DockerUnavailable",
+                f"RunInstances needs Docker and the docker command is not installed. {HINT}",
+            )
+        try:
+            _docker("image", "inspect", "--format", "{{.Id}}", image, timeout=30)
+        except DockerError as error:
+            raise ApiError(
+                500,
+                "Emulator.ImageMissing",
+                f"RunInstances starts containers from the Docker image {image}, which is not "
+                f"available ({error}). {HINT}",
+            ) from None
+        self._checked_images.add(image)
+
+    def inspect_network(self, vpc_id: str) -> NetworkInfo | None:
+        try:
+            out = _docker(
+                "network",
+                "inspect",
+                "--format",
+                "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+                network_name(vpc_id),
+                timeout=30,
+            )
+        except DockerError:
+            return None
+        subnet, _, gateway = out.partition(" ")
+        return NetworkInfo(
+            network_name(vpc_id),
+            ipaddress.IPv4Network(subnet),
+            ipaddress.IPv4Address(gateway),
+        )
+
+    def ensure_network(
+        self, vpc_id: str, vpc_cidr: str, vswitch_cidrs: Sequence[str], in_use: bool
+    ) -> NetworkInfo:
+        """The VPC's network, created (or re-created while unused) to hold ``vswitch_cidrs``."""
+        existing = self.inspect_network(vpc_id)
+        wanted = [ipaddress.IPv4Network(c) for c in vswitch_cidrs]
+        if existing is not None:
+            if all(n.subnet_of(existing.subnet) for n in wanted):
+                return existing
+            if in_use:
+                raise ApiError(
+                    400,
+                    "Emulator.VSwitchOutsideNetwork",
+                    f"The emulator's Docker network for {vpc_id} covers {existing.subnet} and "
+                    "already has containers; a vSwitch outside it cannot be used until they are "
+                    "deleted. Create every vSwitch before the first RunInstances in a VPC, or "
+                    "use a VPC CIDR block that does not overlap this machine's networks.",
+                )
+            self.remove_network(vpc_id)
+        candidates = [ipaddress.IPv4Network(vpc_cidr)]
+        cover = covering_network([str(n) for n in wanted])
+        if cover != candidates[0]:
+            candidates.append(cover)
+        errors = []
+        for subnet in candidates:
+            gateway = subnet.network_address + 1
+            try:
+                _docker(
+                    "network",
+                    "create",
+                    "--driver",
+                    "bridge",
+                    "--subnet",
+                    str(subnet),
+                    "--gateway",
+                    str(gateway),
+                    *self._labels(vpc_id),
+                    network_name(vpc_id),
+                    timeout=60,
+                )
+            except DockerError as error:
+                errors.append(f"{subnet}: {error}")
+                continue
+            return NetworkInfo(network_name(vpc_id), subnet, gateway)
+        raise ApiError(
+            500,
+            "Emulator.NetworkConflict",
+            f"Cannot create a Docker network for {vpc_id}: {'; '.join(errors)}. Use VPC and "
+            "vSwitch CIDR blocks that do not overlap this machine's networks.",
+        )
+
+    def create_instance(
+        self,
+        instance_id: str,
+        vpc_id: str,
+        ip: str,
+        hostname: str,
+        image: str,
+        public_key: str | None,
+    ) -> str:
+        name = container_name(instance_id)
+        _docker(
+            "create",
+            "--name",
+            name,
+            "--hostname",
+            hostname,
+            "--network",
+            network_name(vpc_id),
+            "--ip",
+            ip,
+            "--cap-add",
+            "SYS_ADMIN",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--volume",
+            "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+            "--stop-signal",
+            "SIGRTMIN+3",
+            *self._labels(instance_id),
+            image,
+            "/sbin/init",
+            timeout=120,
+        )
+        try:
+            if public_key:
+                _docker("cp", "-", f"{name}:/", stdin=_authorized_keys_tar(public_key))
+            _docker("start", name, timeout=120)
+        except DockerError:
+            self.remove_container(name)
+            raise
+        return name
+
+    def start(self, name: str) -> None:
+        _docker("start", name, timeout=120)
+
+    def stop(self, name: str) -> None:
+        _docker("stop", "--time", "20", name, timeout=60)
+
+    def remove_container(self, name: str) -> None:
+        try:
+            _docker("rm", "--force", "--volumes", name, timeout=60)
+        except DockerError as error:
+            if "No such container" not in str(error):
+                LOG.warning("could not remove container %s: %s", name, error)
+
+    def remove_network(self, vpc_id: str) -> None:
+        try:
+            _docker("network", "rm", network_name(vpc_id), timeout=60)
+        except DockerError as error:
+            if "not found" not in str(error):
+                LOG.warning("could not remove network of %s: %s", vpc_id, error)
+
+
+def wait_for_sshd(address: str, timeout: float, stop: object | None = None) -> bool:
+    """Whether ``address:22`` sends an SSH banner within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stop is not None and getattr(stop, "is_set", lambda: False)():
+            return False
+        try:
+            with socket.create_connection((address, 22), timeout=1) as sock:
+                sock.settimeout(2)
+                if sock.recv(4).startswith(b"SSH-"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def cleanup(session: str | None = None) -> tuple[int, int]:
+    """Remove every container and network the emulator made (or one session's).
+
+    Returns the number of containers and networks removed."""
+    label = f"{SESSION_LABEL}={session}" if session else LABEL
+    containers = _docker("ps", "--all", "--quiet", "--filter", f"label={label}").split()
+    if containers:
+        _docker("rm", "--force", "--volumes", *containers, timeout=120)
+    networks = _docker("network", "ls", "--quiet", "--filter", f"label={label}").split()
+    for network in networks:
+        try:
+            _docker("network", "rm", network, timeout=60)
+        except DockerError as error:
+            LOG.warning("could not remove network %s: %s", network, error)
+    return len(containers), len(networks)
