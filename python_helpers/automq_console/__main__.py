@@ -1,0 +1,65 @@
+"""``python -m automq_console``: serve the console with uvicorn (one process).
+
+The configuration comes from the JSON file named by ``AUTOMQ_CONSOLE_CONFIG``.
+``--check-config`` validates it (and the password hash and session secret
+files) and exits: 0 when usable, 2 otherwise, with the reason on stderr.
+
+One worker only: sessions and the login lock-out are kept in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .config import ConfigError, read_session_secret, settings_from_env
+from .passwords import PasswordHashError, read_hash_file
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m automq_console",
+        description="AutoMQ operations console; configuration from $AUTOMQ_CONSOLE_CONFIG.",
+    )
+    parser.add_argument(
+        "--check-config", action="store_true", help="validate the configuration and exit"
+    )
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+    try:
+        settings = settings_from_env()
+        read_session_secret(settings.session_secret_file)
+        read_hash_file(settings.admin_password_hash_file)
+    except (ConfigError, PasswordHashError) as exc:
+        sys.stderr.write(f"automq-console: {exc}\n")
+        return 2
+    if args.check_config:
+        sys.stdout.write("configuration OK\n")
+        return 0
+
+    # Imported here so that --check-config needs neither the web stack nor the client.
+    import uvicorn
+
+    from .app import create_app
+    from .data import KafkaDataSource
+
+    app = create_app(settings, KafkaDataSource.from_settings(settings))
+    uvicorn.run(
+        app,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        workers=1,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
+        server_header=False,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

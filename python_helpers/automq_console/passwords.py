@@ -1,0 +1,213 @@
+"""Password hashes for the console's admin account, with the standard library only.
+
+A hash is ``scrypt$N$r$p$SALT$KEY``: scrypt (RFC 7914) cost parameters, then the
+16-byte random salt and the 32-byte derived key, both base64url without padding.
+Verification re-derives the key with the parameters stored in the hash and
+compares in constant time; parameters are bounded so a hostile hash file can
+not make a login exhaust memory.
+
+CLI (the password is read from standard input, never from the command line, so
+it shows up neither in ``ps`` nor in shell history; a terminal gets a prompt)::
+
+    python -m automq_console.passwords hash                      # prints the hash
+    python -m automq_console.passwords verify --hash-file PATH   # exit 0 if it matches
+
+``verify`` lets Ansible keep an existing hash file when the password is
+unchanged (a new hash has a new salt, so rehashing on every run would never be
+idempotent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import getpass
+import hashlib
+import hmac
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+SCHEME = "scrypt"
+# 2**15 * 8 * 128 bytes = 32 MiB and ~0.1 s per hash on one core: the
+# interactive-login strength recommended by the scrypt paper and OWASP.
+DEFAULT_N = 2**15
+DEFAULT_R = 8
+DEFAULT_P = 1
+SALT_BYTES = 16
+KEY_BYTES = 32
+
+MAX_N = 2**20
+MAX_R = 32
+MAX_P = 16
+MAX_MEMORY_BYTES = 256 * 1024 * 1024
+MAX_PASSWORD_BYTES = 4096
+
+
+class PasswordHashError(ValueError):
+    """A stored hash that is not a valid ``scrypt$N$r$p$salt$key`` string."""
+
+
+@dataclass(frozen=True)
+class ScryptHash:
+    n: int
+    r: int
+    p: int
+    salt: bytes
+    key: bytes
+
+    def encode(self) -> str:
+        return "$".join(
+            (SCHEME, str(self.n), str(self.r), str(self.p), _b64(self.salt), _b64(self.key))
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    if not text or any(c not in _B64_ALPHABET for c in text):
+        raise PasswordHashError("salt and key must be base64url without padding")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise PasswordHashError(f"bad base64: {exc}") from exc
+
+
+_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _check_parameters(n: int, r: int, p: int) -> None:
+    if n < 2 or n > MAX_N or n & (n - 1):
+        raise PasswordHashError(f"scrypt N must be a power of two in 2..{MAX_N}, not {n}")
+    if not 1 <= r <= MAX_R or not 1 <= p <= MAX_P:
+        raise PasswordHashError(f"scrypt r must be in 1..{MAX_R} and p in 1..{MAX_P}")
+    if 128 * n * r > MAX_MEMORY_BYTES:
+        raise PasswordHashError(f"scrypt N*r needs more than {MAX_MEMORY_BYTES} bytes")
+
+
+def _derive(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    data = password.encode("utf-8")
+    if len(data) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"password longer than {MAX_PASSWORD_BYTES} bytes")
+    return hashlib.scrypt(
+        data, salt=salt, n=n, r=r, p=p, maxmem=2 * 128 * n * r + (1 << 20), dklen=length
+    )
+
+
+def hash_password(
+    password: str,
+    *,
+    n: int = DEFAULT_N,
+    r: int = DEFAULT_R,
+    p: int = DEFAULT_P,
+    salt: bytes | None = None,
+) -> str:
+    """A new ``scrypt$...`` hash of ``password`` with a random salt."""
+    if not password:
+        raise ValueError("the password must not be empty")
+    _check_parameters(n, r, p)
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    if len(salt) < 8:
+        raise ValueError("the salt must be at least 8 bytes")
+    key = _derive(password, salt, n, r, p, KEY_BYTES)
+    return ScryptHash(n, r, p, salt, key).encode()
+
+
+def parse_hash(encoded: str) -> ScryptHash:
+    parts = encoded.strip().split("$")
+    if len(parts) != 6 or parts[0] != SCHEME:
+        raise PasswordHashError("expected scrypt$N$r$p$salt$key")
+    if not all(part.isascii() and part.isdigit() for part in parts[1:4]):
+        raise PasswordHashError("scrypt N, r and p must be decimal numbers")
+    n, r, p = (int(part) for part in parts[1:4])
+    _check_parameters(n, r, p)
+    salt, key = _unb64(parts[4]), _unb64(parts[5])
+    if len(salt) < 8 or len(key) < 16:
+        raise PasswordHashError("salt or key too short")
+    return ScryptHash(n, r, p, salt, key)
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """True if ``password`` matches; PasswordHashError if ``encoded`` is malformed."""
+    stored = parse_hash(encoded)
+    try:
+        candidate = _derive(password, stored.salt, stored.n, stored.r, stored.p, len(stored.key))
+    except ValueError:  # over-long password: cannot match a hash we made
+        return False
+    return hmac.compare_digest(candidate, stored.key)
+
+
+def read_hash_file(path: Path) -> str:
+    """The hash stored in ``path`` (one line), validated."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PasswordHashError(f"cannot read the password hash file {path}: {exc}") from exc
+    try:
+        parse_hash(text)
+    except PasswordHashError as exc:
+        raise PasswordHashError(f"{path}: {exc}") from exc
+    return text
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def read_password(stream: TextIO) -> str:
+    """The password from ``stream``: a prompt on a terminal, else all of it less one newline."""
+    if stream.isatty():
+        return getpass.getpass("Password: ")
+    text = stream.read()
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    return text
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Exit 0: done / password matches; 1: no match; 2: usage or input error."""
+    in_stream = stdin or sys.stdin
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = argparse.ArgumentParser(
+        prog="python -m automq_console.passwords",
+        description="Hash the console admin password (read from stdin), or verify it.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("hash", help="print a scrypt hash of the password on stdin")
+    verify = sub.add_parser("verify", help="exit 0 if the password on stdin matches the hash")
+    verify.add_argument("--hash-file", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    password = read_password(in_stream)
+    if not password:
+        err.write("error: empty password on standard input\n")
+        return 2
+    if "\n" in password or "\r" in password:
+        err.write("error: the password must be a single line\n")
+        return 2
+    try:
+        if args.command == "hash":
+            out.write(hash_password(password) + "\n")
+            return 0
+        encoded = read_hash_file(args.hash_file)
+        return 0 if verify_password(password, encoded) else 1
+    except ValueError as exc:  # PasswordHashError included
+        err.write(f"error: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""scrypt password hashes and the ``hash``/``verify`` command."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from automq_console.passwords import (
+    DEFAULT_N,
+    PasswordHashError,
+    hash_password,
+    main,
+    parse_hash,
+    verify_password,
+)
+
+FAST = {"n": 2**4, "r": 8, "p": 1}
+
+
+@settings(max_examples=50, deadline=None)
+@given(password=st.text(min_size=1, max_size=64), other=st.text(min_size=1, max_size=64))
+def test_round_trip(password: str, other: str) -> None:
+    encoded = hash_password(password, **FAST)
+    assert verify_password(password, encoded)
+    assert verify_password(other, encoded) == (other == password)
+
+
+def test_salt_is_random() -> None:
+    assert hash_password("same", **FAST) != hash_password("same", **FAST)
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        "",
+        "pbkdf2$1$2$3$abc$def",
+        "scrypt$16$8$1$c2FsdHNhbHQ",
+        "scrypt$abc$8$1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5",
+        "scrypt$15$8$1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5",  # N not a power of two
+        "scrypt$4194304$8$1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5",  # N too large
+        "scrypt$16$99$1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5",
+        "scrypt$16$8$1$c2Fs!HNhbHQ$a2V5a2V5a2V5a2V5a2V5a2V5",
+        "scrypt$16$8$1$c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5",  # salt too short
+    ],
+)
+def test_malformed_hashes_are_errors(encoded: str) -> None:
+    with pytest.raises(PasswordHashError):
+        verify_password("pw", encoded)
+
+
+def test_empty_and_over_long_passwords() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        hash_password("")
+    assert not verify_password("x" * 5000, hash_password("x", **FAST))
+
+
+def run(argv: list[str], stdin: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, io.StringIO(stdin), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_hash_reads_stdin_with_the_default_cost() -> None:
+    code, out, err = run(["hash"], "s3cret pass\n")
+    assert (code, err) == (0, "")
+    scheme, n, r, p, _, _ = out.strip().split("$")
+    assert (scheme, int(n), int(r), int(p)) == ("scrypt", DEFAULT_N, 8, 1)
+    assert len(parse_hash(out).key) == 32
+    assert "s3cret" not in out
+    assert verify_password("s3cret pass", out.strip())  # the trailing newline is not part of it
+
+
+def test_cli_verify(tmp_path: Path) -> None:
+    hash_file = tmp_path / "admin.hash"
+    hash_file.write_text(hash_password("s3cret pass", **FAST) + "\n")
+
+    assert run(["verify", "--hash-file", str(hash_file)], "s3cret pass\n")[0] == 0
+    assert run(["verify", "--hash-file", str(hash_file)], "s3cret pass\r\n")[0] == 0
+    assert run(["verify", "--hash-file", str(hash_file)], "s3cret pass")[0] == 0
+    assert run(["verify", "--hash-file", str(hash_file)], "other\n")[0] == 1
+
+
+def test_explicit_salt_is_encoded_base64url() -> None:
+    encoded = hash_password("pw", salt=b"0123456789abcdef", **FAST)
+    assert encoded.split("$")[4] == "MDEyMzQ1Njc4OWFiY2RlZg"
+    assert verify_password("pw", encoded)
+
+
+def test_cli_refuses_bad_input(tmp_path: Path) -> None:
+    assert run(["hash"], "") == (2, "", "error: empty password on standard input\n")
+    assert run(["hash"], "two\nlines\n")[0] == 2
+    code, _, err = run(["verify", "--hash-file", str(tmp_path / "missing")], "pw")
+    assert code == 2
+    assert "cannot read the password hash file" in err
