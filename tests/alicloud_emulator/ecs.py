@@ -515,7 +515,7 @@ def delete_key_pairs(call: Call) -> dict[str, Any]:
 # --------------------------------------------------------------------------- instances
 
 
-def refresh(call: Call, instance: Instance) -> None:
+def refresh(instance: Instance) -> None:
     """Without containers, a Pending instance becomes Running after a short boot."""
     if (
         instance.status == "Pending"
@@ -736,7 +736,7 @@ def _plan_instances(call: Call) -> tuple[list[Instance], str]:
 
 
 def _instance_view(call: Call, instance: Instance) -> dict[str, Any]:
-    refresh(call, instance)
+    refresh(instance)
     family, vcpus, memory = instance_shape(instance.instance_type)
     eip = call.emulator.state.eips.get(instance.eip_allocation_id)
     mac = ":".join(["00", "16", "3e"] + [instance.id[-6:][i : i + 2] for i in (0, 2, 4)])
@@ -834,7 +834,7 @@ def describe_instances(call: Call) -> dict[str, Any]:
     tags = params.tags()
     found = []
     for instance in call.emulator.state.instances.values():
-        refresh(call, instance)
+        refresh(instance)
         if (
             instance.region == region
             and (ids is None or instance.id in ids)
@@ -860,7 +860,7 @@ def _get_instance(call: Call, instance_id: str) -> Instance:
     instance = call.emulator.state.instances.get(instance_id)
     if instance is None:
         raise INSTANCE_NOT_FOUND
-    refresh(call, instance)
+    refresh(instance)
     return instance
 
 

@@ -121,6 +121,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave in separate writes
     server: _Server
     dispatch: Callable[[Emulator, _Handler], None]
 
@@ -333,6 +334,9 @@ class Emulator:
         thread = threading.Thread(target=work, daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
+
+    def refresh_instance(self, instance: Instance) -> None:
+        ecs.refresh(instance)
 
     def watch_boot(self, instance: Instance) -> None:
         self.run_later(lambda: ecs.watch_boot(self, instance, self._stop))

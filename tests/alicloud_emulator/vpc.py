@@ -366,6 +366,7 @@ def associate_eip_address(call: Call) -> dict[str, Any]:
         raise ApiError(
             404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."
         )
+    call.emulator.refresh_instance(instance)
     if eip.status == "InUse" and eip.instance_id == instance.id:
         return {}
     if eip.status != "Available":
