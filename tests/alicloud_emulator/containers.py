@@ -9,10 +9,12 @@ vSwitches is used instead; a vSwitch outside that block can still be used
 while the network has no containers (the network is then re-created).
 
 Instances are ``docker create``d with the test-bed flags (systemd as PID 1
-without ``--privileged``), the key pair's public key is copied in as
-``/root/.ssh/authorized_keys`` together with an sshd drop-in allowing key-only
-root logins (the image itself says ``PermitRootLogin no``), then started; an
-instance is Running once its sshd answers, as an ECS Debian image would.
+without ``--privileged``); before they start, the emulator copies in what
+cloud-init does on an ECS image: the key pair's public key as
+``/root/.ssh/authorized_keys``, an sshd drop-in allowing key-only root logins
+(the image itself says ``PermitRootLogin no``; the image is not changed) and
+a fresh ed25519 host key, so sshd does not spend seconds in ``ssh-keygen -A``.
+An instance is Running once its sshd answers.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from .util import ApiError
 
@@ -38,6 +42,7 @@ RESOURCE_LABEL = "automq.alicloud-emulator.resource"
 NAME_PREFIX = "automq-emu-"
 HINT = "Run `make testbed` to install Docker and build the test-bed host image."
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-alicloud-emulator.conf"
+SSH_UNIT_DROP_IN = "/etc/systemd/system/ssh.service.d/zz-alicloud-emulator.conf"
 
 
 class DockerError(Exception):
@@ -79,7 +84,26 @@ def covering_network(cidrs: Sequence[str]) -> ipaddress.IPv4Network:
     return cover
 
 
-def _authorized_keys_tar(public_key: str) -> bytes:
+def _host_key() -> tuple[bytes, bytes] | None:
+    """A fresh ed25519 host key pair, or None when ssh-keygen is missing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "key"
+        try:
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", str(path)],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return path.read_bytes(), path.with_suffix(".pub").read_bytes()
+
+
+def _first_boot_tar(public_key: str | None) -> bytes:
+    """What cloud-init would do on an ECS image: the key pair's public key for
+    root, root logins by key, and the instance's own SSH host key (made here,
+    which is much faster than the image's ``ssh-keygen -A`` at boot)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
 
@@ -96,11 +120,21 @@ def _authorized_keys_tar(public_key: str) -> bytes:
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
 
-        add("root/.ssh", None, 0o700)
-        add("root/.ssh/authorized_keys", public_key.strip().encode() + b"\n", 0o600)
-        drop_in = b"# Written by the Alibaba Cloud emulator: ECS images accept root keys.\n"
-        drop_in += b"PermitRootLogin prohibit-password\n"
-        add(SSHD_DROP_IN.lstrip("/"), drop_in, 0o644)
+        sshd = [
+            "# Written by the Alibaba Cloud emulator: ECS images accept root keys.",
+            "PermitRootLogin prohibit-password",
+        ]
+        if public_key:
+            add("root/.ssh", None, 0o700)
+            add("root/.ssh/authorized_keys", public_key.strip().encode() + b"\n", 0o600)
+        host_key = _host_key()
+        if host_key is not None:
+            add("etc/ssh/ssh_host_ed25519_key", host_key[0], 0o600)
+            add("etc/ssh/ssh_host_ed25519_key.pub", host_key[1], 0o644)
+            sshd.append("HostKey /etc/ssh/ssh_host_ed25519_key")
+            unit = "[Service]\nExecStartPre=\nExecStartPre=/usr/sbin/sshd -t\n"
+            add(SSH_UNIT_DROP_IN.lstrip("/"), unit.encode(), 0o644)
+        add(SSHD_DROP_IN.lstrip("/"), ("\n".join(sshd) + "\n").encode(), 0o644)
     return buffer.getvalue()
 
 
@@ -254,8 +288,7 @@ class DockerBackend:
             timeout=120,
         )
         try:
-            if public_key:
-                _docker("cp", "-", f"{name}:/", stdin=_authorized_keys_tar(public_key))
+            _docker("cp", "-", f"{name}:/", stdin=_first_boot_tar(public_key))
             _docker("start", name, timeout=120)
         except DockerError:
             self.remove_container(name)

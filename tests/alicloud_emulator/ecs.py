@@ -10,6 +10,7 @@ import ipaddress
 import re
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import vpc as vpc_api
@@ -600,16 +601,21 @@ def run_instances(call: Call) -> dict[str, Any]:
     docker = emulator.docker
     if docker is None:
         return answer
+
+    def create(instance: Instance) -> None:
+        name = docker.create_instance(
+            instance.id, vpc.id, instance.private_ip, instance.hostname, image, public_key
+        )
+        with emulator.lock:
+            instance.container = name
+        emulator.watch_boot(instance)
+
     try:
         docker.check_image(image)
         docker.ensure_network(vpc.id, vpc.cidr, vswitch_cidrs, in_use)
-        for instance in instances:
-            name = docker.create_instance(
-                instance.id, vpc.id, instance.private_ip, instance.hostname, image, public_key
-            )
-            with emulator.lock:
-                instance.container = name
-            emulator.watch_boot(instance)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for future in [pool.submit(create, instance) for instance in instances]:
+                future.result()
     except (ApiError, DockerError) as error:
         with emulator.lock:
             for instance in instances:
@@ -909,10 +915,10 @@ def _delete(call: Call, instances: list[Instance]) -> None:
             if eip is not None:
                 eip.status, eip.instance_id, eip.instance_type = "Available", "", ""
     docker = call.emulator.docker
-    if docker is not None:
-        for instance in instances:
-            if instance.container:
-                docker.remove_container(instance.container)
+    names = [i.container for i in instances if i.container]
+    if docker is not None and names:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(docker.remove_container, names))
 
 
 @unlocked

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from alibabacloud_ecs20140526 import models as ecs_models
-from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from alibabacloud_vpc20160428 import models as vpc_models
 from tests.alicloud_emulator import DEFAULT_IMAGE_ID, Emulator
 from tests.alicloud_emulator.sdk import Clients, make_clients
@@ -28,8 +28,8 @@ def create_vswitch(clients: Clients, vpc_id: str, cidr: str, name: str = "vsw", 
     return clients.vpc.create_vswitch(request).body.v_switch_id
 
 
-def error_of(call) -> ClientException:
-    with pytest.raises(ClientException) as raised:
+def error_of(call) -> AlibabaCloudException:
+    with pytest.raises(AlibabaCloudException) as raised:
         call()
     return raised.value
 
