@@ -4,7 +4,7 @@ Alibaba Cloud shows an AccessKey secret exactly once, in the CreateAccessKey ans
 
 * a user without a key gets one; the secret is returned by that run only (and written to
   ``secret_file`` when given);
-* a user with a key the caller names (``access_key_id``, e.g. from the vault, or read from
+* a user with a key the caller names (``user_access_key_id``, e.g. from the vault, or read from
   ``secret_file``) is left alone: no change, no secret;
 * a user with a key the caller does not name is an error, never a silent second key: the
   message lists the keys and says how to proceed (name the key you hold, or delete it);
@@ -82,7 +82,7 @@ def decide_access_key(
     if state == "absent":
         if not held_key_id:
             raise AccessKeyError(
-                f"state: absent needs access_key_id, the key to delete (RAM user {user_name} "
+                f"state: absent needs user_access_key_id, the key to delete (RAM user {user_name} "
                 f"has: {_listing(existing)})"
             )
         if held_key_id in by_id:
@@ -96,7 +96,7 @@ def decide_access_key(
             raise AccessKeyError(
                 f"AccessKey {held_key_id} is not a key of RAM user {user_name} (its keys: "
                 f"{_listing(existing)}). If it was deleted, remove it from your vault and run "
-                "without access_key_id to create a new key"
+                "without user_access_key_id to create a new key"
             )
         warning = None
         if key.status and key.status != "Active":
@@ -109,8 +109,8 @@ def decide_access_key(
         raise AccessKeyError(
             f"RAM user {user_name} already has AccessKey {_listing(existing)}. A secret is "
             "shown only once, when its key is created, so no second key is created silently: "
-            "pass access_key_id with the key stored in your vault (or secret_file), or delete "
-            "the key (state: absent, access_key_id: ...) and run again to get a new one"
+            "pass user_access_key_id with the key stored in your vault (or secret_file), or "
+            "delete the key (state: absent, user_access_key_id: ...) and run again to get a new one"
         )
     return KeyDecision("create", None)
 
@@ -126,7 +126,7 @@ def parse_key_file(text: str, path: str) -> str:
     if text.lstrip().startswith("$ANSIBLE_VAULT"):
         raise AccessKeyError(
             f"{path} is encrypted with ansible-vault, which a module cannot read: pass "
-            "access_key_id from the vault instead of secret_file"
+            "user_access_key_id from the vault instead of secret_file"
         )
     try:
         data = json.loads(text)

@@ -280,6 +280,11 @@ def _reason(error: ApiError, operation: Operation, region: str | None, endpoint:
             f"{service} reported an internal error: re-run; if it persists, open a ticket "
             "with the request ID"
         )
+    if code.startswith("InvalidAction") or code in ("InvalidApi.NotFound", "UnsupportedAction"):
+        return (
+            f"the {service} endpoint does not offer this API ({message}): check "
+            f"{_endpoint_hint(operation)} and that the endpoint is {service}'s"
+        )
     if code == "LimitExceeded.User.AccessKey":
         return "a RAM user can hold at most 2 AccessKeys: delete an unused one first"
     if code == "LimitExceeded.Policy.Version":

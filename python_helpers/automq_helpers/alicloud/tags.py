@@ -70,7 +70,7 @@ def _pairs(raw: Any) -> Iterable[Mapping[str, Any]]:
         return []
     if isinstance(raw, Mapping):
         # {"Tag": [...]} as the Describe* calls return, or a plain {key: value} mapping.
-        for wrapper in ("Tag", "Tags", "tag", "TagSet"):
+        for wrapper in ("Tag", "Tags", "tag", "TagSet", "ResourceTag", "ResourceTags"):
             if wrapper in raw and isinstance(raw[wrapper], list | Mapping):
                 return _pairs(raw[wrapper])
         return [{"Key": key, "Value": value} for key, value in raw.items()]

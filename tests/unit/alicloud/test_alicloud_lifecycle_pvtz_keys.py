@@ -220,7 +220,7 @@ def test_absent_deletes_only_the_named_key():
         decide_access_key(user_name="u", state="absent", existing=[], held_key_id="LTAI1").action
         == "none"
     )
-    with pytest.raises(AccessKeyError, match="needs access_key_id"):
+    with pytest.raises(AccessKeyError, match="needs user_access_key_id"):
         decide_access_key(user_name="u", state="absent", existing=[ACTIVE], held_key_id=None)
     with pytest.raises(AccessKeyError, match="present or absent"):
         decide_access_key(user_name="u", state="rotated", existing=[], held_key_id=None)
