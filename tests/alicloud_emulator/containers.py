@@ -150,6 +150,7 @@ class DockerBackend:
 
     def __init__(self, session: str) -> None:
         self.session = session
+        self.used = False  # whether anything was created, so stop() has to clean up
         self._checked_images: set[str] = set()
 
     def _labels(self, resource: str) -> list[str]:
@@ -220,6 +221,7 @@ class DockerBackend:
                     "use a VPC CIDR block that does not overlap this machine's networks.",
                 )
             self.remove_network(vpc_id)
+        self.used = True
         candidates = [ipaddress.IPv4Network(vpc_cidr)]
         cover = covering_network([str(n) for n in wanted])
         if cover != candidates[0]:

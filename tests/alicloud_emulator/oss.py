@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from .auth import Principal, evaluate
 from .state import Bucket, OssObject
@@ -691,9 +691,8 @@ class OssService:
         if len(objects) > 1000:
             raise ApiError(400, "MalformedXML", "At most 1000 objects can be deleted at once.")
         for element in objects:
-            key = _text(element, "Key") or ""
-            if url:
-                key = unquote(key)
+            found = element.find("Key")  # raw, not stripped: encoding-type is about the answer
+            key = found.text or "" if found is not None else ""
             bucket.objects.pop(key, None)
             if not quiet:
                 _sub(_sub(result, "Deleted"), "Key", quote(key) if url else key)

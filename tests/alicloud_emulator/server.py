@@ -62,6 +62,26 @@ PRODUCTS: dict[str, tuple[str, dict[str, Handler]]] = {
     "2015-04-01": ("sts", ram.STS_ACTIONS),
 }
 READ_PREFIXES = ("Describe", "Get", "List")
+# Top-level parameters the SDK request models mark "This parameter is required."
+REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ecs", "DescribeZones"): ("RegionId",),
+    ("ecs", "CreateSecurityGroup"): ("RegionId",),
+    ("ecs", "DescribeSecurityGroups"): ("RegionId",),
+    ("ecs", "DescribeSecurityGroupAttribute"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "AuthorizeSecurityGroup"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "RevokeSecurityGroup"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "DeleteSecurityGroup"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "ImportKeyPair"): ("RegionId", "KeyPairName", "PublicKeyBody"),
+    ("ecs", "DescribeKeyPairs"): ("RegionId",),
+    ("ecs", "DeleteKeyPairs"): ("RegionId", "KeyPairNames"),
+    ("ecs", "RunInstances"): ("RegionId",),
+    ("ecs", "DescribeInstances"): ("RegionId",),
+    ("ecs", "DeleteInstances"): ("RegionId", "InstanceId.1"),
+    ("vpc", "CreateVpc"): ("RegionId",),
+    ("vpc", "DescribeVpcs"): ("RegionId",),
+    ("vpc", "AllocateEipAddress"): ("RegionId",),
+    ("vpc", "DescribeEipAddresses"): ("RegionId",),
+}
 
 
 @dataclass
@@ -233,7 +253,7 @@ class Emulator:
         self._servers.clear()
         for thread in self._threads:
             thread.join(timeout=30)
-        if self.docker is not None and not self.config.keep_containers:
+        if self.docker is not None and self.docker.used and not self.config.keep_containers:
             try:
                 containers.cleanup(self.config.session)
             except containers.DockerError as error:
@@ -449,6 +469,14 @@ class Emulator:
             if fault is not None:
                 raise ApiError(fault.status, fault.code, fault.message)
             self._authorize_rpc(principal, product, action)
+            for name in REQUIRED.get((product, action), ()):
+                if params.get(name) is None:
+                    raise ApiError(
+                        400,
+                        "MissingParameter",
+                        f'The input parameter "{name.split(".")[0]}" that is mandatory for '
+                        "processing this request is not supplied.",
+                    )
             call = Call(product, action, params, principal, self)
             if getattr(function, "unlocked", False):
                 answer = function(call)

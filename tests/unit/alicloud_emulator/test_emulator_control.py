@@ -155,3 +155,12 @@ def _config(endpoint: str, key_id: str, secret: str):
     return open_api_models.Config(
         access_key_id=key_id, access_key_secret=secret, endpoint=endpoint, protocol="http"
     )
+
+
+def test_required_parameters_are_enforced(clients: Clients) -> None:
+    """RegionId is required where the SDK models say so, as the cloud enforces it."""
+    error = error_of(lambda: clients.vpc.describe_vpcs(vpc_models.DescribeVpcsRequest()))
+    assert (error.status_code, error.code) == (400, "MissingParameter")
+    assert '"RegionId"' in error.message
+    error = error_of(lambda: clients.ecs.describe_instances(ecs_models.DescribeInstancesRequest()))
+    assert error.code == "MissingParameter"
