@@ -100,10 +100,9 @@ def describe_zones(call: Call) -> dict[str, Any]:
     zones = []
     for zone in page:
         view = _zone_view(call, zone)
-        view.update(
-            {"Creator": call.emulator.config.account_id, "CreatorSubType": "USER"},
-            ResourceTags={"ResourceTag": []},
-        )
+        view["Creator"] = call.emulator.config.account_id
+        view["CreatorSubType"] = "USER"
+        view["ResourceTags"] = {"ResourceTag": []}
         zones.append(view)
     return {
         "TotalItems": len(found),

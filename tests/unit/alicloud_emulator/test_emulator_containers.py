@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parents[3]
 VPC_CIDR = "10.213.0.0/16"  # away from the test bed's 172.30.x.0/24 networks
 HINT = "Run `make testbed` (it installs Docker and builds the test-bed host image)."
 
+pytestmark = pytest.mark.testbed
+
 
 def require_testbed() -> None:
     if shutil.which("docker") is None:
