@@ -1,0 +1,403 @@
+"""Scenario scale: scale out, decommission, scale out again, on a real 3-node cluster.
+
+Converge deployed automq-scale-1..3 (combined controller+broker, node IDs 0-2);
+automq-scale-4 and -5 run but are in no AutoMQ group. These tests run in file order and
+build on each other: they drive site.yml and playbooks/decommission.yml with
+ansible-playbook, adding hosts to automq_broker through a second inventory file, and
+look at the hosts with ``docker exec`` and at the cluster over the Kafka protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+STATE_FILE = INVENTORY / "automq_state" / "molecule.json"
+EXTRA_INVENTORY = EPHEMERAL / "scale_extra_inventory.yml"
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
+
+sys.path.insert(0, str(PROJECT / "python_helpers"))
+from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
+
+ADDRESS = {f"automq-scale-{i}": f"172.30.23.1{i}" for i in range(1, 6)}
+ORIGINAL = ["automq-scale-1", "automq-scale-2", "automq-scale-3"]
+BOOTSTRAP = ",".join(f"{ADDRESS[name]}:9092" for name in ORIGINAL)
+RECORDS = 2000
+RUN = uuid.uuid4().hex[:6]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+
+    def recap(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP counters by host."""
+        recap: dict[str, dict[str, int]] = {}
+        for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.MULTILINE):
+            recap[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counters)}
+        return recap
+
+    def changed(self) -> dict[str, int]:
+        return {host: counters["changed"] for host, counters in self.recap().items()}
+
+
+def playbook(name: str, extra_hosts: list[str], *args: str, inventory: Path = INVENTORY) -> Run:
+    """Run a playbook of the project over the scenario's inventory plus ``extra_hosts`` in
+    automq_broker, as an operator would with a second inventory file."""
+    EXTRA_INVENTORY.write_text(
+        json.dumps({"automq_broker": {"hosts": {host: {} for host in extra_hosts}}})
+    )
+    completed = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "-i", str(EXTRA_INVENTORY), name, *args],
+        cwd=PROJECT,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(EPHEMERAL / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert SECRET not in output, f"the OSS secret appeared in the output of {name}"
+    return Run(completed.returncode, output)
+
+
+def decommission(hosts: list[str], extra_hosts: list[str]) -> Run:
+    return playbook(
+        "playbooks/decommission.yml",
+        extra_hosts,
+        "-e",
+        json.dumps({"automq_decommission_hosts": hosts}),
+    )
+
+
+def sh(host: str, script: str) -> str:
+    result = subprocess.run(
+        ["docker", "exec", host, "sh", "-euc", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"{host}: {script}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def service(host: str) -> dict[str, str]:
+    """The unit's state, main PID and start time, and the checksums of its configuration."""
+    show = sh(
+        host,
+        "systemctl show automq -p ActiveState -p UnitFileState -p MainPID -p ActiveEnterTimestamp",
+    )
+    found = dict(line.split("=", 1) for line in show.splitlines())
+    sums = sh(
+        host,
+        "sha256sum /etc/automq/server.properties /etc/systemd/system/automq.service"
+        " /etc/automq/credentials.env; readlink /opt/automq/current",
+    )
+    found["files"] = sums
+    return found
+
+
+def state() -> dict[str, object]:
+    return json.loads(STATE_FILE.read_text())
+
+
+def node_id_on_host(host: str) -> int:
+    meta = sh(host, "cat /var/lib/automq/kraft-metadata/meta.properties")
+    return int(re.search(r"^node\.id=(\d+)$", meta, re.MULTILINE).group(1))  # type: ignore[union-attr]
+
+
+def live_brokers() -> list[int]:
+    with KafkaProbe(ADDRESS["automq-scale-1"], 9092) as probe:
+        return sorted(broker.node_id for broker in probe.describe_cluster().brokers)
+
+
+def replicas_by_partition() -> dict[str, list[int]]:
+    metadata = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=30)
+    return {
+        f"{topic}-{partition}": list(info.replicas)
+        for topic, topic_info in metadata.topics.items()
+        for partition, info in topic_info.partitions.items()
+    }
+
+
+def payload(topic: str, sequence: int) -> bytes:
+    seed = f"{topic}/{sequence}".encode()
+    return hashlib.sha256(seed).digest() * 8 + sequence.to_bytes(8, "big")
+
+
+def produce(topic: str, partitions: int, assignment: list[list[int]] | None = None) -> None:
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    new = (
+        NewTopic(topic, num_partitions=len(assignment), replica_assignment=assignment)
+        if assignment
+        else NewTopic(topic, num_partitions=partitions, replication_factor=3)
+    )
+    admin.create_topics([new])[topic].result(timeout=60)
+    failures: list[str] = []
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, "acks": "all", "enable.idempotence": True})
+    for sequence in range(RECORDS):
+        producer.produce(
+            topic,
+            key=str(sequence).encode(),
+            value=payload(topic, sequence),
+            partition=sequence % partitions,
+            on_delivery=lambda error, _msg: failures.append(str(error)) if error else None,
+        )
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    assert failures == []
+
+
+def read_all(topic: str, partitions: int, bootstrap: str) -> dict[int, bytes]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"scale-verify-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    received: dict[int, bytes] = {}
+    at_end: set[int] = set()
+    try:
+        idle = 0
+        while len(at_end) < partitions and idle < 60:
+            message = consumer.poll(1.0)
+            if message is None:
+                idle += 1
+                continue
+            if message.error():
+                assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
+                at_end.add(message.partition())
+                continue
+            sequence = int(message.key())
+            assert sequence not in received, f"{topic}: duplicate record {sequence}"
+            received[sequence] = message.value()
+    finally:
+        consumer.close()
+    return received
+
+
+TOPICS: dict[str, int] = {}  # topic -> partitions, for the final read
+
+
+# --------------------------------------------------------------------------- the scenario
+
+
+def test_converge_deployed_three_nodes():
+    assert state()["assignments"] == {"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2}
+    assert state()["retired"] == []
+    assert live_brokers() == [0, 1, 2]
+    for host in ("automq-scale-4", "automq-scale-5"):
+        assert sh(host, "test -e /etc/automq && echo yes || echo no").strip() == "no"
+
+
+def test_produce_before_scaling():
+    topic = f"before-{RUN}"
+    produce(topic, 6)
+    TOPICS[topic] = 6
+
+
+BEFORE: dict[str, dict[str, str]] = {}
+
+
+def test_scale_out_adds_broker_1000_and_touches_nothing_else():
+    BEFORE.update({host: service(host) for host in ORIGINAL})
+    run = playbook("site.yml", ["automq-scale-4"])
+    assert run.rc == 0, run.output[-3000:]
+    assert state()["assignments"]["automq-scale-4"] == 1000
+    assert node_id_on_host("automq-scale-4") == 1000
+    new = service("automq-scale-4")
+    assert (new["ActiveState"], new["UnitFileState"]) == ("active", "enabled")
+    assert live_brokers() == [0, 1, 2, 1000]  # registered and unfenced
+    for host in ORIGINAL:
+        assert service(host) == BEFORE[host], f"{host} was reconfigured or restarted"
+    # Nodes 2 and 3 saw no change at all; node 1 only ran the state file update.
+    assert run.changed()["automq-scale-2"] == run.changed()["automq-scale-3"] == 0
+
+
+def test_produce_onto_the_new_broker():
+    spread = f"spread-{RUN}"
+    produce(spread, 8)
+    TOPICS[spread] = 8
+    # Only on the new broker: the decommission has to copy this data away.
+    only_new = f"only-new-{RUN}"
+    produce(only_new, 2, assignment=[[1000], [1000]])
+    TOPICS[only_new] = 2
+    replicas = replicas_by_partition()
+    assert any(1000 in replicas[f"{spread}-{p}"] for p in range(8))
+
+
+REFUSALS = [
+    (
+        ["automq-scale-1"],
+        ["automq-scale-4"],
+        "automq_decommission_hosts names automq-scale-1, in the inventory group automq_controller: "
+        "it is a voter of the KRaft controller quorum",
+    ),
+    (
+        ["automq-scale-5"],
+        ["automq-scale-4"],
+        "automq_decommission_hosts names automq-scale-5, which is not in the inventory group "
+        "automq_broker (automq-scale-1, automq-scale-2, automq-scale-3, automq-scale-4), so not "
+        "a node of this cluster",
+    ),
+    (
+        ["automq-scale-5"],
+        ["automq-scale-4", "automq-scale-5"],
+        "automq-scale-5 is in automq_broker but has never run AutoMQ",
+    ),
+    ([], ["automq-scale-4"], "automq_decommission_hosts is empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "extra", "message"),
+    REFUSALS,
+    ids=["controller-voter", "not-in-automq_broker", "never-joined", "empty-list"],
+)
+def test_decommission_refuses_without_changing_anything(hosts, extra, message):
+    before_state = STATE_FILE.read_bytes()
+    before = {host: service(host) for host in [*ORIGINAL, "automq-scale-4"]}
+    run = decommission(hosts, extra)
+    assert run.rc == 2, run.output[-3000:]
+    assert message in " ".join(run.output.split()), run.output[-3000:]
+    assert "Nothing was changed" in run.output
+    assert set(run.changed().values()) == {0}, run.changed()
+    assert STATE_FILE.read_bytes() == before_state
+    assert {host: service(host) for host in before} == before
+    assert sh("automq-scale-5", "test -e /etc/automq && echo yes || echo no").strip() == "no"
+
+
+def test_decommission_refuses_the_last_broker(tmp_path):
+    """An inventory whose only broker is listed (controllers that are not brokers).
+
+    The refusal comes from the inventory alone: the hosts (unroutable TEST-NET
+    addresses) are never contacted.
+    """
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        json.dumps(
+            {
+                "automq_controller": {"hosts": {"ctl-1": {"ansible_host": "192.0.2.1"}}},
+                "automq_broker": {"hosts": {"brk-1": {"ansible_host": "192.0.2.2"}}},
+            }
+        )
+    )
+    run = playbook(
+        "playbooks/decommission.yml",
+        [],
+        "-e",
+        json.dumps({"automq_decommission_hosts": ["brk-1"]}),
+        "-e",
+        "ansible_ssh_timeout=3",
+        inventory=inventory,
+    )
+    assert run.rc == 2, run.output[-3000:]
+    assert (
+        "automq_decommission_hosts names every broker of the cluster (brk-1): at least one broker "
+        "must remain to hold the partitions. Nothing was changed." in " ".join(run.output.split())
+    )
+    assert "UNREACHABLE" not in run.output
+
+
+def test_decommission_moves_partitions_stops_unregisters_and_retires():
+    before = {host: service(host) for host in ORIGINAL}
+    run = decommission(["automq-scale-4"], ["automq-scale-4"])
+    assert run.rc == 0, run.output[-3000:]
+    assert "Decommissioned automq-scale-4 as node 1000." in " ".join(run.output.split())
+    # Partitions moved away, replica counts kept.
+    replicas = replicas_by_partition()
+    assert not [tp for tp, nodes in replicas.items() if 1000 in nodes]
+    assert all(len(replicas[f"spread-{RUN}-{p}"]) == 3 for p in range(8))
+    assert all(replicas[f"only-new-{RUN}-{p}"] in ([0], [1], [2]) for p in range(2))
+    # Stopped and disabled, files kept.
+    leaving = service("automq-scale-4")
+    assert (leaving["ActiveState"], leaving["UnitFileState"]) == ("inactive", "disabled")
+    assert node_id_on_host("automq-scale-4") == 1000
+    # Unregistered: gone from the cluster, and the controller no longer knows the ID.
+    assert live_brokers() == [0, 1, 2]
+    unregister = subprocess.run(
+        [
+            "docker", "exec", "-u", "automq", "-e", "KAFKA_HEAP_OPTS=-Xmx128m", "automq-scale-1",
+            "/opt/automq/current/bin/kafka-cluster.sh", "unregister",
+            "--bootstrap-server", "172.30.23.11:9092", "--id", "1000",
+        ],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert unregister.returncode != 0
+    assert "BrokerIdNotRegisteredException" in unregister.stdout + unregister.stderr
+    # Retired in the state file, and the remaining nodes were not restarted.
+    assert "automq-scale-4" not in state()["assignments"]
+    assert state()["retired"] == [1000]
+    assert {host: service(host) for host in ORIGINAL} == before
+
+
+def test_decommission_again_is_a_no_op():
+    run = decommission(["automq-scale-4"], ["automq-scale-4"])
+    assert run.rc == 0, run.output[-3000:]
+    assert "automq-scale-4 was decommissioned already" in " ".join(run.output.split())
+    assert set(run.changed().values()) == {0}, run.changed()
+
+
+def test_site_refuses_the_decommissioned_host_until_it_leaves_the_inventory():
+    run = playbook("site.yml", ["automq-scale-4"])
+    assert run.rc == 2
+    assert (
+        "Host automq-scale-4 is formatted with node.id 1000 (meta.properties), but ID 1000 is "
+        "retired" in " ".join(run.output.split())
+    )
+
+
+def test_a_new_host_gets_a_new_id_not_the_retired_one():
+    before = {host: service(host) for host in ORIGINAL}
+    run = playbook("site.yml", ["automq-scale-5"])
+    assert run.rc == 0, run.output[-3000:]
+    assert state()["assignments"] == {
+        "automq-scale-1": 0,
+        "automq-scale-2": 1,
+        "automq-scale-3": 2,
+        "automq-scale-5": 1001,
+    }
+    assert state()["retired"] == [1000]
+    assert node_id_on_host("automq-scale-5") == 1001
+    assert live_brokers() == [0, 1, 2, 1001]
+    assert {host: service(host) for host in ORIGINAL} == before
+
+
+def test_all_earlier_data_is_still_readable():
+    via_new = f"{ADDRESS['automq-scale-5']}:9092"
+    for topic, partitions in TOPICS.items():
+        received = read_all(topic, partitions, via_new)
+        assert len(received) == RECORDS, f"{topic}: {len(received)} of {RECORDS} records"
+        for sequence in range(RECORDS):
+            assert received[sequence] == payload(topic, sequence), f"{topic}: record {sequence}"
+
+
+def test_site_after_everything_changes_nothing():
+    run = playbook("site.yml", ["automq-scale-5"])
+    assert run.rc == 0, run.output[-3000:]
+    assert set(run.changed().values()) == {0}, run.changed()
+    assert len(run.changed()) == 4
