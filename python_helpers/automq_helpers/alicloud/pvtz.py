@@ -101,6 +101,8 @@ def validate_record(rr: str, record_type: str, values: Sequence[str], ttl: int) 
         raise PvtzError(f"record name {rr!r} must be a non-empty name without spaces (@ = apex)")
     if record_type not in RECORD_TYPES:
         raise PvtzError(f"record type {record_type!r} must be one of {', '.join(RECORD_TYPES)}")
+    if not values or any(not str(value).strip() for value in values):
+        raise PvtzError(f"record {rr}: give a non-empty value (or values)")
     if not 5 <= ttl <= 86400:
         raise PvtzError(f"ttl {ttl} must be within 5-86400 seconds")
     if record_type == "A":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ __all__ = [
     "CallFailed",
     "RetryPolicy",
     "is_retryable",
+    "policy_from_env",
     "retry_call",
 ]
 
@@ -83,6 +84,30 @@ class RetryPolicy:
         if retry_after is not None and retry_after > wait:
             wait = min(retry_after, self.max_delay)
         return wait
+
+
+MAX_ATTEMPTS_ENV = "AUTOMQ_ALICLOUD_MAX_ATTEMPTS"
+BASE_DELAY_ENV = "AUTOMQ_ALICLOUD_RETRY_BASE_DELAY"
+
+
+def policy_from_env(environ: Mapping[str, str]) -> RetryPolicy:
+    """The default policy, tuned by ``AUTOMQ_ALICLOUD_MAX_ATTEMPTS`` (1-20) and
+    ``AUTOMQ_ALICLOUD_RETRY_BASE_DELAY`` (seconds, 0-20)."""
+    default = RetryPolicy()
+    attempts_text = environ.get(MAX_ATTEMPTS_ENV, "").strip()
+    delay_text = environ.get(BASE_DELAY_ENV, "").strip()
+    try:
+        attempts = int(attempts_text) if attempts_text else default.max_attempts
+        delay = float(delay_text) if delay_text else default.base_delay
+    except ValueError as exc:
+        raise ValueError(
+            f"{MAX_ATTEMPTS_ENV} must be an integer and {BASE_DELAY_ENV} a number of seconds"
+        ) from exc
+    if not 1 <= attempts <= 20:
+        raise ValueError(f"{MAX_ATTEMPTS_ENV} is {attempts}: use 1 to 20")
+    if not 0 <= delay <= default.max_delay:
+        raise ValueError(f"{BASE_DELAY_ENV} is {delay}: use 0 to {default.max_delay:g} seconds")
+    return RetryPolicy(max_attempts=attempts, base_delay=delay, max_delay=default.max_delay)
 
 
 class CallFailed(Exception):

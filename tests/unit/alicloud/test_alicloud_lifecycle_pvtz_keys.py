@@ -145,6 +145,8 @@ def test_plan_records_reuses_before_adding_or_deleting():
         ("n", "NS", ["x"], 60, "record type"),
         ("n", "A", ["10.0.0.1"], 1, "5-86400"),
         ("n", "A", ["host"], 60, "not an IPv4 address"),
+        ("n", "A", [], 60, "non-empty value"),
+        ("n", "A", [""], 60, "non-empty value"),
     ],
 )
 def test_validate_record(rr, record_type, values, ttl, message):

@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from automq_helpers.alicloud.errors import ApiError
-from automq_helpers.alicloud.retry import CallFailed, RetryPolicy, is_retryable, retry_call
+from automq_helpers.alicloud.retry import (
+    BASE_DELAY_ENV,
+    MAX_ATTEMPTS_ENV,
+    CallFailed,
+    RetryPolicy,
+    is_retryable,
+    policy_from_env,
+    retry_call,
+)
 
 
 class ApiException(Exception):
@@ -163,3 +171,16 @@ def test_total_wait_is_bounded(failures, max_attempts, base, cap, jitters):
         ceiling = policy.ceiling(retry)
         assert ceiling / 2 <= wait <= ceiling <= cap
     assert clock.now <= sum(policy.ceiling(r) for r in range(1, max_attempts))
+
+
+def test_policy_from_env():
+    assert policy_from_env({}) == RetryPolicy()
+    tuned = policy_from_env({MAX_ATTEMPTS_ENV: "3", BASE_DELAY_ENV: "0.01"})
+    assert (tuned.max_attempts, tuned.base_delay) == (3, 0.01)
+    for env, message in [
+        ({MAX_ATTEMPTS_ENV: "0"}, "use 1 to 20"),
+        ({MAX_ATTEMPTS_ENV: "x"}, "must be an integer"),
+        ({BASE_DELAY_ENV: "-1"}, "use 0 to 20"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            policy_from_env(env)

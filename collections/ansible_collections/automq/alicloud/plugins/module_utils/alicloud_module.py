@@ -33,6 +33,7 @@ from .automq_helpers.alicloud.errors import (
 from .automq_helpers.alicloud.retry import (
     BUSY_CODES,
     CallFailed,
+    policy_from_env,
     retry_call,
 )
 from .automq_helpers.alicloud.settings import (
@@ -95,7 +96,8 @@ class AlicloudModule:
             self.settings = connection_settings(
                 self.module.params, os.environ, service, other_services
             )
-        except SettingsError as exc:
+            self.retry_policy = policy_from_env(os.environ)
+        except (SettingsError, ValueError) as exc:
             self.module.fail_json(msg=str(exc))
         self._credential: Any = None
         self._clients: dict[str, Any] = {}
@@ -180,7 +182,9 @@ class AlicloudModule:
         """``fn()`` with retries; a code in ``ignore_codes`` returns ``None`` (and is appended
         to ``ignored``), other errors fail the module."""
         try:
-            return retry_call(fn, extra_codes=extra_codes, on_retry=self._note_retry)
+            return retry_call(
+                fn, policy=self.retry_policy, extra_codes=extra_codes, on_retry=self._note_retry
+            )
         except CallFailed as failed:
             if failed.error.code and failed.error.code in set(ignore_codes):
                 if ignored is not None:

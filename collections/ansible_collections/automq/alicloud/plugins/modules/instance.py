@@ -230,7 +230,8 @@ def by_ids(cloud: AlicloudModule, ids: list[str]) -> list[dict[str, Any]]:
 
 def summary(instances: list[ExistingInstance]) -> dict[str, Any]:
     return {
-        i.name: {"zone_id": i.zone_id, "status": i.status, "id": i.instance_id} for i in instances
+        i.name: {"zone_id": i.zone_id, "status": i.status, "id": i.instance_id or None}
+        for i in instances
     }
 
 

@@ -439,9 +439,11 @@ def main() -> None:
                     )
                 ),
             )
-    if "NotImplemented" in ignored:  # GetBucketTags: the endpoint has no bucket tagging
+    tags_supported = "NotImplemented" not in ignored
+    if not tags_supported:  # GetBucketTags: the endpoint has no bucket tagging
         cloud.warn(f"{what} is not tagged: the endpoint offers no bucket tagging")
         before_tags = dict(cloud.tags)
+        before.pop("tags", None)
     tag_plan = tag_changes(cloud.tags, before_tags, purge=params["purge_tags"])
     tags_after = {k: v for k, v in before_tags.items() if k not in tag_plan.to_remove}
     tags_after.update(tag_plan.to_set)
@@ -462,7 +464,7 @@ def main() -> None:
             )
             if tagged is None:
                 cloud.warn(f"{what} is not tagged: the endpoint offers no bucket tagging")
-                tags_after = {}
+                tags_supported = False
     after = {
         "acl": params["acl"],
         "server_side_encryption": sse_wanted,
@@ -470,6 +472,8 @@ def main() -> None:
         "lifecycle_rules": [r.to_dict() for r in rules_after],
         "tags": tags_after,
     }
+    if not tags_supported:
+        del after["tags"]
     cloud.exit(
         changed,
         before,

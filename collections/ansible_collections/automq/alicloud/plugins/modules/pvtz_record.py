@@ -121,11 +121,12 @@ def main() -> None:
     )
     params = cloud.params
     zone_id, rr, record_type, ttl = params["zone_id"], params["rr"], params["type"], params["ttl"]
-    wanted = (
-        []
-        if params["state"] == "absent"
-        else ([params["value"]] if params["value"] else params["values"])
-    )
+    if params["state"] == "absent":
+        wanted: list[str] = []
+    elif params["value"] is not None:
+        wanted = [params["value"]]
+    else:
+        wanted = list(params["values"] or [])
     if params["state"] == "present":
         try:
             validate_record(rr, record_type, wanted, ttl)

@@ -20,7 +20,7 @@ description:
   - O(state=absent) deletes the key named by O(user_access_key_id) only.
   - The companion action plugin marks any result carrying a secret as C(no_log), so it is
     never printed, even at high verbosity, and still reaches C(register). Adding
-    C(no_log: true) to the task as well is good practice.
+    C(no_log) to the task as well is good practice.
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 extends_documentation_fragment:
