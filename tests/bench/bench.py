@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
-"""`make bench`: wall time of a fresh 3-node deploy and of a no-op re-run.
+"""`make bench`: wall time of a fresh 3-node deploy, of a no-op re-run and of
+a rolling upgrade.
 
 Uses its own test-bed hosts (env "bench", 172.30.40.0/24) so it never
 touches the demo. The host image and the broker packages are cached by
 `make testbed`; the JDK still comes from Debian's mirror, as in production.
-Prints one line per measurement and exits non-zero if a run fails or the
-re-run changes anything.
+
+Steps: fresh deploy of version A (1.6.0-fixture, Kafka 3.9.0 jars), no-op
+re-run, then playbooks/upgrade.yml to version B (1.7.3-fixture, Kafka 3.9.1)
+while a producer (idempotent, acks=all, 200 records/s) writes to a topic with
+three replicas and every node's broker listener is probed every 0.2 s
+(molecule/shared/tests/upgrade_traffic.py). Per node it reports the time of
+its restart batch (gate, stop, switch, start, gate; from Ansible's log) and
+its time out of service; afterwards the topic is read back to count lost,
+duplicated and reordered records.
+Prints one line per measurement and exits non-zero if a run fails, the
+re-run changes anything or a record is lost or duplicated.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
+from confluent_kafka.admin import AdminClient, NewTopic
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -24,21 +38,40 @@ ENV = "bench"
 SUBNET = "172.30.40.0/24"
 NODES = 3
 INVENTORY_DIR = REPO / ".testbed" / ENV / "inventory"
-PACKAGE_SHA256_FILE = "automq-1.7.3-fixture_kafka-3.9.1.tgz.sha256"
+PACKAGES = REPO / ".testbed" / "packages"
+# Version A is deployed, then upgraded to version B.
+VERSION_A = ("1.6.0-fixture", "3.9.0")
+VERSION_B = ("1.7.3-fixture", "3.9.1")
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+# Ansible's log: "2026-11-26 14:37:02,156 p=123 u=root n=ansible INFO| PLAY [name] ***".
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?\| (.*)$")
+UPGRADE_TARGET_SECONDS_PER_NODE = 60
+TRAFFIC_RATE = 200.0
+TRAFFIC_PARTITIONS = 6
+
+sys.path.insert(0, str(REPO / "molecule" / "shared" / "tests"))
+from upgrade_traffic import ServiceMonitor, SteadyProducer, read_topic  # noqa: E402
 
 
 def hosts(*args: str) -> None:
     subprocess.run([sys.executable, str(REPO / "tests/testbed/hosts.py"), *args], check=True)
 
 
+def package_sha256(version: tuple[str, str]) -> str:
+    name = f"automq-{version[0]}_kafka-{version[1]}.tgz.sha256"
+    return (PACKAGES / name).read_text().split()[0]
+
+
+def addresses() -> dict[str, str]:
+    return {f"automq-bench-{i}": f"172.30.40.{10 + i}" for i in range(1, NODES + 1)}
+
+
 def write_inventory() -> Path:
     INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
-    names = [f"automq-bench-{i}" for i in range(1, NODES + 1)]
-    addresses = [f"172.30.40.{10 + i}" for i in range(1, NODES + 1)]
+    names = list(addresses())
     host_lines = "".join(
         f"        {name}:\n          ansible_host: {address}\n"
-        for name, address in zip(names, addresses, strict=True)
+        for name, address in addresses().items()
     )
     group_lines = "".join(f"        {name}:\n" for name in names)
     # The demo's settings, with this environment's paths and cluster name.
@@ -49,7 +82,9 @@ def write_inventory() -> Path:
         ansible_ssh_common_args=(
             f"-o UserKnownHostsFile={testbed / ENV / 'known_hosts'} -o StrictHostKeyChecking=yes"
         ),
-        automq_package_sha256=(testbed / "packages" / PACKAGE_SHA256_FILE).read_text().split()[0],
+        automq_version=VERSION_A[0],
+        automq_kafka_version=VERSION_A[1],
+        automq_package_sha256=package_sha256(VERSION_A),
         automq_cluster_name=ENV,
     )
     (INVENTORY_DIR / "hosts.yml").write_text(
@@ -64,13 +99,16 @@ def write_inventory() -> Path:
     return INVENTORY_DIR
 
 
-def deploy(inventory: Path) -> tuple[float, dict[str, int], str]:
+def deploy(
+    inventory: Path, playbook: str = "site.yml", *args: str, env: dict[str, str] | None = None
+) -> tuple[float, dict[str, int], str]:
     started = time.monotonic()
     run = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "site.yml")],
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / playbook), *args],
         cwd=REPO,
         capture_output=True,
         text=True,
+        env=env,
     )
     elapsed = time.monotonic() - started
     if run.returncode != 0:
@@ -78,6 +116,109 @@ def deploy(inventory: Path) -> tuple[float, dict[str, int], str]:
         raise SystemExit(f"bench: ansible-playbook failed with {run.returncode}")
     changed = {match[1]: int(match[3]) for match in RECAP.finditer(run.stdout)}
     return elapsed, changed, run.stdout
+
+
+def restart_batches(log: Path) -> dict[str, float]:
+    """Per node, the wall time of its batch of the serial restart play, from Ansible's log."""
+    play = yaml.safe_load((REPO / "playbooks/restart_pending.yml").read_text())[0]["name"]
+    batches: dict[str, float] = {}
+    node: str | None = None
+    started: datetime | None = None
+    for line in log.read_text().splitlines():
+        match = LOG_LINE.match(line)
+        if not match:
+            continue
+        at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f")
+        text = match[2]
+        if text.startswith(("PLAY [", "PLAY RECAP")):
+            if node is not None and started is not None:
+                batches[node] = (at - started).total_seconds()
+            node, started = None, (at if text.startswith(f"PLAY [{play}]") else None)
+        elif started is not None and node is None:
+            host = re.match(r"^(?:ok|changed|skipping|fatal): \[([^\]]+)\]", text)
+            if host:
+                node = host[1].split(" -> ")[0]
+    return batches
+
+
+def upgrade(inventory: Path) -> int:
+    """Rolling upgrade A -> B under traffic; prints its figures, returns the exit status."""
+    nodes = addresses()
+    bootstrap = ",".join(f"{address}:9092" for address in nodes.values())
+    topic = "bench-upgrade"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics(
+        [
+            NewTopic(
+                topic,
+                num_partitions=TRAFFIC_PARTITIONS,
+                replication_factor=3,
+                config={"min.insync.replicas": "2"},
+            )
+        ]
+    )[topic].result(timeout=60)
+    monitor = ServiceMonitor(nodes).start()
+    producer = SteadyProducer(bootstrap, topic, rate=TRAFFIC_RATE).start()
+    time.sleep(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "upgrade.log"
+        env = dict(os.environ, ANSIBLE_LOG_PATH=str(log), ANSIBLE_NOCOLOR="1")
+        began = time.time()
+        try:
+            elapsed, changed, _ = deploy(
+                inventory,
+                "playbooks/upgrade.yml",
+                "-e",
+                f"automq_version={VERSION_B[0]}",
+                "-e",
+                f"automq_kafka_version={VERSION_B[1]}",
+                "-e",
+                f"automq_package_sha256={package_sha256(VERSION_B)}",
+                env=env,
+            )
+        finally:
+            ended = time.time()
+            time.sleep(5)
+            producer.stop()
+            monitor.stop()
+        batches = restart_batches(log)
+    log_read = read_topic(bootstrap, topic, TRAFFIC_PARTITIONS)
+    lost = len(producer.acked.keys() - log_read.found.keys())
+    misplaced = sum(1 for s, at in producer.acked.items() if log_read.found.get(s, at) != at)
+
+    print(
+        f"bench: rolling upgrade {VERSION_A[0]} -> {VERSION_B[0]} of {NODES} nodes: "
+        f"{elapsed:.1f} s, {elapsed / NODES:.1f} s per node "
+        f"(target <= {UPGRADE_TARGET_SECONDS_PER_NODE} s; changed per host: "
+        f"{sorted(changed.values())})"
+    )
+    if batches:
+        print(
+            f"bench:   preflight, download and configuration, all nodes at once: "
+            f"{elapsed - sum(batches.values()):.1f} s; then one node at a time:"
+        )
+    for name in nodes:
+        windows = monitor.windows(name, began, ended)
+        print(
+            f"bench:   {name}: restart with its gates {batches.get(name, float('nan')):.1f} s, "
+            f"out of service {sum(b - a for a, b in windows):.1f} s"
+        )
+    print(
+        f"bench: traffic during the upgrade: {producer.produced} records at "
+        f"{TRAFFIC_RATE:.0f}/s, {len(producer.errors)} produce errors, highest latency "
+        f"{producer.max_latency * 1000:.0f} ms; read back: {lost} lost, "
+        f"{len(log_read.duplicates)} duplicated, {len(log_read.out_of_order)} out of order"
+    )
+    failures = []
+    if producer.errors or producer.unflushed:
+        failures.append(f"{len(producer.errors) + producer.unflushed} records not acknowledged")
+    if lost or misplaced or log_read.duplicates or log_read.out_of_order or log_read.corrupt:
+        failures.append("records lost, duplicated, moved or reordered")
+    if elapsed / NODES > UPGRADE_TARGET_SECONDS_PER_NODE:
+        print(f"bench: the upgrade took more than {UPGRADE_TARGET_SECONDS_PER_NODE} s per node")
+    for failure in failures:
+        print(f"bench: FAIL: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def main() -> int:
@@ -89,19 +230,22 @@ def main() -> int:
     try:
         fresh, fresh_changed, _ = deploy(inventory)
         noop, noop_changed, _ = deploy(inventory)
+        print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
+        print(
+            f"bench: fresh {NODES}-node deploy ({VERSION_A[0]}): {fresh:.1f} s "
+            f"(changed per host: {sorted(fresh_changed.values())})"
+        )
+        print(
+            f"bench: no-op re-run: {noop:.1f} s (changed per host: {sorted(noop_changed.values())})"
+        )
+        status = upgrade(inventory)
     finally:
         hosts("down", "--env", ENV)
         subprocess.run(["rm", "-rf", str(INVENTORY_DIR)], check=True)
-    print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
-    print(
-        f"bench: fresh {NODES}-node deploy: {fresh:.1f} s "
-        f"(changed per host: {sorted(fresh_changed.values())})"
-    )
-    print(f"bench: no-op re-run: {noop:.1f} s (changed per host: {sorted(noop_changed.values())})")
     if any(noop_changed.values()):
         print("bench: FAIL: the re-run changed something", file=sys.stderr)
         return 1
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -1,0 +1,524 @@
+"""Scenario upgrade: a rolling upgrade from version A to version B under traffic.
+
+Converge deployed version A on three combined nodes (molecule/upgrade). These
+steps run in order, against the scenario's inventory, with the project's own
+playbooks, while a producer (idempotent, acks=all, 200 records/s) and a
+consumer run in the background and every node's broker listener is probed
+every 0.2 s (upgrade_traffic.py):
+
+1. upgrade.yml to B with a broken setting on one follower controller: the run
+   stops at that node, the nodes after it stay untouched on A, the cluster
+   keeps serving;
+2. finalize_upgrade.yml refuses while nodes lag, and changes nothing;
+3. upgrade.yml to B again, without the broken setting: the broken node comes
+   back first, the rest follow;
+4. the traffic: nothing lost, nothing duplicated, order kept per partition;
+   the figures (produce errors, highest latency, time out of service per
+   node) are printed;
+5. finalize_upgrade.yml raises metadata.version;
+6. site.yml on B changes nothing.
+
+Named upgrade_*.py, not test_*.py: only this scenario runs it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import testinfra
+import yaml
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
+from upgrade_traffic import (
+    CheckingConsumer,
+    KafkaProbe,
+    ProbeError,
+    ServiceMonitor,
+    SteadyProducer,
+    read_topic,
+)
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"])
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+_GROUP_VARS = RUNNER.get_variables(NODES[0])
+VERSION_A = _GROUP_VARS["automq_version"]
+KAFKA_A = _GROUP_VARS["automq_kafka_version"]
+METADATA_A = _GROUP_VARS["automq_format_release_version"]
+OVERRIDES = _GROUP_VARS["automq_server_properties_overrides"]
+VERSION_B = os.environ["AUTOMQ_UPGRADE_VERSION"]
+KAFKA_B = os.environ["AUTOMQ_UPGRADE_KAFKA_VERSION"]
+METADATA_B = os.environ["AUTOMQ_UPGRADE_METADATA_VERSION"]
+HOME_A = f"/opt/automq/automq-{VERSION_A}_kafka-{KAFKA_A}"
+HOME_B = f"/opt/automq/automq-{VERSION_B}_kafka-{KAFKA_B}"
+TO_B = ["-e", f"automq_version={VERSION_B}", "-e", f"automq_kafka_version={KAFKA_B}"]
+
+BOOTSTRAP = ",".join(f"{ADDRESSES[name]}:9092" for name in NODES)
+TOPIC = f"upgrade-{uuid.uuid4().hex[:8]}"
+PROBE_TOPIC = f"{TOPIC}-probe"
+PARTITIONS = 6
+RATE = 200.0
+# The broken node's gate gives up after this long (the default is 300 s).
+BROKEN_HEALTH_TIMEOUT = 45
+# A setting Kafka refuses at start-up (it must be at least 1).
+BROKEN_SETTING = {"num.network.threads": 0}
+
+RECAP = re.compile(
+    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE
+)
+
+# What the steps learn and hand on to the next ones.
+STEPS = SimpleNamespace()
+_RUN_NUMBER = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _steps_in_order(request):
+    """Each step builds on the previous ones: after a failure, skip the rest."""
+    if request.session.testsfailed:
+        pytest.skip("an earlier step of the upgrade scenario failed")
+
+
+# --- Hosts ----------------------------------------------------------------------
+
+
+def _host(name: str):
+    return testinfra.get_host(HOST_SPECS[NODES.index(name)])
+
+
+def _node_ids() -> dict[str, int]:
+    (state_file,) = (INVENTORY.parent / "automq_state").glob("*.json")
+    return json.loads(state_file.read_text())["assignments"]
+
+
+@dataclass(frozen=True)
+class NodeState:
+    link: str
+    main_pid: int
+    active_since: str
+    active_state: str
+    restart_pending: bool
+    # The Kafka jar the running JVM holds open: the code it really runs.
+    jar: str
+
+    def runs(self, home: str, kafka_version: str) -> bool:
+        return (
+            self.link == home
+            and self.active_state == "active"
+            and self.jar == f"{home}/libs/kafka_2.13-{kafka_version}.jar"
+        )
+
+
+def node_state(name: str) -> NodeState:
+    host = _host(name)
+    show = host.check_output(
+        "systemctl show automq -p MainPID -p ActiveEnterTimestamp -p ActiveState"
+    )
+    props = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
+    pid = int(props["MainPID"])
+    with host.sudo():
+        link = host.check_output("readlink /opt/automq/current")
+        pending = host.run("test -e /var/lib/automq/restart-pending").rc == 0
+    jar = ""
+    if pid:
+        # Only the process's own user may read its fd links (no CAP_SYS_PTRACE here).
+        with host.sudo("automq"):
+            jar = host.run(
+                f"find /proc/{pid}/fd -lname '*/libs/kafka_2.13-*.jar' -printf '%l\\n'"
+            ).stdout.split("\n")[0]
+    return NodeState(
+        link=link,
+        main_pid=pid,
+        active_since=props["ActiveEnterTimestamp"],
+        active_state=props["ActiveState"],
+        restart_pending=pending,
+        jar=jar,
+    )
+
+
+def quorum_leader(via: list[str]) -> str:
+    ids = {node_id: name for name, node_id in _node_ids().items()}
+    for name in via:
+        try:
+            with KafkaProbe(ADDRESSES[name], 9092, 5.0) as probe:
+                return ids[probe.describe_quorum().leader_id]
+        except ProbeError:
+            continue
+    raise AssertionError(f"no node of {via} told the quorum leader")
+
+
+def features(name: str) -> str:
+    host = _host(name)
+    with host.sudo("automq"):
+        return host.check_output(
+            "KAFKA_HEAP_OPTS=-Xmx128m /opt/automq/current/bin/kafka-features.sh "
+            "--bootstrap-server %s describe",
+            f"{ADDRESSES[name]}:9092",
+        )
+
+
+def finalized_metadata_version(name: str) -> str:
+    line = next(line for line in features(name).splitlines() if "metadata.version" in line)
+    return re.search(r"FinalizedVersionLevel:\s*(\S+)", line)[1]
+
+
+# --- Playbooks ------------------------------------------------------------------
+
+
+@dataclass
+class PlaybookRun:
+    playbook: str
+    returncode: int
+    output: str
+    started: float
+    ended: float
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+    def changed(self) -> dict[str, int]:
+        return {match[1]: int(match[3]) for match in RECAP.finditer(self.output)}
+
+
+def ansible_playbook(playbook: str, *args: str, extra_inventory: Path | None = None):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    # Molecule's generated ansible.cfg: roles and collections of the project.
+    env.setdefault("ANSIBLE_CONFIG", str(EPHEMERAL / "ansible.cfg"))
+    inventories = ["-i", str(INVENTORY)]
+    if extra_inventory is not None:
+        inventories += ["-i", str(extra_inventory)]
+    started = time.time()
+    process = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), *inventories, str(PROJECT / playbook), *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    run = PlaybookRun(playbook, process.returncode, process.stdout + process.stderr, started, 0)
+    run.ended = time.time()
+    print(f"\nupgrade: {playbook} {' '.join(args)}: rc={run.returncode} in {run.seconds:.1f} s")
+    # Kept for reading after a failure (and checked for the OSS secret).
+    (EPHEMERAL / f"verify-{next(_RUN_NUMBER)}-{Path(playbook).stem}.log").write_text(run.output)
+    return run
+
+
+def _tail(run: PlaybookRun, lines: int = 60) -> str:
+    return "\n".join(run.output.splitlines()[-lines:])
+
+
+# --- Traffic --------------------------------------------------------------------
+
+
+@dataclass
+class Traffic:
+    producer: SteadyProducer
+    consumer: CheckingConsumer
+    monitor: ServiceMonitor
+
+
+@pytest.fixture(scope="module")
+def traffic():
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    topics = [
+        NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3),
+        NewTopic(PROBE_TOPIC, num_partitions=1, replication_factor=3),
+    ]
+    for future in admin.create_topics(topics).values():
+        future.result(timeout=60)
+    monitor = ServiceMonitor(ADDRESSES).start()
+    consumer = CheckingConsumer(BOOTSTRAP, TOPIC, group=f"{TOPIC}-reader").start()
+    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE).start()
+    # Traffic flows end to end before anything is touched.
+    deadline = time.monotonic() + 60
+    while len(producer.acked) < RATE or len(consumer.log.found) < RATE:
+        assert time.monotonic() < deadline, "the traffic did not start within 60 s"
+        time.sleep(0.5)
+    traffic = Traffic(producer, consumer, monitor)
+    yield traffic
+    monitor.stop()
+    for stop in (producer.stop, consumer.stop):
+        try:
+            stop()
+        except AssertionError as error:
+            print(f"upgrade: while stopping the traffic: {error}")
+
+
+def produce_and_consume_through(name: str, records: int = 10) -> None:
+    """A few records with acks=all through one node only, read back through it."""
+    address = f"{ADDRESSES[name]}:9092"
+    marker = uuid.uuid4().hex
+    errors: list[str] = []
+    producer = Producer({"bootstrap.servers": address, "acks": "all", "enable.idempotence": True})
+    for index in range(records):
+        producer.produce(
+            PROBE_TOPIC,
+            key=f"{marker}-{index}".encode(),
+            on_delivery=lambda error, _m: errors.append(str(error)) if error else None,
+        )
+    assert producer.flush(60) == 0, f"records through {name} not acknowledged within 60 s"
+    assert errors == [], f"produce through {name}: {errors}"
+    consumer = Consumer(
+        {
+            "bootstrap.servers": address,
+            "group.id": f"probe-{marker}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([PROBE_TOPIC])
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    try:
+        while len(seen) < records and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and not message.error():
+                key = message.key().decode()
+                if key.startswith(marker):
+                    seen.add(key)
+    finally:
+        consumer.close()
+    assert len(seen) == records, f"read back {len(seen)} of {records} records through {name}"
+
+
+def outages(monitor: ServiceMonitor, name: str, run: PlaybookRun) -> list[tuple[float, float]]:
+    """The node's times out of service during the run, of 2 s or more (a JVM restart)."""
+    return [w for w in monitor.windows(name, run.started, run.ended) if w[1] - w[0] >= 2]
+
+
+def one_node_out_at_a_time(monitor: ServiceMonitor, run: PlaybookRun) -> bool:
+    windows = sorted(w for name in NODES for w in outages(monitor, name, run))
+    return all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(windows))
+
+
+def restart_order(monitor: ServiceMonitor, run: PlaybookRun) -> list[str]:
+    """Nodes that went out of service during the run, in the order they went."""
+    first_out = {}
+    for name in NODES:
+        windows = outages(monitor, name, run)
+        if windows:
+            first_out[name] = windows[0][0]
+    return sorted(first_out, key=lambda name: first_out[name])
+
+
+# --- The steps ------------------------------------------------------------------
+
+
+def test_upgrade_stops_at_a_node_that_does_not_come_back(traffic, tmp_path):
+    before = {name: node_state(name) for name in NODES}
+    for name, state in before.items():
+        assert state.runs(HOME_A, KAFKA_A), f"{name} does not run version A: {state}"
+    leader = quorum_leader(NODES)
+    # A follower controller is restarted before the active controller, so the
+    # run has a next node to leave untouched when it stops at this one.
+    followers = [name for name in NODES if name != leader]
+    broken = "automq-upgrade-2" if "automq-upgrade-2" in followers else followers[-1]
+    STEPS.broken = broken
+    extra_inventory = tmp_path / "broken.yml"
+    extra_inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        broken: {
+                            "automq_server_properties_overrides": OVERRIDES | BROKEN_SETTING,
+                            "automq_health_timeout": BROKEN_HEALTH_TIMEOUT,
+                        }
+                    }
+                }
+            }
+        )
+    )
+    acked_before = len(traffic.producer.acked)
+
+    run = ansible_playbook("playbooks/upgrade.yml", *TO_B, extra_inventory=extra_inventory)
+    STEPS.failed_run = run
+
+    assert run.returncode != 0, "the upgrade succeeded with a node that cannot start"
+    # The output names the node, why, and what to do.
+    message = re.search(rf"{re.escape(broken)} \(node \d+\) did not become healthy.*", run.output)
+    assert message, f"no failure message naming {broken}:\n{_tail(run)}"
+    for advice in (
+        "The run stops here: nodes after this one were not touched",
+        "journalctl -u automq",
+        "fix the cause, then run the same playbook again",
+    ):
+        assert advice in run.output, f"the failure message lacks {advice!r}:\n{_tail(run)}"
+
+    after = {name: node_state(name) for name in NODES}
+    order = restart_order(traffic.monitor, run)
+    print(f"upgrade: failed run: leader {leader}, broken {broken}, restarted in order {order}")
+    assert order, "no node was restarted"
+    assert order[-1] == broken, f"the run went on after {broken}: {order}"
+    assert one_node_out_at_a_time(traffic.monitor, run), "two nodes were out of service at once"
+    untouched = [name for name in NODES if name not in order]
+    assert leader in untouched, f"the active controller {leader} was restarted: {order}"
+    STEPS.untouched = untouched
+    for name in order[:-1]:
+        assert after[name].runs(HOME_B, KAFKA_B), f"{name} was restarted but is not on B"
+    for name in untouched:
+        # Not touched: same process, same version, its restart still pending.
+        assert after[name].main_pid == before[name].main_pid, f"{name} was restarted"
+        assert after[name].active_since == before[name].active_since, f"{name} was restarted"
+        assert after[name].runs(HOME_A, KAFKA_A), f"{name} changed: {after[name]}"
+        assert after[name].restart_pending, f"{name} has no pending restart recorded"
+    assert after[broken].link == HOME_B
+    assert traffic.monitor.is_out(broken), f"{broken} serves with a setting Kafka refuses"
+    # It fails for the injected reason, and systemd keeps trying.
+    with _host(broken).sudo():
+        refused = _host(broken).run(
+            "{ journalctl -u automq --no-pager; cat /var/log/automq/server.log; } "
+            "| grep -c 'Invalid value 0 for configuration num.network.threads'"
+        )
+    assert refused.rc == 0, f"{broken} did not refuse the setting"
+
+    # The cluster still serves, with the broken node down: through each
+    # healthy node, and the background traffic goes on.
+    for name in NODES:
+        if name != broken:
+            produce_and_consume_through(name)
+    acked_during = len(traffic.producer.acked)
+    time.sleep(5)
+    assert len(traffic.producer.acked) > acked_during + RATE, "the background producer stalled"
+    assert len(traffic.producer.acked) > acked_before
+    assert traffic.producer.errors == [], traffic.producer.errors[:5]
+    assert traffic.consumer.wait_for(range(acked_before), 60) == set()
+
+
+def test_finalize_refuses_while_a_node_lags(traffic):
+    healthy = next(name for name in NODES if name != STEPS.broken)
+    assert finalized_metadata_version(healthy) == METADATA_A
+
+    run = ansible_playbook("playbooks/finalize_upgrade.yml", *TO_B)
+
+    assert run.returncode != 0, "finalize ran while nodes were still on version A"
+    refusal = re.search(r"Not finalizing: ([^\n]*)", run.output)
+    assert refusal, _tail(run)
+    for name in STEPS.untouched:
+        assert name in refusal[1], f"the refusal does not name {name}: {refusal[0]}"
+    assert "nothing was changed" in run.output
+    assert all(count == 0 for count in run.changed().values()), run.changed()
+    assert finalized_metadata_version(healthy) == METADATA_A
+
+
+def test_resumed_upgrade_heals_the_node_and_finishes(traffic):
+    broken = STEPS.broken
+    run = ansible_playbook("playbooks/upgrade.yml", *TO_B)
+    STEPS.resumed_run = run
+
+    assert run.returncode == 0, _tail(run, 80)
+    assert "Resuming the upgrade to" in run.output
+    order = restart_order(traffic.monitor, run)
+    print(f"upgrade: resumed run: out of service in order {order}")
+    # The broken node, out of service since the failed run, came back (with
+    # the fixed setting) before any other node was taken down.
+    healed_at = outages(traffic.monitor, broken, run)[0][1]
+    for name in order:
+        if name != broken:
+            first_out = outages(traffic.monitor, name, run)[0][0]
+            assert first_out > healed_at, f"{name} went down before {broken} was healed"
+    assert one_node_out_at_a_time(traffic.monitor, run), "two nodes were out of service at once"
+    assert sorted(order) == sorted([*STEPS.untouched, broken]), order
+    for name in NODES:
+        state = node_state(name)
+        assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
+        assert not state.restart_pending, f"{name} still has a pending restart"
+    assert not traffic.monitor.is_out(broken)
+
+
+def test_no_record_lost_duplicated_or_reordered(traffic):
+    producer, consumer, monitor = traffic.producer, traffic.consumer, traffic.monitor
+    producer.stop()
+    missing = consumer.wait_for(producer.acked, 120)
+    consumer.stop()
+    monitor.stop()
+    failed, resumed = STEPS.failed_run, STEPS.resumed_run
+
+    print(
+        f"\nupgrade: traffic: {producer.produced} records produced at {RATE:.0f}/s, "
+        f"{len(producer.acked)} acknowledged, {len(producer.errors)} produce errors, "
+        f"{producer.unflushed} unacknowledged at the end"
+    )
+    at = producer.max_latency_at
+    during = next(
+        (
+            f" (during {name})"
+            for name, r in (("the failed run", failed), ("the resumed run", resumed))
+            if r.started <= at <= r.ended
+        ),
+        "",
+    )
+    print(f"upgrade: highest produce latency: {producer.max_latency * 1000:.0f} ms{during}")
+    print(
+        f"upgrade: consumer: {len(consumer.log.found)} records, "
+        f"{len(consumer.log.duplicates)} duplicates, {len(consumer.log.out_of_order)} out of "
+        f"order, {consumer.log.redelivered} redelivered after a rebalance"
+    )
+    for name in NODES:
+        during_failed = monitor.out_of_service(name, failed.started, failed.ended)
+        during_resumed = monitor.out_of_service(name, resumed.started, resumed.ended)
+        longest = max(
+            (stop - start for start, stop in monitor.windows(name, failed.started)), default=0.0
+        )
+        note = " (the injected failure)" if name == STEPS.broken else ""
+        print(
+            f"upgrade: {name} out of service: {during_failed:.1f} s in the failed run, "
+            f"{during_resumed:.1f} s in the resumed run, longest window {longest:.1f} s{note}"
+        )
+
+    assert producer.errors == [], producer.errors[:10]
+    assert producer.unflushed == 0
+    assert len(producer.acked) == producer.produced
+    # Every acknowledged record was consumed, where it was acknowledged.
+    assert missing == set(), f"{len(missing)} acknowledged records never consumed"
+    wrong_place = [s for s, at in producer.acked.items() if consumer.log.found.get(s) != at]
+    assert wrong_place == [], wrong_place[:10]
+    assert consumer.log.duplicates == [], consumer.log.duplicates[:10]
+    assert consumer.log.out_of_order == [], consumer.log.out_of_order[:10]
+    assert consumer.log.corrupt == [], consumer.log.corrupt[:10]
+
+    # The log itself, read back from offset 0: exactly the acknowledged records.
+    log = read_topic(BOOTSTRAP, TOPIC, PARTITIONS)
+    assert log.corrupt == [], log.corrupt[:10]
+    assert log.duplicates == [], log.duplicates[:10]
+    assert log.out_of_order == [], log.out_of_order[:10]
+    assert log.found == producer.acked
+
+
+def test_finalize_raises_metadata_version():
+    run = ansible_playbook("playbooks/finalize_upgrade.yml", *TO_B)
+
+    assert run.returncode == 0, _tail(run, 80)
+    # A cluster-wide level: one node's answer is the cluster's.
+    assert finalized_metadata_version(NODES[-1]) == METADATA_B
+    print(f"upgrade: metadata.version finalized at {METADATA_B} (was {METADATA_A})")
+
+
+def test_site_yml_on_version_b_changes_nothing():
+    run = ansible_playbook("site.yml", *TO_B)
+
+    assert run.returncode == 0, _tail(run, 80)
+    changed = run.changed()
+    assert sorted(changed) == NODES, run.output[-3000:]
+    assert all(count == 0 for count in changed.values()), changed
+
+
+def test_secret_absent_from_the_playbook_runs(oss_secret):
+    for log in EPHEMERAL.glob("verify-*.log"):
+        assert oss_secret not in log.read_text(), f"the OSS secret is in {log}"
