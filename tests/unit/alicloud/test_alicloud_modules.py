@@ -28,6 +28,7 @@ os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 pytest.importorskip("alibabacloud_ecs20140526")
 pytest.importorskip("alibabacloud_oss_v2")
 ecs_models = pytest.importorskip("alibabacloud_ecs20140526.models")
+ram_models = pytest.importorskip("alibabacloud_ram20150501.models")
 emulator_package = pytest.importorskip("tests.alicloud_emulator")
 sdk = pytest.importorskip("tests.alicloud_emulator.sdk")
 
@@ -377,3 +378,635 @@ def test_a_whole_cluster_is_provisioned_then_left_alone(tmp_path, emulator, clie
         "zone_id": ZONES[0],
     }
     assert successful_writes(emulator) == writes
+
+    # Teardown in dependency order: every module's state=absent, then nothing of alpha is left.
+    user_id = first["ram user"]["user_id"]
+    teardown = play(
+        tmp_path,
+        emulator,
+        [
+            {
+                "name": "bucket policies",
+                "automq.alicloud.oss_bucket_policy": {
+                    "bucket": "{{ item }}",
+                    "ram_user_id": user_id,
+                    "state": "absent",
+                },
+                "loop": ["alpha-data", "alpha-ops"],
+            },
+            {
+                "name": "detach",
+                "automq.alicloud.ram_user_policy": {
+                    "user_name": "alpha-oss",
+                    "policy_name": "alpha-oss",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "policy",
+                "automq.alicloud.ram_policy": {"policy_name": "alpha-oss", "state": "absent"},
+            },
+            {
+                "name": "user",
+                "automq.alicloud.ram_user": {"user_name": "alpha-oss", "state": "absent"},
+            },
+            {
+                "name": "buckets",
+                "automq.alicloud.oss_bucket": {
+                    "cluster": "alpha",
+                    "name": "{{ item }}",
+                    "state": "absent",
+                },
+                "loop": ["alpha-data", "alpha-ops"],
+            },
+            {"name": "zone", "automq.alicloud.pvtz_zone": {"cluster": "alpha", "state": "absent"}},
+            {
+                "name": "eip",
+                "automq.alicloud.eip": {
+                    "cluster": "alpha",
+                    "name": "alpha-console",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "instances",
+                "automq.alicloud.instance": {
+                    "cluster": "alpha",
+                    "name_prefix": "alpha",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "key pair",
+                "automq.alicloud.key_pair": {
+                    "cluster": "alpha",
+                    "name": "alpha",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "security group",
+                "automq.alicloud.security_group": {
+                    "cluster": "alpha",
+                    "name": "alpha-nodes",
+                    "vpc_id": vpc_id,
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "vswitches",
+                "automq.alicloud.vswitch": {
+                    "cluster": "alpha",
+                    "name": "alpha-{{ item }}",
+                    "vpc_id": vpc_id,
+                    "state": "absent",
+                },
+                "loop": list(ZONES),
+            },
+            {
+                "name": "vpc",
+                "automq.alicloud.vpc": {"cluster": "alpha", "name": "alpha", "state": "absent"},
+            },
+        ],
+    )
+    assert teardown.rc == 0, teardown.stdout
+    assert teardown["instances"]["deleted"] == nodes["instance_ids"]
+    snapshot = emulator.snapshot()
+    assert vpc_id not in snapshot["vpcs"]
+    assert not any(b in snapshot["buckets"] for b in ("alpha-data", "alpha-ops"))
+    assert "alpha-oss" not in snapshot["users"]
+    assert not [i for i in snapshot["instances"].values() if i["name"].startswith("alpha-")]
+    assert not [z for z in snapshot["zones"].values() if z["name"] == "alpha.automq.private"]
+
+
+def failed_with(result: dict[str, Any], *parts: str) -> str:
+    assert result.get("failed") is True, result
+    message = result["msg"]
+    for part in parts:
+        assert part in message, message
+    return message
+
+
+def test_errors_read_as_one_clear_sentence(tmp_path, emulator, clients):
+    # A RAM user with no policy at all.
+    clients.ram.create_user(ram_models.CreateUserRequest(user_name="nobody"))
+    key = clients.ram.create_access_key(
+        ram_models.CreateAccessKeyRequest(user_name="nobody")
+    ).body.access_key
+    lookup = {"automq.alicloud.vpc": {"cluster": "errors", "name": "errors"}}
+
+    def task(name: str, environment: dict[str, str], body: dict[str, Any] = lookup) -> dict:
+        return {"name": name, **body, "environment": environment, "ignore_errors": True}
+
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            task("unknown key", {"ALIBABA_CLOUD_ACCESS_KEY_ID": "LTAI5tUnknownKey000000"}),
+            task("wrong secret", {"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "not-the-secret"}),
+            task(
+                "not allowed",
+                {
+                    "ALIBABA_CLOUD_ACCESS_KEY_ID": key.access_key_id,
+                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": key.access_key_secret,
+                },
+            ),
+            task(
+                "no credentials",
+                {"ALIBABA_CLOUD_ACCESS_KEY_ID": "", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ""},
+            ),
+            task("no region", {"ALIBABA_CLOUD_REGION_ID": ""}),
+            task(
+                "unreachable",
+                {},
+                {
+                    "automq.alicloud.vpc": {
+                        "cluster": "errors",
+                        "name": "errors",
+                        "endpoint": "127.0.0.1:9",
+                        "protocol": "http",
+                    }
+                },
+            ),
+            task(
+                "bad option",
+                {},
+                {
+                    "automq.alicloud.vpc": {
+                        "cluster": "errors",
+                        "name": "errors",
+                        "cidr_block": "10.0.0.0/33",
+                    }
+                },
+            ),
+            task(
+                "world open",
+                {},
+                {
+                    "automq.alicloud.security_group": {
+                        "cluster": "errors",
+                        "name": "open",
+                        "vpc_id": "vpc-any",
+                        "rules": [{"ports": 22, "cidr": "0.0.0.0/0"}],
+                    }
+                },
+            ),
+            task(
+                "missing vpc",
+                {},
+                {
+                    "automq.alicloud.vswitch": {
+                        "cluster": "errors",
+                        "name": "x",
+                        "vpc_id": "vpc-doesnotexist",
+                        "zone_id": ZONES[0],
+                        "cidr_block": "10.0.1.0/24",
+                    }
+                },
+            ),
+        ],
+    )
+    assert run.rc == 0, run.stdout
+    assert failed_with(
+        run["unknown key"],
+        "Could not look up VPC 'errors' (DescribeVpcs): the AccessKey ID is not known to "
+        "Alibaba Cloud: check ALIBABA_CLOUD_ACCESS_KEY_ID or your profile [InvalidAccessKeyId",
+    )
+    assert run["unknown key"]["request_id"]
+    failed_with(
+        run["wrong secret"], "the AccessKey secret does not match", "[SignatureDoesNotMatch"
+    )
+    failed_with(run["not allowed"], "this identity lacks the RAM permission vpc:DescribeVpcs")
+    assert run["not allowed"]["error_code"] == "Forbidden.RAM"
+    failed_with(run["no credentials"], "no usable Alibaba Cloud credentials", "RAM role")
+    failed_with(run["no region"], "no region: set the region option or ALIBABA_CLOUD_REGION_ID")
+    failed_with(run["unreachable"], "cannot reach the VPC endpoint http://127.0.0.1:9")
+    failed_with(run["bad option"], "cidr_block '10.0.0.0/33' is not an IPv4 network")
+    failed_with(run["world open"], "opens the port to the whole Internet (0.0.0.0/0)")
+    failed_with(run["missing vpc"], "Could not create vSwitch 'x' of vpc-doesnotexist")
+
+
+def test_throttling_is_retried_with_backoff_then_reported(tmp_path, emulator):
+    emulator.fail_next("DescribeVpcs", count=2, product="vpc")
+    emulator.fail_next("DescribeSecurityGroups", count=5, product="ecs")
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            {
+                "name": "vpc",
+                "automq.alicloud.vpc": {"cluster": "slow", "name": "slow", "state": "absent"},
+            },
+            {
+                "name": "sg",
+                "automq.alicloud.security_group": {
+                    "cluster": "slow",
+                    "name": "slow",
+                    "vpc_id": "vpc-any",
+                },
+                "environment": {"AUTOMQ_ALICLOUD_MAX_ATTEMPTS": "3"},
+                "ignore_errors": True,
+            },
+        ],
+    )
+    emulator.clear_faults()
+    assert run.rc == 0, run.stdout
+    assert run["vpc"]["vpc_id"] is None
+    assert len(run["vpc"]["retries"]) == 2
+    assert run["vpc"]["retries"][0].startswith("attempt 1 got Throttling.User, retried after")
+    failed_with(run["sg"], "ECS kept throttling the requests", "[Throttling.User")
+    assert len(emulator.calls_of("DescribeSecurityGroups")) >= 3
+
+
+def test_access_key_contract(tmp_path, emulator):
+    key_file = tmp_path / "key.json"
+    secret_copy = tmp_path / "secret.txt"
+    user = "keyholder"
+    access_key = "automq.alicloud.ram_access_key"
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            {"name": "user", "automq.alicloud.ram_user": {"user_name": user}},
+            {"name": "check mode", access_key: {"user_name": user}, "check_mode": True},
+            {
+                "name": "create",
+                access_key: {"user_name": user, "secret_file": str(key_file)},
+                "register": "first",
+            },
+            {
+                "name": "from the file",
+                access_key: {"user_name": user, "secret_file": str(key_file)},
+            },
+            {"name": "unnamed", access_key: {"user_name": user}, "ignore_errors": True},
+            {
+                "name": "named",
+                access_key: {"user_name": user, "user_access_key_id": "{{ first.access_key_id }}"},
+            },
+            {
+                "name": "unknown",
+                access_key: {"user_name": user, "user_access_key_id": "LTAI5tNotHis"},
+                "ignore_errors": True,
+            },
+            {
+                "name": "delete",
+                access_key: {
+                    "user_name": user,
+                    "user_access_key_id": "{{ first.access_key_id }}",
+                    "state": "absent",
+                },
+            },
+            {"name": "recreate", access_key: {"user_name": user}, "register": "second"},
+            {
+                "name": "keep the secret",
+                "ansible.builtin.copy": {
+                    "dest": str(secret_copy),
+                    "content": "{{ second.access_key_id }} {{ second.access_key_secret }}",
+                    "mode": "0600",
+                },
+                "no_log": True,
+            },
+        ],
+    )
+    assert run.rc == 0, run.stdout
+    assert run["check mode"]["changed"] is True
+    assert "censored" in run["create"]
+    stored = json.loads(key_file.read_text())
+    assert stored["access_key_secret"] not in run.stdout
+    assert run["from the file"]["changed"] is False
+    assert run["from the file"]["access_key_id"] == stored["access_key_id"]
+    failed_with(
+        run["unnamed"],
+        f"RAM user {user} already has AccessKey {stored['access_key_id']} (Active)",
+        "no second key is created silently",
+    )
+    assert run["named"]["changed"] is False
+    assert "access_key_secret" not in run["named"]
+    failed_with(run["unknown"], f"AccessKey LTAI5tNotHis is not a key of RAM user {user}")
+    assert run["delete"]["changed"] is True
+    assert "censored" in run["recreate"]
+    key_id, secret = secret_copy.read_text().split()
+    assert secret not in run.stdout
+    # The secret returned to register works.
+    identity = sdk.make_clients(emulator, key_id, secret).sts.get_caller_identity().body
+    assert identity.arn.endswith(f"user/{user}")
+    with emulator.lock:
+        keys = [k for k in emulator.state.access_keys.values() if k.user_name == user]
+    assert [k.id for k in keys] == [key_id], "exactly one key, never a silent second one"
+
+
+def test_bucket_settings_policy_merge_and_purge(tmp_path, emulator, clients):
+    bucket = "beta-data"
+    principal = "999999999999999999"
+    foreign = {
+        "Effect": "Allow",
+        "Principal": ["111111111111111111"],
+        "Action": ["oss:GetObject"],
+        "Resource": [f"acs:oss:*:{emulator.account_id}:{bucket}/public/*"],
+    }
+    setup = play(
+        tmp_path,
+        emulator,
+        [
+            {
+                "name": "bucket",
+                "automq.alicloud.oss_bucket": {
+                    "cluster": "beta",
+                    "name": bucket,
+                    "lifecycle_rules": [
+                        {"id": "logs", "prefix": "automq/logs/", "expiration_days": 3},
+                        {"id": "uploads", "prefix": "tmp/", "abort_multipart_days": 1},
+                    ],
+                },
+            },
+        ],
+    )
+    assert setup.rc == 0, setup.stdout
+    assert clients.oss.get_bucket_acl(sdk.oss.GetBucketAclRequest(bucket=bucket)).acl == "private"
+    encryption = clients.oss.get_bucket_encryption(
+        sdk.oss.GetBucketEncryptionRequest(bucket=bucket)
+    )
+    rule = encryption.server_side_encryption_rule.apply_server_side_encryption_by_default
+    assert rule.sse_algorithm == "AES256"
+    lifecycle = clients.oss.get_bucket_lifecycle(sdk.oss.GetBucketLifecycleRequest(bucket=bucket))
+    assert sorted((r.id, r.prefix) for r in lifecycle.lifecycle_configuration.rules) == [
+        ("logs", "automq/logs/"),
+        ("uploads", "tmp/"),
+    ]
+    clients.oss.put_bucket_policy(
+        sdk.oss.PutBucketPolicyRequest(
+            bucket=bucket, body=json.dumps({"Version": "1", "Statement": [foreign]})
+        )
+    )
+    clients.oss.put_object(sdk.oss.PutObjectRequest(bucket=bucket, key="automq/x", body=b"data"))
+    policy_task = {
+        "automq.alicloud.oss_bucket_policy": {
+            "bucket": bucket,
+            "ram_user_id": principal,
+            "vpc_ids": ["vpc-beta"],
+        }
+    }
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            {"name": "policy check mode", **policy_task, "check_mode": True},
+            {"name": "policy", **policy_task},
+            {"name": "policy again", **policy_task},
+            {
+                "name": "policy absent",
+                "automq.alicloud.oss_bucket_policy": {
+                    "bucket": bucket,
+                    "ram_user_id": principal,
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "encryption off",
+                "automq.alicloud.oss_bucket": {
+                    "cluster": "beta",
+                    "name": bucket,
+                    "server_side_encryption": "none",
+                    "lifecycle_rules": [],
+                },
+            },
+            {
+                "name": "delete refused",
+                "automq.alicloud.oss_bucket": {
+                    "cluster": "beta",
+                    "name": bucket,
+                    "state": "absent",
+                },
+                "ignore_errors": True,
+            },
+            {
+                "name": "purge",
+                "automq.alicloud.oss_bucket": {
+                    "cluster": "beta",
+                    "name": bucket,
+                    "state": "absent",
+                    "purge": True,
+                },
+            },
+        ],
+    )
+    assert run.rc == 0, run.stdout
+    assert run["policy check mode"]["changed"] is True
+    merged = run["policy"]["policy"]["Statement"]
+    assert merged[0] == foreign
+    assert [s["Effect"] for s in merged[1:]] == ["Allow", "Deny"]
+    assert run["policy"]["account_id"] == emulator.account_id  # from STS
+    assert run["policy again"]["changed"] is False
+    assert run["policy absent"]["policy"] == {"Version": "1", "Statement": [foreign]}
+    assert run["encryption off"]["changed"] is True
+    failed_with(
+        run["delete refused"], "still holds objects (for example 'automq/x')", "purge: true"
+    )
+    assert run["purge"]["deleted_objects"] == 1
+    assert bucket not in emulator.snapshot()["buckets"]
+
+
+def test_security_group_rules_are_reconciled_exclusively(tmp_path, emulator, clients):
+    def group(rules: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {
+            "automq.alicloud.security_group": {
+                "cluster": "gamma",
+                "name": "gamma",
+                "vpc_id": "{{ vpc.vpc_id }}",
+                "rules": rules,
+                **extra,
+            },
+            "register": "sg",
+        }
+
+    vpc_task = {
+        "name": "vpc",
+        "automq.alicloud.vpc": {"cluster": "gamma", "name": "gamma", "cidr_block": "10.1.0.0/16"},
+        "register": "vpc",
+    }
+    first = play(
+        tmp_path,
+        emulator,
+        [
+            vpc_task,
+            {
+                "name": "group",
+                **group(
+                    [{"ports": 9092, "cidr": "10.1.0.0/16"}, {"ports": 22, "cidr": "192.0.2.1"}]
+                ),
+            },
+        ],
+    )
+    assert first.rc == 0, first.stdout
+    group_id = first["group"]["security_group_id"]
+    clients.ecs.authorize_security_group(
+        ecs_models.AuthorizeSecurityGroupRequest(
+            region_id=emulator.region_id,
+            security_group_id=group_id,
+            permissions=[
+                ecs_models.AuthorizeSecurityGroupRequestPermissions(
+                    ip_protocol="TCP",
+                    port_range="80/80",
+                    source_cidr_ip="10.9.0.0/16",
+                    description="opened by hand",
+                )
+            ],
+        )
+    )
+    wanted = [{"ports": 9092, "cidr": "10.1.0.0/16"}, {"ports": 9093, "source_group": "self"}]
+    second = play(
+        tmp_path,
+        emulator,
+        [
+            vpc_task,
+            {"name": "reconcile", **group(wanted)},
+            {"name": "again", **group(wanted)},
+            {"name": "purge foreign", **group(wanted, purge_foreign_rules=True)},
+        ],
+        "--diff",
+    )
+    assert second.rc == 0, second.stdout
+    reconcile = second["reconcile"]
+    assert reconcile["rules_added"] == [f"TCP port 9093 from security group {group_id} (accept)"]
+    assert reconcile["rules_revoked"] == ["TCP port 22 from 192.0.2.1/32 (accept)"]
+    foreign = [r for r in reconcile["rules"] if not r["managed"]]
+    assert [(r["port_range"], r["source_cidr"]) for r in foreign] == [("80/80", "10.9.0.0/16")]
+    assert "TCP port 22 from 192.0.2.1/32 (accept)" in reconcile["diff"]["before"]["rules"]
+    assert second["again"]["changed"] is False
+    assert second["purge foreign"]["rules_revoked"] == ["TCP port 80 from 10.9.0.0/16 (accept)"]
+    assert all(r["managed"] for r in second["purge foreign"]["rules"])
+
+
+def test_instances_scale_out_report_extras_and_delete(tmp_path, emulator):
+    def nodes(name: str, count: int | None = None, **extra: Any) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "cluster": "delta",
+            "name_prefix": "delta",
+            "instance_type": "ecs.r7.large",
+            "image_id": IMAGE,
+            "vswitches": "{{ vswitches.results }}",
+            "security_group_ids": ["{{ sg.security_group_id }}"],
+            **extra,
+        }
+        if count is not None:
+            args["count"] = count
+        return {"name": name, "automq.alicloud.instance": args, "register": "nodes"}
+
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            {
+                "name": "vpc",
+                "automq.alicloud.vpc": {
+                    "cluster": "delta",
+                    "name": "delta",
+                    "cidr_block": "10.2.0.0/16",
+                },
+                "register": "vpc",
+            },
+            {
+                "name": "vswitches",
+                "automq.alicloud.vswitch": {
+                    "cluster": "delta",
+                    "name": "delta-{{ item.0 }}",
+                    "vpc_id": "{{ vpc.vpc_id }}",
+                    "zone_id": "{{ item.0 }}",
+                    "cidr_block": "10.2.{{ item.1 }}.0/24",
+                },
+                "loop": [[ZONES[0], 1], [ZONES[1], 2]],
+                "register": "vswitches",
+            },
+            {
+                "name": "sg",
+                "automq.alicloud.security_group": {
+                    "cluster": "delta",
+                    "name": "delta",
+                    "vpc_id": "{{ vpc.vpc_id }}",
+                },
+                "register": "sg",
+            },
+            nodes("two", 2),
+            nodes("three", 3),
+            nodes("three again", 3),
+            nodes("back to two", 2),
+            nodes("delete the extra", 2, delete_extra=True),
+            {
+                **nodes("x", 3, instance_type="ecs.t6-c1m1.large"),
+                "name": "unsupported type",
+                "ignore_errors": True,
+            },
+            nodes("gone", state="absent"),
+        ],
+    )
+    assert run.rc == 0, run.stdout
+    assert run["two"]["zones"] == [ZONES[0], ZONES[1]]
+    assert run["three"]["created"] == ["delta-3"]
+    assert run["three again"]["changed"] is False
+    extra = run["back to two"]
+    assert extra["changed"] is False
+    assert [i["name"] for i in extra["extra"]] == ["delta-3"]
+    assert any("delta-3" in w for w in extra.get("warnings", []))
+    assert run["delete the extra"]["deleted"] == [extra["extra"][0]["instance_id"]]
+    failed_with(run["unsupported type"], "instance_type 'ecs.t6-c1m1.large' is not in")
+    assert len(run["gone"]["deleted"]) == 2
+    assert run["gone"]["instances"] == []
+
+
+def test_ram_policy_keeps_at_most_five_versions(tmp_path, emulator, clients):
+    def document(n: int) -> dict[str, Any]:
+        return {
+            "Version": "1",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["oss:GetObject"],
+                    "Resource": [f"acs:oss:*:*:b{n}/*"],
+                }
+            ],
+        }
+
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            {
+                "name": "versions",
+                "automq.alicloud.ram_policy": {
+                    "policy_name": "epsilon",
+                    "policy_document": "{{ item }}",
+                },
+                "loop": [document(n) for n in range(1, 8)],
+            },
+            {
+                "name": "same",
+                "automq.alicloud.ram_policy": {
+                    "policy_name": "epsilon",
+                    "policy_document": json.dumps(document(7)),
+                },
+            },
+            {
+                "name": "principal refused",
+                "automq.alicloud.ram_policy": {
+                    "policy_name": "epsilon",
+                    "policy_document": {
+                        "Version": "1",
+                        "Statement": [{**document(1)["Statement"][0], "Principal": "*"}],
+                    },
+                },
+                "ignore_errors": True,
+            },
+        ],
+    )
+    assert run.rc == 0, run.stdout
+    results = run["versions"]["results"]
+    assert all(r["changed"] for r in results)
+    assert results[-1]["default_version"] == "v7"
+    assert results[-1]["deleted_versions"] == ["v2"]
+    assert run["same"]["changed"] is False
+    failed_with(run["principal refused"], "RAM policies have no Principal")
+    versions = clients.ram.list_policy_versions(
+        ram_models.ListPolicyVersionsRequest(policy_name="epsilon", policy_type="Custom")
+    ).body.to_map()["PolicyVersions"]["PolicyVersion"]
+    assert len(versions) == 5
+    assert [v["VersionId"] for v in versions if v["IsDefaultVersion"]] == ["v7"]
