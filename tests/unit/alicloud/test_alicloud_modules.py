@@ -29,6 +29,7 @@ pytest.importorskip("alibabacloud_ecs20140526")
 pytest.importorskip("alibabacloud_oss_v2")
 ecs_models = pytest.importorskip("alibabacloud_ecs20140526.models")
 ram_models = pytest.importorskip("alibabacloud_ram20150501.models")
+vpc_models = pytest.importorskip("alibabacloud_vpc20160428.models")
 emulator_package = pytest.importorskip("tests.alicloud_emulator")
 sdk = pytest.importorskip("tests.alicloud_emulator.sdk")
 
@@ -1010,3 +1011,243 @@ def test_ram_policy_keeps_at_most_five_versions(tmp_path, emulator, clients):
     ).body.to_map()["PolicyVersions"]["PolicyVersion"]
     assert len(versions) == 5
     assert [v["VersionId"] for v in versions if v["IsDefaultVersion"]] == ["v7"]
+
+
+def test_check_mode_creates_nothing(tmp_path, emulator):
+    writes = successful_writes(emulator)
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            {
+                "name": "vpc",
+                "automq.alicloud.vpc": {
+                    "cluster": "zeta",
+                    "name": "zeta",
+                    "cidr_block": "10.3.0.0/16",
+                },
+            },
+            {
+                "name": "key pair",
+                "automq.alicloud.key_pair": {
+                    "cluster": "zeta",
+                    "name": "zeta",
+                    "public_key": PUBLIC_KEY,
+                },
+            },
+            {"name": "eip", "automq.alicloud.eip": {"cluster": "zeta", "name": "zeta"}},
+            {"name": "zone", "automq.alicloud.pvtz_zone": {"cluster": "zeta"}},
+            {
+                "name": "bucket",
+                "automq.alicloud.oss_bucket": {"cluster": "zeta", "name": "zeta-data"},
+            },
+            {"name": "user", "automq.alicloud.ram_user": {"user_name": "zeta"}},
+            {
+                "name": "policy",
+                "automq.alicloud.ram_policy": {"policy_name": "zeta", "oss_buckets": ["zeta-data"]},
+            },
+            {
+                "name": "attach",
+                "automq.alicloud.ram_user_policy": {"user_name": "zeta", "policy_name": "zeta"},
+            },
+        ],
+        "--check",
+        "--diff",
+    )
+    assert run.rc == 0, run.stdout
+    assert run.changed() == sorted(
+        ["vpc", "key pair", "eip", "zone", "bucket", "user", "policy", "attach"]
+    )
+    assert run["vpc"]["vpc_id"] is None
+    assert run["vpc"]["diff"]["before"] == {}
+    assert run["vpc"]["diff"]["after"]["cidr_block"] == "10.3.0.0/16"
+    assert run["bucket"]["diff"]["after"]["server_side_encryption"] == "AES256"
+    assert successful_writes(emulator) == writes
+
+
+def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
+    other_key = (
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPS1/d9NvqWvTJkrvOQR624XaZpmtFgb7ZwfVTfJxKmD other"
+    )
+    setup = [
+        {
+            "name": "vpc",
+            "automq.alicloud.vpc": {"cluster": "eta", "name": "eta", "cidr_block": "10.4.0.0/16"},
+            "register": "vpc",
+        },
+        {
+            "name": "vswitch",
+            "automq.alicloud.vswitch": {
+                "cluster": "eta",
+                "name": "eta-a",
+                "vpc_id": "{{ vpc.vpc_id }}",
+                "zone_id": ZONES[0],
+                "cidr_block": "10.4.1.0/24",
+            },
+            "register": "vsw",
+        },
+        {
+            "name": "sg",
+            "automq.alicloud.security_group": {
+                "cluster": "eta",
+                "name": "eta",
+                "vpc_id": "{{ vpc.vpc_id }}",
+            },
+            "register": "sg",
+        },
+        {
+            "name": "nodes",
+            "automq.alicloud.instance": {
+                "cluster": "eta",
+                "name_prefix": "eta",
+                "count": 2,
+                "instance_type": "ecs.r7.large",
+                "image_id": IMAGE,
+                "vswitches": ["{{ vsw }}"],
+                "security_group_ids": ["{{ sg.security_group_id }}"],
+            },
+            "register": "nodes",
+        },
+        {
+            "name": "zone",
+            "automq.alicloud.pvtz_zone": {"cluster": "eta", "vpc_ids": ["{{ vpc.vpc_id }}"]},
+            "register": "zone",
+        },
+    ]
+    run = play(
+        tmp_path,
+        emulator,
+        [
+            *setup,
+            {
+                "name": "key",
+                "automq.alicloud.key_pair": {
+                    "cluster": "eta",
+                    "name": "eta",
+                    "public_key": PUBLIC_KEY,
+                },
+            },
+            {
+                "name": "other key refused",
+                "automq.alicloud.key_pair": {
+                    "cluster": "eta",
+                    "name": "eta",
+                    "public_key": other_key,
+                },
+                "ignore_errors": True,
+            },
+            {
+                "name": "other key forced",
+                "automq.alicloud.key_pair": {
+                    "cluster": "eta",
+                    "name": "eta",
+                    "public_key": other_key,
+                    "force": True,
+                },
+            },
+            {
+                "name": "eip on node 1",
+                "automq.alicloud.eip": {
+                    "cluster": "eta",
+                    "name": "eta",
+                    "instance_id": "{{ nodes.instance_ids[0] }}",
+                },
+            },
+            {
+                "name": "eip moves to node 2",
+                "automq.alicloud.eip": {
+                    "cluster": "eta",
+                    "name": "eta",
+                    "instance_id": "{{ nodes.instance_ids[1] }}",
+                },
+            },
+            {
+                "name": "record",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "rr": "eta-1",
+                    "value": "10.4.1.10",
+                },
+            },
+            {
+                "name": "record moves",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "rr": "eta-1",
+                    "values": ["10.4.1.11", "10.4.1.12"],
+                    "ttl": 300,
+                },
+            },
+            {
+                "name": "record gone",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "rr": "eta-1",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "unbound",
+                "automq.alicloud.pvtz_zone": {"cluster": "eta", "vpc_ids": []},
+            },
+            {
+                "name": "public bucket",
+                "automq.alicloud.oss_bucket": {
+                    "cluster": "eta",
+                    "name": "eta-web",
+                    "acl": "public-read",
+                },
+            },
+            {
+                "name": "private again",
+                "automq.alicloud.oss_bucket": {"cluster": "eta", "name": "eta-web"},
+            },
+            {
+                "name": "vpc cidr refused",
+                "automq.alicloud.vpc": {
+                    "cluster": "eta",
+                    "name": "eta",
+                    "cidr_block": "10.5.0.0/16",
+                },
+                "ignore_errors": True,
+            },
+            {
+                "name": "vswitch zone refused",
+                "automq.alicloud.vswitch": {
+                    "cluster": "eta",
+                    "name": "eta-a",
+                    "vpc_id": "{{ vpc.vpc_id }}",
+                    "zone_id": ZONES[1],
+                },
+                "ignore_errors": True,
+            },
+            {
+                "name": "same name, other cluster",
+                "automq.alicloud.vpc": {"cluster": "theta", "name": "eta", "state": "absent"},
+            },
+        ],
+    )
+    assert run.rc == 0, run.stdout
+    failed_with(run["other key refused"], "holds another public key", "force: true")
+    assert run["other key forced"]["changed"] is True
+    pairs = clients.ecs.describe_key_pairs(
+        ecs_models.DescribeKeyPairsRequest(
+            region_id=emulator.region_id, key_pair_name="eta", include_public_key=True
+        )
+    ).body.to_map()["KeyPairs"]["KeyPair"]
+    assert [p["PublicKey"].split()[1] for p in pairs] == [other_key.split()[1]]
+    assert run["eip moves to node 2"]["changed"] is True
+    eips = clients.vpc.describe_eip_addresses(
+        vpc_models.DescribeEipAddressesRequest(region_id=emulator.region_id)
+    ).body.to_map()["EipAddresses"]["EipAddress"]
+    eta = [e for e in eips if e.get("Name") == "eta"]
+    assert [e["InstanceId"] for e in eta] == [run["nodes"]["instance_ids"][1]]
+    assert [r["value"] for r in run["record moves"]["records"]] == ["10.4.1.11", "10.4.1.12"]
+    assert all(r["ttl"] == 300 for r in run["record moves"]["records"])
+    assert run["record gone"]["records"] == []
+    assert run["unbound"]["vpc_ids"] == []
+    assert run["public bucket"]["acl"] == "public-read"
+    assert run["private again"]["changed"] is True
+    failed_with(run["vpc cidr refused"], "a VPC's CIDR block cannot change")
+    failed_with(run["vswitch zone refused"], f"has zone_id {ZONES[0]}, not {ZONES[1]}")
+    assert run["same name, other cluster"]["changed"] is False, "other clusters are invisible"

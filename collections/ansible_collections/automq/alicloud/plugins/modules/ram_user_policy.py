@@ -81,6 +81,10 @@ def main() -> None:
         "ListPoliciesForUser",
         f"list the policies of RAM user {user!r}",
         models.ListPoliciesForUserRequest(user_name=user),
+        # A user that check mode has not created yet has no policies; a real run still needs it.
+        ignore_codes=("EntityNotExist.User",)
+        if cloud.check_mode or params["state"] == "absent"
+        else (),
     )
     listed = ((body or {}).get("Policies") or {}).get("Policy") or []
     before = sorted(f"{p.get('PolicyType')}:{p.get('PolicyName')}" for p in listed)
