@@ -145,6 +145,13 @@ def test_real_oss_service_error_is_read():
         ("InvalidRegionId.NotFound", "region cn-nowhere is not known to VPC"),
         ("InvalidCidrBlock.Malformed", "VPC rejected the request (bad): fix the module arguments"),
         ("OperationConflict", "busy with another operation"),
+        ("InvalidAction.NotFound", "the VPC endpoint does not offer this API"),
+        ("EntityNotExist.User", "a resource it refers to does not exist"),
+        ("EntityAlreadyExists.User", "it already exists"),
+        ("LimitExceeded.User.AccessKey", "at most 2 AccessKeys"),
+        ("OperationDenied.NoStock", "choose another zone"),
+        ("Account.Arrearage", "overdue payment"),
+        ("InternalError", "internal error"),
     ],
 )
 def test_explanations(code, expected):

@@ -51,9 +51,11 @@ requirements:
     alibabacloud-ram20150501, alibabacloud-pvtz20180101, alibabacloud-sts20150401 or
     alibabacloud-oss-v2)
 notes:
-  - Throttling (C(Throttling*)) and C(ServiceUnavailable) answers are retried up to 6 times with
-    exponential backoff and jitter; other errors fail at once with one sentence naming the
-    resource, the cause and the fix, plus C(error_code) and C(request_id).
+  - Throttling (C(Throttling*)) and C(ServiceUnavailable) answers are retried up to 6 attempts
+    with exponential backoff and jitter (E(AUTOMQ_ALICLOUD_MAX_ATTEMPTS),
+    E(AUTOMQ_ALICLOUD_RETRY_BASE_DELAY) seconds, default 1); other errors fail at once with
+    one sentence naming the resource, the cause and the fix, plus C(error_code) and
+    C(request_id).
 """
 
     # Cluster ownership tags.

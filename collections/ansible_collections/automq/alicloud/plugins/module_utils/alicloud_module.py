@@ -239,9 +239,12 @@ class AlicloudModule:
             batch = list(found or [])
             items.extend(batch)
             total = body.get(total_key)
-            if not batch or len(batch) < PAGE_SIZE:
+            if not batch:
                 break
-            if isinstance(total, int | str) and str(total).isdigit() and len(items) >= int(total):
+            if isinstance(total, int | str) and str(total).isdigit():
+                if len(items) >= int(total):
+                    break
+            elif len(batch) < PAGE_SIZE:
                 break
             page += 1
         return items

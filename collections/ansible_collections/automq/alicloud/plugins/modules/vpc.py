@@ -226,10 +226,9 @@ def main() -> None:
         )
         tags = parse_tags(created.get("Tags"))
         if tags != cloud.tags:
-            # Tags passed at creation are honoured by the API; make sure, as tags are the key.
-            cloud.update_tags("vpc", "VPC", vpc_id, tags, what)
-        result = view(created)
-        result["tags"] = cloud.tags if tags != cloud.tags else tags
+            # The tags passed to CreateVpc are the lookup key: make sure they are there.
+            _, tags = cloud.update_tags("vpc", "VPC", vpc_id, tags, what)
+        result = {**view(created), "tags": tags}
         cloud.exit(True, before, result, vpc_id=vpc_id, vpc=result)
 
     vpc_id = current["VpcId"]
