@@ -47,11 +47,14 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/ansible-lint
 
+# Tests marked "testbed" need Docker and the host image; they run with the
+# integration tests, after `make testbed`.
 unit: venv
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest tests/unit -m "not testbed"
 
 integration: testbed
 	$(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/unit -m testbed
 
 molecule: testbed
 	$(BIN)/molecule test --all
