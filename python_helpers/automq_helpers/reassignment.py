@@ -8,7 +8,9 @@ Two layers, like :mod:`kafka_probe`:
   untouched; :func:`reassignment_document` is the JSON ``kafka-reassign-partitions.sh``
   reads; ListPartitionReassignments (API key 46) v0 is encoded and decoded here;
 * I/O: :func:`survey` asks one broker, over the Kafka protocol, for the live brokers,
-  every partition's replicas and the reassignments in progress, and plans the moves.
+  every partition's replicas and the reassignments in progress, and plans the moves;
+  :func:`wait_for_survey` repeats it until a condition holds (nothing in progress, the
+  leaving brokers hold no replica, the cluster no longer lists them).
 
 Runs on the cluster hosts as the helper of an Ansible module: Python 3.8+, standard
 library only.  On AutoMQ a reassignment moves no data (it lives in object storage); on
@@ -20,8 +22,9 @@ Apache Kafka the new replicas copy it from the leader before the old ones are dr
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .kafka_probe import (
     DEFAULT_CLIENT_ID,
@@ -36,6 +39,7 @@ from .kafka_probe import (
 
 __all__ = [
     "API_LIST_PARTITION_REASSIGNMENTS",
+    "WAIT_CONDITIONS",
     "OngoingReassignment",
     "ReassignmentError",
     "Survey",
@@ -47,6 +51,7 @@ __all__ = [
     "plan_reassignment",
     "reassignment_document",
     "survey",
+    "wait_for_survey",
 ]
 
 TopicPartition = Tuple[str, int]
@@ -255,12 +260,14 @@ def list_reassignments(probe: KafkaProbe) -> Tuple[OngoingReassignment, ...]:
 
 @dataclass
 class Survey:
-    """What one broker says about the partitions of leaving brokers.
+    """What one broker says about the leaving brokers and their partitions.
 
-    ``in_progress`` names every ongoing reassignment (whoever started it);
-    ``on_leaving`` the partitions that still have a replica on a leaving broker (during a
-    reassignment, Metadata lists the replicas being removed too); ``plan`` the new replica
-    lists, computed only when nothing is in progress; ``plan_error`` why no plan is possible.
+    ``live_brokers`` are the registered, unfenced brokers (DescribeCluster);
+    ``in_progress`` names every ongoing reassignment (whoever started it); ``on_leaving``
+    the partitions that still have a replica on a leaving broker (during a reassignment,
+    Metadata lists the replicas being removed too); ``plan`` the new replica lists, computed
+    only when nothing is in progress; ``plan_error`` why no plan is possible; ``error`` why
+    the broker could not be asked.
     """
 
     live_brokers: List[int] = field(default_factory=list)
@@ -268,15 +275,21 @@ class Survey:
     on_leaving: List[str] = field(default_factory=list)
     plan: Dict[TopicPartition, Tuple[int, ...]] = field(default_factory=dict)
     plan_error: Optional[str] = None
+    error: Optional[str] = None
 
 
 def survey(probe: KafkaProbe, leaving: Iterable[int]) -> Survey:
     """Ask the broker behind ``probe``; raises ProbeError when it does not answer."""
     leaving_set = set(leaving)
+    cluster = probe.describe_cluster()
+    if cluster.error_code != 0:
+        raise ProbeError(
+            f"{probe.address}: DescribeCluster failed with {error_name(cluster.error_code)}"
+        )
     metadata = probe.metadata()
     ongoing = list_reassignments(probe)
     result = Survey(
-        live_brokers=sorted(broker.node_id for broker in metadata.brokers),
+        live_brokers=sorted(broker.node_id for broker in cluster.brokers),
         in_progress=[partition_name((item.topic, item.partition)) for item in ongoing],
     )
     assignment: Dict[TopicPartition, Tuple[int, ...]] = {}
@@ -294,3 +307,51 @@ def survey(probe: KafkaProbe, leaving: Iterable[int]) -> Survey:
         except ReassignmentError as error:
             result.plan_error = str(error)
     return result
+
+
+def _idle(found: Survey, leaving: Sequence[int]) -> bool:
+    return found.error is None and not found.in_progress
+
+
+WAIT_CONDITIONS: Dict[str, Callable[[Survey, Sequence[int]], bool]] = {
+    # One look.
+    "none": lambda found, leaving: True,
+    # No reassignment in progress: the moves can be planned.
+    "idle": _idle,
+    # ... and no partition has a replica on a leaving broker any more.
+    "moved": lambda found, leaving: _idle(found, leaving) and not found.on_leaving,
+    # The cluster no longer lists the leaving brokers (stopped and unregistered).
+    "unlisted": lambda found, leaving: (
+        found.error is None and not set(leaving).intersection(found.live_brokers)
+    ),
+}
+
+
+def wait_for_survey(
+    probe_factory: Callable[[], KafkaProbe],
+    leaving: Sequence[int],
+    condition: str,
+    timeout: float,
+    interval: float = 5.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Tuple[Survey, int, float]:
+    """Survey until ``condition`` (a key of :data:`WAIT_CONDITIONS`) holds or ``timeout``
+    seconds passed; a broker that does not answer is retried.  Never raises for what it
+    finds: returns the last survey (``error`` set when the broker did not answer), the
+    number of surveys and the seconds waited.
+    """
+    done = WAIT_CONDITIONS[condition]
+    started = clock()
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            with probe_factory() as probe:
+                found = survey(probe, leaving)
+        except ProbeError as error:
+            found = Survey(error=str(error))
+        waited = clock() - started
+        if done(found, leaving) or waited + interval > timeout:
+            return found, attempts, waited
+        sleep(interval)

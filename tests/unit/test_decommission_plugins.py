@@ -1,6 +1,6 @@
 """The decommission plugins of automq.platform, run through real ansible-playbook.
 
-``retire_nodes`` (action) against state files in tmp_path; ``reassignment_plan`` (module,
+``retire_nodes`` (action) against state files in tmp_path; ``decommission_status`` (module,
 shipped to the "host" with its helpers) against a local fake Kafka broker that answers
 with frames captured from Apache Kafka 3.9.1.
 """
@@ -26,9 +26,8 @@ from automq_helpers.kafka_probe import Writer
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
-pytestmark = pytest.mark.skipif(
-    not ANSIBLE_PLAYBOOK.exists(), reason=f"{ANSIBLE_PLAYBOOK} is not installed"
-)
+# A missing tool fails the tests below; it never skips them.
+assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
 
 
 def run_playbook(
@@ -162,24 +161,27 @@ def test_retire_nodes_without_a_state_file(tmp_path: Path) -> None:
     assert not (tmp_path / "none.json").exists()
 
 
-# --------------------------------------------------------------------------- reassignment_plan
+# --------------------------------------------------------------------------- decommission_status
 
-API_VERSIONS = (
-    Writer()
-    .int32(0)
-    .int16(0)
-    .array_length(3)
-    .int16(3)
-    .int16(0)
-    .int16(12)
-    .int16(18)
-    .int16(0)
-    .int16(4)
-    .int16(46)
-    .int16(0)
-    .int16(0)
-    .getvalue()
-)
+
+def _api_versions(ranges: dict[int, tuple[int, int]]) -> bytes:
+    w = Writer().int32(0).int16(0).array_length(len(ranges))
+    for key, (low, high) in sorted(ranges.items()):
+        w.int16(key).int16(low).int16(high)
+    return w.getvalue()
+
+
+def _describe_cluster(brokers: list[int]) -> bytes:
+    """A DescribeCluster v0 response frame (correlation id 0, header tags, body)."""
+    w = Writer().int32(0).tagged_fields().int32(0).int16(0).compact_string(None)
+    w.compact_string("dqDxjycrSIbA-i4iV8WVXw").int32(brokers[0]).compact_array_length(len(brokers))
+    for broker in brokers:
+        w.int32(broker).compact_string(f"172.30.23.{broker % 250}").int32(9092)
+        w.compact_string(None).tagged_fields()
+    return w.int32(-2147483648).tagged_fields().getvalue()
+
+
+API_VERSIONS = _api_versions({3: (0, 12), 18: (0, 4), 46: (0, 0), 60: (0, 1)})
 NO_REASSIGNMENT = bytes.fromhex("0000000700000000000000000100")
 
 
@@ -232,17 +234,27 @@ class FakeBroker:
         return data
 
 
-def plan_task(port: int, leaving: list[int]) -> dict[str, Any]:
+def status_task(port: int, leaving: list[int], **options: Any) -> dict[str, Any]:
     return {
         "name": "plan",
-        "automq.platform.reassignment_plan": {"port": port, "leaving": leaving, "timeout": 5},
+        "automq.platform.decommission_status": {
+            "port": port,
+            "leaving": leaving,
+            "timeout": 5,
+            **options,
+        },
     }
 
 
-def test_reassignment_plan_module_plans_the_moves(tmp_path: Path) -> None:
-    frames = {18: API_VERSIONS, 3: METADATA_V12_CAP_IN_PROGRESS, 46: NO_REASSIGNMENT}
+def test_decommission_status_plans_the_moves(tmp_path: Path) -> None:
+    frames = {
+        18: API_VERSIONS,
+        60: _describe_cluster([0, 1, 2, 1001]),
+        3: METADATA_V12_CAP_IN_PROGRESS,
+        46: NO_REASSIGNMENT,
+    }
     with FakeBroker(frames) as broker:
-        rc, results = run_playbook(tmp_path, [plan_task(broker.port, [2])], "--check")
+        rc, results = run_playbook(tmp_path, [status_task(broker.port, [2])], "--check")
     assert rc == 0, results
     plan = results["plan"]
     assert plan["changed"] is False
@@ -259,29 +271,57 @@ def test_reassignment_plan_module_plans_the_moves(tmp_path: Path) -> None:
         ],
     }
     assert plan["plan_error"] is None
+    assert (plan["satisfied"], plan["attempts"]) == (True, 1)
 
 
-def test_reassignment_plan_module_waits_for_reassignments_in_progress(tmp_path: Path) -> None:
+def test_decommission_status_waits_for_reassignments_in_progress(tmp_path: Path) -> None:
     frames = {
         18: API_VERSIONS,
+        60: _describe_cluster([0, 1, 2, 1001]),
         3: METADATA_V12_CAP_IN_PROGRESS,
         46: LIST_REASSIGNMENTS_V0_IN_PROGRESS,
     }
+    task = status_task(0, [1], wait_for="idle", wait_timeout=1, poll_interval=0.3)
     with FakeBroker(frames) as broker:
-        rc, results = run_playbook(tmp_path, [plan_task(broker.port, [1])])
+        task["automq.platform.decommission_status"]["port"] = broker.port
+        rc, results = run_playbook(tmp_path, [task])
+    assert rc == 0, results  # a condition that does not hold is not a failure
+    status = results["plan"]
+    assert status["satisfied"] is False
+    assert status["attempts"] >= 3
+    assert 0.5 <= status["waited_seconds"] <= 3.0
+    assert status["in_progress"] == ["cap-0", "cap-1"]
+    assert status["reassignment"] == {"version": 1, "partitions": []}
+
+
+def test_decommission_status_sees_unregistered_brokers_go(tmp_path: Path) -> None:
+    frames = {
+        18: API_VERSIONS,
+        60: _describe_cluster([0, 1, 2]),
+        3: METADATA_V12_CAP_IN_PROGRESS,
+        46: NO_REASSIGNMENT,
+    }
+    with FakeBroker(frames) as broker:
+        rc, results = run_playbook(
+            tmp_path, [status_task(broker.port, [1001], wait_for="unlisted", wait_timeout=30)]
+        )
     assert rc == 0, results
-    plan = results["plan"]
-    assert plan["in_progress"] == ["cap-0", "cap-1"]
-    assert plan["reassignment"] == {"version": 1, "partitions": []}
+    status = results["plan"]
+    assert (status["satisfied"], status["attempts"], status["live_brokers"]) == (
+        True,
+        1,
+        [0, 1, 2],
+    )
 
 
-def test_reassignment_plan_module_reports_an_unreachable_broker(tmp_path: Path) -> None:
+def test_decommission_status_reports_an_unreachable_broker(tmp_path: Path) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    rc, results = run_playbook(tmp_path, [plan_task(port, [1000])])
+    rc, results = run_playbook(tmp_path, [status_task(port, [1000], wait_for="moved")])
     assert rc == 0, results
-    plan = results["plan"]
-    assert plan.get("failed") is not True
-    assert f"127.0.0.1:{port}: connect failed" in plan["error"]
-    assert plan["on_leaving"] == []
+    status = results["plan"]
+    assert status.get("failed") is not True
+    assert status["satisfied"] is False
+    assert f"127.0.0.1:{port}: connect failed" in status["error"]
+    assert status["on_leaving"] == []

@@ -280,6 +280,8 @@ class FakeProbe:
         self._metadata = metadata
         self.connection = FakeConnection(reassignments)
         self.closed = False
+        self.registered = True
+        self.cluster_error = 0
         self._versions = kp.ApiVersionsResult(
             0, tuple(kp.ApiVersionRange(key, 0, 12) for key in api_keys)
         )
@@ -289,6 +291,17 @@ class FakeProbe:
 
     def metadata(self) -> MetadataResult:
         return self._metadata
+
+    def describe_cluster(self) -> kp.ClusterInfo:
+        return kp.ClusterInfo(
+            self.cluster_error, None, "c", 0, self._metadata.brokers if self.registered else ()
+        )
+
+    def __enter__(self) -> FakeProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.closed = True
@@ -383,3 +396,85 @@ def test_survey_counts_replicas_per_broker_for_the_load():
     found = ra.survey(FakeProbe(metadata, NO_REASSIGNMENT), [9])  # type: ignore[arg-type]
     targets = Counter(replicas[0] for replicas in found.plan.values())
     assert targets == {2: 3}
+
+
+def test_survey_takes_the_live_brokers_from_describe_cluster():
+    probe = FakeProbe(_metadata([0, 1, 1000], {"t": [(0, 1000)]}), NO_REASSIGNMENT)
+    probe.registered = False  # DescribeCluster lists no broker at all
+    found = ra.survey(probe, [1000])  # type: ignore[arg-type]
+    assert found.live_brokers == []
+    assert found.plan_error is not None  # no broker to move to
+    probe.cluster_error = 31
+    with pytest.raises(kp.ProbeError, match="DescribeCluster failed with CLUSTER_AUTHORIZATION"):
+        ra.survey(probe, [1000])  # type: ignore[arg-type]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _probes(*answers: FakeProbe | Exception):
+    """A probe factory handing out the answers in turn (the last one forever)."""
+    queue = list(answers)
+
+    def factory() -> FakeProbe:
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return factory
+
+
+MOVING = _metadata([0, 1, 2, 1000], {"t": [(0, 1, 1000)]})
+MOVED = _metadata([0, 1, 2, 1000], {"t": [(0, 1, 2)]})
+GONE = _metadata([0, 1, 2], {"t": [(0, 1, 2)]})
+IN_PROGRESS = LIST_REASSIGNMENTS_V0_IN_PROGRESS
+
+
+@pytest.mark.parametrize(
+    ("condition", "answers", "attempts", "satisfied"),
+    [
+        ("none", [FakeProbe(MOVING, IN_PROGRESS)], 1, True),
+        ("idle", [FakeProbe(MOVING, IN_PROGRESS), FakeProbe(MOVING, NO_REASSIGNMENT)], 2, True),
+        (
+            "moved",
+            [
+                kp.ProbeError("10.0.0.1:9092: connect failed"),
+                FakeProbe(MOVING, NO_REASSIGNMENT),
+                FakeProbe(MOVING, IN_PROGRESS),
+                FakeProbe(MOVED, NO_REASSIGNMENT),
+            ],
+            4,
+            True,
+        ),
+        (
+            "unlisted",
+            [FakeProbe(MOVED, NO_REASSIGNMENT), FakeProbe(GONE, NO_REASSIGNMENT)],
+            2,
+            True,
+        ),
+        ("moved", [FakeProbe(MOVING, IN_PROGRESS)], 7, False),
+        ("unlisted", [kp.ProbeError("10.0.0.1:9092: connect failed")], 7, False),
+    ],
+)
+def test_wait_for_survey(condition, answers, attempts, satisfied):
+    clock = Clock()
+    found, tries, waited = ra.wait_for_survey(
+        _probes(*answers), [1000], condition, timeout=30, interval=5, clock=clock, sleep=clock.sleep
+    )
+    assert tries == attempts
+    assert waited == 5 * (attempts - 1)
+    assert ra.WAIT_CONDITIONS[condition](found, [1000]) is satisfied
+    if not satisfied and isinstance(answers[-1], Exception):
+        assert found.error == "10.0.0.1:9092: connect failed"
+        assert found.live_brokers == []
