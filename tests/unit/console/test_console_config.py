@@ -233,9 +233,21 @@ def test_main_serves_with_uvicorn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     calls: list[dict[str, Any]] = []
     import uvicorn
 
+    from automq_console import data as console_data
+
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    # No real client: it would start connecting to the configured addresses.
+    sources: list[Any] = []
+    monkeypatch.setattr(
+        console_data.KafkaDataSource,
+        "from_settings",
+        classmethod(lambda cls, settings: sources.append(settings) or object()),
+    )
 
     assert console_main.main([]) == 0
+    assert [settings.bootstrap_servers for settings in sources] == [
+        ("10.0.0.11:9092", "10.0.0.12:9092", "10.0.0.13:9092")
+    ]
 
     (kwargs,) = calls
     assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("0.0.0.0", 8080, 1)
