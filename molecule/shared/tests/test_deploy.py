@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from testbed_hosts import HOST_SPECS
 
 testinfra_hosts = HOST_SPECS
@@ -105,3 +108,15 @@ def test_secret_absent_from_host_logs_and_config(host, oss_secret):
 
 def test_secret_absent_from_ansible_output(ansible_log, oss_secret):
     assert oss_secret not in ansible_log
+
+
+def test_release_came_from_where_the_scenario_says(host) -> None:
+    """Air-gapped (default scenario): nothing downloaded; otherwise the cache holds the tarball."""
+    cache = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "package-cache"
+    downloaded = sorted(path.name for path in cache.glob("*.tgz")) if cache.exists() else []
+    if os.environ.get("AUTOMQ_EXPECT_AIRGAPPED") == "1":
+        assert downloaded == []
+    else:
+        assert downloaded == ["automq-1.7.3-fixture_kafka-3.9.1.tgz"]
+    start_script = "/opt/automq/automq-1.7.3-fixture_kafka-3.9.1/bin/kafka-server-start.sh"
+    assert host.file(start_script).exists
