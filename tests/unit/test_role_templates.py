@@ -1,0 +1,188 @@
+"""The automq role's templates and computed variables, rendered by real Ansible on localhost.
+
+No host is needed: a playbook loads the role's defaults and vars, sets the facts the
+preflight would set, and renders each template into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from automq_helpers.properties import parse_properties
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
+
+PLAYBOOK = """
+- hosts: {host}
+  gather_facts: false
+  vars_files:
+    - {repo}/roles/automq/defaults/main.yml
+    - {repo}/roles/automq/vars/main.yml
+  tasks:
+    - ansible.builtin.set_fact:
+        ansible_facts: {{memtotal_mb: {memtotal_mb}}}
+        __automq_node_id: {node_id}
+        __automq_quorum_voters: 0@10.9.0.11:9093,1@10.9.0.12:9093,2@10.9.0.13:9093
+        __automq_quorum_bootstrap_servers: 10.9.0.11:9093,10.9.0.12:9093,10.9.0.13:9093
+    - ansible.builtin.template:
+        src: {repo}/roles/automq/templates/{{{{ item }}}}.j2
+        dest: {out}/{{{{ item }}}}
+        mode: "0600"
+      loop: [server.properties, automq.service, credentials.env]
+    - ansible.builtin.copy:
+        content: "{{{{ {{'heap': __automq_heap_opts}} | to_json }}}}"
+        dest: {out}/computed.json
+        mode: "0600"
+"""
+
+INVENTORY = """
+all:
+  children:
+    automq_controller:
+      hosts: {{combined: {{ansible_host: 10.9.0.11}}, controller_only: {{ansible_host: 10.9.0.12}}}}
+    automq_broker:
+      hosts: {{combined: {{}}, broker_only: {{ansible_host: 10.9.0.21}}}}
+  vars:
+    ansible_connection: local
+    ansible_python_interpreter: {python}
+"""
+
+BASE_VARS = {
+    "automq_oss_region": "cn-hangzhou",
+    "automq_oss_data_bucket": "prod-data",
+    "automq_oss_ops_bucket": "prod-ops",
+    "automq_oss_access_key_id": "LTAIexample",
+    "automq_oss_access_key_secret": "example-secret-value",
+    "automq_version": "1.7.3",
+    "automq_cluster_name": "prod",
+}
+
+
+def render(
+    tmp_path: Path, host: str, node_id: int, memtotal_mb: int = 15884, **extra: object
+) -> dict[str, str]:
+    out = tmp_path / "out"
+    out.mkdir(parents=True)
+    (tmp_path / "inventory.yml").write_text(INVENTORY.format(python=sys.executable))
+    (tmp_path / "play.yml").write_text(
+        PLAYBOOK.format(host=host, repo=REPO, out=out, node_id=node_id, memtotal_mb=memtotal_mb)
+    )
+    extra_vars = tmp_path / "vars.json"
+    extra_vars.write_text(json.dumps({**BASE_VARS, **extra}))
+    run = subprocess.run(
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            str(tmp_path / "inventory.yml"),
+            str(tmp_path / "play.yml"),
+            "-e",
+            f"@{extra_vars}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return {path.name: path.read_text() for path in out.iterdir()}
+
+
+def test_combined_node_properties(tmp_path: Path) -> None:
+    files = render(tmp_path, "combined", 0)
+    props = parse_properties(files["server.properties"])
+    endpoint = "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com"
+    assert props == {
+        "node.id": "0",
+        "process.roles": "broker,controller",
+        "controller.quorum.voters": "0@10.9.0.11:9093,1@10.9.0.12:9093,2@10.9.0.13:9093",
+        "controller.quorum.bootstrap.servers": "10.9.0.11:9093,10.9.0.12:9093,10.9.0.13:9093",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listeners": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "advertised.listeners": "PLAINTEXT://10.9.0.11:9092",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "log.dirs": "/var/lib/automq/kraft-metadata",
+        "metadata.log.dir": "/var/lib/automq/kraft-metadata",
+        "elasticstream.enable": "true",
+        "s3.data.buckets": f"0@s3://prod-data?region=oss-cn-hangzhou&{endpoint}",
+        "s3.ops.buckets": f"1@s3://prod-ops?region=oss-cn-hangzhou&{endpoint}",
+        "s3.wal.path": f"0@s3://prod-data?region=oss-cn-hangzhou&{endpoint}",
+        "s3.telemetry.metrics.exporter.uri": "prometheus://?host=0.0.0.0&port=9464",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+    }
+    # The secret lives only in the environment file.
+    assert "example-secret-value" not in files["server.properties"]
+    assert "example-secret-value" not in files["automq.service"]
+    assert "AWS_SECRET_ACCESS_KEY=example-secret-value" in files["credentials.env"]
+
+
+def test_broker_only_and_controller_only_listeners(tmp_path: Path) -> None:
+    broker = parse_properties(render(tmp_path / "b", "broker_only", 1000)["server.properties"])
+    assert broker["process.roles"] == "broker"
+    assert broker["listeners"] == "PLAINTEXT://:9092"
+    assert broker["advertised.listeners"] == "PLAINTEXT://10.9.0.21:9092"
+
+    controller = parse_properties(render(tmp_path / "c", "controller_only", 1)["server.properties"])
+    assert controller["process.roles"] == "controller"
+    assert controller["listeners"] == "CONTROLLER://:9093"
+    assert "advertised.listeners" not in controller
+    assert "inter.broker.listener.name" not in controller
+
+
+def test_overrides_win_and_public_endpoint(tmp_path: Path) -> None:
+    files = render(
+        tmp_path,
+        "combined",
+        0,
+        automq_oss_use_internal_endpoint=False,
+        automq_server_properties_overrides={"num.io.threads": 16, "elasticstream.enable": False},
+    )
+    props = parse_properties(files["server.properties"])
+    assert props["num.io.threads"] == "16"
+    assert props["elasticstream.enable"] == "false"
+    assert "endpoint=https://oss-cn-hangzhou.aliyuncs.com" in props["s3.data.buckets"]
+
+
+@pytest.mark.parametrize(
+    ("memtotal_mb", "size"),
+    [(15884, "6g"), (16384, "6g"), (7820, "3g"), (32000, "12g"), (2000, "768m")],
+)
+def test_heap_sized_from_host_memory(tmp_path: Path, memtotal_mb: int, size: str) -> None:
+    files = render(tmp_path, "combined", 0, memtotal_mb=memtotal_mb)
+    heap = json.loads(files["computed.json"])["heap"]
+    assert heap == f"-Xms{size} -Xmx{size} -XX:MaxDirectMemorySize={size}"
+    assert f'Environment="KAFKA_HEAP_OPTS={heap}"' in files["automq.service"]
+
+
+def test_heap_override_is_used_as_given(tmp_path: Path) -> None:
+    files = render(tmp_path, "combined", 0, automq_heap_opts="-Xms2g -Xmx2g")
+    assert json.loads(files["computed.json"])["heap"] == "-Xms2g -Xmx2g"
+
+
+def test_unit_file(tmp_path: Path) -> None:
+    unit = render(tmp_path, "combined", 0)["automq.service"]
+    for line in (
+        "Type=simple",
+        "User=automq",
+        "EnvironmentFile=/etc/automq/credentials.env",
+        "ExecStart=/opt/automq/current/bin/kafka-server-start.sh /etc/automq/server.properties",
+        "KillSignal=SIGTERM",
+        "TimeoutStopSec=180",
+        "Restart=on-failure",
+        "LimitNOFILE=1048576",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/automq /var/log/automq",
+    ):
+        assert line in unit.splitlines(), line
+    assert not any(line.startswith("MemoryDenyWriteExecute") for line in unit.splitlines())
