@@ -131,11 +131,25 @@ class OssService:
                 ("GET", "policy"): ("GetBucketPolicy", self.get_bucket_policy),
                 ("DELETE", "policy"): ("DeleteBucketPolicy", self.delete_bucket_policy),
                 ("POST", "delete"): ("DeleteMultipleObjects", self.delete_multiple_objects),
+                ("PUT", "tagging"): ("PutBucketTags", self.put_bucket_tags),
+                ("GET", "tagging"): ("GetBucketTags", self.get_bucket_tags),
+                ("DELETE", "tagging"): ("DeleteBucketTags", self.delete_bucket_tags),
+                ("GET", "uploads"): ("ListMultipartUploads", self.list_multipart_uploads),
             }
             for (table_method, subresource), entry in table.items():
                 if method == table_method and subresource in query:
                     return entry
-            known = {"acl", "bucketInfo", "location", "encryption", "lifecycle", "policy", "delete"}
+            known = {
+                "acl",
+                "bucketInfo",
+                "location",
+                "encryption",
+                "lifecycle",
+                "policy",
+                "delete",
+                "tagging",
+                "uploads",
+            }
             others = (
                 set(query)
                 - known
@@ -433,6 +447,44 @@ class OssService:
 
     def delete_bucket_encryption(self, request: OssRequest) -> OssResponse:
         self._bucket(request).encryption = None
+        return OssResponse(204)
+
+    # ----------------------------------------------------------------- tagging
+
+    def put_bucket_tags(self, request: OssRequest) -> OssResponse:
+        """PutBucketTags replaces the bucket's whole tag set (at most 20 tags)."""
+        bucket = self._bucket(request)
+        self._check_md5(request)
+        root = _parse_xml(request.body, "Tagging")
+        tag_set = root.find("TagSet")
+        if tag_set is None:
+            raise ApiError(400, "MalformedXML", "TagSet is missing.")
+        tags: dict[str, str] = {}
+        for tag in tag_set.findall("Tag"):
+            key = _text(tag, "Key") or ""
+            value = _text(tag, "Value") or ""
+            if not key or len(key) > 64 or len(value) > 128:
+                raise ApiError(400, "InvalidTag", "A tag key is 1-64 and a value 0-128 characters.")
+            if key in tags:
+                raise ApiError(400, "InvalidTag", "Cannot provide multiple Tags with the same key.")
+            tags[key] = value
+        if len(tags) > 20:
+            raise ApiError(400, "BadRequest", "A bucket takes at most 20 tags.")
+        bucket.tags = tags
+        return OssResponse()
+
+    def get_bucket_tags(self, request: OssRequest) -> OssResponse:
+        bucket = self._bucket(request)
+        root = ET.Element("Tagging")
+        tag_set = _sub(root, "TagSet")
+        for key, value in sorted(bucket.tags.items()):
+            tag = _sub(tag_set, "Tag")
+            _sub(tag, "Key", key)
+            _sub(tag, "Value", value)
+        return _xml(root)
+
+    def delete_bucket_tags(self, request: OssRequest) -> OssResponse:
+        self._bucket(request).tags = {}
         return OssResponse(204)
 
     # ----------------------------------------------------------------- lifecycle
@@ -792,6 +844,24 @@ class OssService:
     def list_objects_v2(self, request: OssRequest) -> OssResponse:
         root = ET.Element("ListBucketResult")
         self._list_common(request, root, "continuation-token")
+        return _xml(root)
+
+    def list_multipart_uploads(self, request: OssRequest) -> OssResponse:
+        """Always empty: the emulator does not implement multipart uploads, so none exist."""
+        bucket = self._bucket(request)
+        root = ET.Element("ListMultipartUploadsResult")
+        _sub(root, "Bucket", bucket.name)
+        for name, query_name in (
+            ("KeyMarker", "key-marker"),
+            ("UploadIdMarker", "upload-id-marker"),
+            ("Prefix", "prefix"),
+            ("Delimiter", "delimiter"),
+        ):
+            _sub(root, name, request.query.get(query_name, ""))
+        _sub(root, "NextKeyMarker", "")
+        _sub(root, "NextUploadIdMarker", "")
+        _sub(root, "MaxUploads", request.query.get("max-uploads") or 1000)
+        _sub(root, "IsTruncated", False)
         return _xml(root)
 
     def list_objects(self, request: OssRequest) -> OssResponse:

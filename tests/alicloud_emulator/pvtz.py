@@ -10,7 +10,7 @@ from typing import Any
 
 from .call import Call, Handler
 from .state import PrivateZone, ZoneRecord
-from .util import ApiError, epoch_millis, iso_minutes, paginate, utcnow
+from .util import ApiError, epoch_millis, invalid, iso_minutes, paginate, utcnow
 
 ZONE_NAME_RE = re.compile(
     r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9-]{1,63}$"
@@ -102,7 +102,9 @@ def describe_zones(call: Call) -> dict[str, Any]:
         view = _zone_view(call, zone)
         view["Creator"] = call.emulator.config.account_id
         view["CreatorSubType"] = "USER"
-        view["ResourceTags"] = {"ResourceTag": []}
+        view["ResourceTags"] = {
+            "ResourceTag": [{"Key": k, "Value": v} for k, v in sorted(zone.tags.items())]
+        }
         zones.append(view)
     return {
         "TotalItems": len(found),
@@ -162,6 +164,64 @@ def bind_zone_vpc(call: Call) -> dict[str, Any]:
         )
     zone.vpcs = bound  # the call replaces the bindings; no Vpcs unbinds everything
     zone.updated = utcnow()
+    return {}
+
+
+def update_zone_remark(call: Call) -> dict[str, Any]:
+    zone = _get_zone(call, call.params.require("ZoneId"))
+    remark = call.params.get("Remark", "") or ""
+    if len(remark) > 50:
+        raise ApiError(400, "Zone.Invalid.Remark", "Zone remark is invalid.")
+    zone.remark = remark
+    zone.updated = utcnow()
+    return {"ZoneId": zone.id}
+
+
+MAX_ZONE_TAGS = 20
+
+
+def _tagged_zones(call: Call) -> list[PrivateZone]:
+    resource_type = call.params.require("ResourceType")
+    if resource_type != "ZONE":
+        raise invalid("ResourceType", "PrivateZone tags only resources of type ZONE.")
+    ids = call.params.indexed("ResourceId")
+    if not ids:
+        raise ApiError(400, "MissingParameter", 'The input parameter "ResourceId" is not supplied.')
+    return [_get_zone(call, zone_id) for zone_id in ids]
+
+
+def tag_resources(call: Call) -> dict[str, Any]:
+    """TagResources: set tags on zones (OverWrite=false refuses to change a value)."""
+    zones = _tagged_zones(call)
+    tags = call.params.tags()
+    if not tags:
+        raise ApiError(400, "MissingParameter", 'The input parameter "Tag" is not supplied.')
+    overwrite = call.params.bool("OverWrite", False)
+    for zone in zones:
+        for key, value in tags:
+            if not overwrite and key in zone.tags and zone.tags[key] != (value or ""):
+                raise ApiError(
+                    400, "Tag.Exists", f"The tag {key} already exists with another value."
+                )
+        if len({*zone.tags, *(k for k, _ in tags)}) > MAX_ZONE_TAGS:
+            raise invalid("Tag", f"A zone takes at most {MAX_ZONE_TAGS} tags.")
+    for zone in zones:
+        for key, value in tags:
+            zone.tags[key] = value or ""
+        zone.updated = utcnow()
+    return {}
+
+
+def untag_resources(call: Call) -> dict[str, Any]:
+    zones = _tagged_zones(call)
+    keys = call.params.indexed("TagKey")
+    remove_all = call.params.bool("All", False)
+    if not keys and not remove_all:
+        raise ApiError(400, "MissingParameter", 'The input parameter "TagKey" is not supplied.')
+    for zone in zones:
+        for key in list(zone.tags) if remove_all else keys:
+            zone.tags.pop(key, None)
+        zone.updated = utcnow()
     return {}
 
 
@@ -285,6 +345,9 @@ ACTIONS: dict[str, Handler] = {
     "DescribeZoneInfo": describe_zone_info,
     "BindZoneVpc": bind_zone_vpc,
     "DeleteZone": delete_zone,
+    "UpdateZoneRemark": update_zone_remark,
+    "TagResources": tag_resources,
+    "UntagResources": untag_resources,
     "AddZoneRecord": add_zone_record,
     "DescribeZoneRecords": describe_zone_records,
     "UpdateZoneRecord": update_zone_record,

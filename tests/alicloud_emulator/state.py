@@ -219,6 +219,7 @@ class PrivateZone:
     remark: str
     records: dict[int, ZoneRecord] = field(default_factory=dict)
     vpcs: list[dict[str, str]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
     created: dt.datetime = field(default_factory=_now)
     updated: dt.datetime = field(default_factory=_now)
 
@@ -245,6 +246,7 @@ class Bucket:
     encryption: dict[str, str] | None = None
     lifecycle_rules: list[str] | None = None  # serialized <Rule> elements
     policy: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
     objects: dict[str, OssObject] = field(default_factory=dict)
     created: dt.datetime = field(default_factory=_now)
 
@@ -276,7 +278,13 @@ class State:
                 return f"<{len(value)} bytes>"
             if isinstance(value, dict):
                 return {
-                    (k if isinstance(k, str) else "/".join(map(str, k))): convert(v)
+                    (
+                        k
+                        if isinstance(k, str)
+                        else "/".join(map(str, k))
+                        if isinstance(k, tuple)
+                        else str(k)
+                    ): convert(v)
                     for k, v in value.items()
                 }
             if isinstance(value, list | tuple):

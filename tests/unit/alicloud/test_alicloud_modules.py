@@ -362,13 +362,10 @@ def test_a_whole_cluster_is_provisioned_then_left_alone(tmp_path, emulator, clie
     # Check mode with changes: reported, not made.
     check = play(tmp_path, emulator, cluster_tasks("alpha", key_file, count=4), "--check", "--diff")
     assert check.rc == 0, check.stdout
-    # The emulator has no PrivateZone tag API: the zone's tags never stick, so check mode
-    # (which cannot know that) predicts tagging it; nothing else about the zone changes.
-    assert check.changed() == ["instances", "zone"]
+    assert check.changed() == ["instances"]
     zone_diff = check["zone"]["diff"]
-    assert {k: v for k, v in zone_diff["before"].items() if k != "tags"} == {
-        k: v for k, v in zone_diff["after"].items() if k != "tags"
-    }
+    assert zone_diff["before"] == zone_diff["after"]
+    assert zone_diff["after"]["tags"] == {"automq:cluster": "alpha", "managed-by": "automq-ansible"}
     assert check["instances"]["created"] == ["alpha-4"]
     assert check["instances"]["diff"]["after"]["alpha-4"] == {
         "id": None,

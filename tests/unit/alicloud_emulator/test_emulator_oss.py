@@ -116,6 +116,32 @@ def test_bucket_encryption(client: oss.Client) -> None:
     assert error.status_code == 400
 
 
+def test_bucket_tags(client: oss.Client) -> None:
+    get = oss.GetBucketTagsRequest(bucket=BUCKET)
+    assert client.get_bucket_tags(get).tagging.tag_set.tags in (None, [])
+    tagging = oss.Tagging(
+        tag_set=oss.TagSet(
+            tags=[oss.Tag(key="automq:cluster", value="x"), oss.Tag(key="team", value="")]
+        )
+    )
+    client.put_bucket_tags(oss.PutBucketTagsRequest(bucket=BUCKET, tagging=tagging))
+    tags = client.get_bucket_tags(get).tagging.tag_set.tags
+    assert {t.key: t.value or "" for t in tags} == {"automq:cluster": "x", "team": ""}
+    replaced = oss.Tagging(tag_set=oss.TagSet(tags=[oss.Tag(key="only", value="1")]))
+    client.put_bucket_tags(oss.PutBucketTagsRequest(bucket=BUCKET, tagging=replaced))
+    assert [(t.key, t.value) for t in client.get_bucket_tags(get).tagging.tag_set.tags] == [
+        ("only", "1")
+    ]
+    client.delete_bucket_tags(oss.DeleteBucketTagsRequest(bucket=BUCKET))
+    assert client.get_bucket_tags(get).tagging.tag_set.tags in (None, [])
+
+
+def test_no_multipart_uploads_are_listed(client: oss.Client) -> None:
+    """The emulator has no multipart uploads, so the listing is always empty."""
+    result = client.list_multipart_uploads(oss.ListMultipartUploadsRequest(bucket=BUCKET))
+    assert (result.bucket, result.uploads or [], result.is_truncated) == (BUCKET, [], False)
+
+
 def test_bucket_lifecycle(client: oss.Client) -> None:
     get = oss.GetBucketLifecycleRequest(bucket=BUCKET)
     assert service_error(lambda: client.get_bucket_lifecycle(get)).code == "NoSuchLifecycle"

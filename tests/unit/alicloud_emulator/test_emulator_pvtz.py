@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alibabacloud_pvtz20180101 import models as pvtz_models
 from test_emulator_vpc import REGION, create_vpc, error_of
+from tests.alicloud_emulator import Emulator
 from tests.alicloud_emulator.sdk import Clients
 
 
@@ -130,3 +131,54 @@ def test_records(clients: Clients) -> None:
         pvtz_models.DescribeZoneRecordsRequest(zone_id=zone_id, page_size=2, page_number=2)
     ).body
     assert (paged.total_items, paged.total_pages, len(paged.records.record)) == (3, 2, 1)
+
+
+def test_zone_remark_and_tags(clients: Clients) -> None:
+    zone_id = add_zone(clients, "tagged.example")
+    clients.pvtz.update_zone_remark(
+        pvtz_models.UpdateZoneRemarkRequest(zone_id=zone_id, remark="AutoMQ cluster x")
+    )
+    info = clients.pvtz.describe_zone_info(pvtz_models.DescribeZoneInfoRequest(zone_id=zone_id))
+    assert info.body.remark == "AutoMQ cluster x"
+
+    def tags() -> dict[str, str]:
+        zones = clients.pvtz.describe_zones(
+            pvtz_models.DescribeZonesRequest(keyword="tagged.example", search_mode="EXACT")
+        ).body.zones.zone
+        return {t.key: t.value for t in zones[0].resource_tags.resource_tag}
+
+    tag = pvtz_models.TagResourcesRequestTag
+    clients.pvtz.tag_resources(
+        pvtz_models.TagResourcesRequest(
+            resource_type="ZONE",
+            resource_id=[zone_id],
+            tag=[tag(key="automq:cluster", value="x"), tag(key="team", value="a")],
+        )
+    )
+    assert tags() == {"automq:cluster": "x", "team": "a"}
+    change = pvtz_models.TagResourcesRequest(
+        resource_type="ZONE", resource_id=[zone_id], tag=[tag(key="team", value="b")]
+    )
+    error = error_of(lambda: clients.pvtz.tag_resources(change))
+    assert (error.status_code, error.code) == (400, "Tag.Exists")
+    change.over_write = True
+    clients.pvtz.tag_resources(change)
+    assert tags() == {"automq:cluster": "x", "team": "b"}
+    clients.pvtz.untag_resources(
+        pvtz_models.UntagResourcesRequest(
+            resource_type="ZONE", resource_id=[zone_id], tag_key=["team"]
+        )
+    )
+    assert tags() == {"automq:cluster": "x"}
+    clients.pvtz.untag_resources(
+        pvtz_models.UntagResourcesRequest(resource_type="ZONE", resource_id=[zone_id], all=True)
+    )
+    assert tags() == {}
+
+
+def test_snapshot_with_records(emulator: Emulator, clients: Clients) -> None:
+    """Records are keyed by their numeric ID; the JSON view (and the state file) shows them."""
+    zone_id = add_zone(clients, "snap.example")
+    record_id = add_record(clients, zone_id, "node-1", "10.0.1.3")
+    records = emulator.snapshot()["zones"][zone_id]["records"]
+    assert records[str(record_id)]["value"] == "10.0.1.3"
