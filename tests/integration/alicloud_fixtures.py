@@ -1,0 +1,163 @@
+"""Fixtures of the ``alicloud`` scenario: the Alibaba Cloud emulator with test-bed hosts.
+
+* ``alicloud_emulator``: the emulator of ``tests/alicloud_emulator``, in-process, whose
+  RunInstances starts test-bed host containers (Docker bridge network = VPC) reached over
+  SSH as root with the imported key pair. It needs the test bed (``make testbed``) and
+  fails, never skips, without it. Its containers and networks are removed when the module
+  ends, also after a failure.
+* :class:`CloudEnv`: the environment a playbook run gets: the emulator's endpoints
+  (``AUTOMQ_ALICLOUD_<SERVICE>_ENDPOINT``), the account's AccessKey in the SDK's default
+  credential chain (``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``), the region, no
+  ECS metadata lookups and no proxies.
+
+Import the fixtures into a test module with
+``from .alicloud_fixtures import alicloud_emulator  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import REPO
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+
+from tests.alicloud_emulator import Emulator, containers
+from tests.alicloud_emulator.sdk import Clients, make_clients
+
+# Proxies would carry the SDKs' calls to 127.0.0.1 away from the emulator.
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+RPC_SERVICES = ("ECS", "VPC", "RAM", "PVTZ", "STS")
+
+
+def remove_stale_networks(block: str) -> None:
+    """Remove emulator networks (and their containers) overlapping ``block``, left behind
+    by an interrupted earlier run: the new VPC's network could not be created otherwise.
+    Networks of other emulators elsewhere are left alone."""
+    wanted = ipaddress.IPv4Network(block)
+    listed = subprocess.run(
+        ["docker", "network", "ls", "--quiet", "--filter", f"label={containers.LABEL}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for network in listed:
+        inspected = subprocess.run(
+            [
+                "docker",
+                "network",
+                "inspect",
+                "--format",
+                "{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{range .Containers}}{{.Name}} {{end}}",
+                network,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if inspected.returncode != 0:
+            continue
+        subnets, _, names = inspected.stdout.strip().partition("|")
+        if not any(ipaddress.IPv4Network(s).overlaps(wanted) for s in subnets.split()):
+            continue
+        if names.split():
+            subprocess.run(["docker", "rm", "--force", *names.split()], capture_output=True)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)
+
+
+@dataclass(frozen=True)
+class CloudEnv:
+    """How playbooks and SDK clients reach the emulator."""
+
+    emulator: Emulator
+
+    def envvars(self, **overrides: str) -> dict[str, str]:
+        """Environment of a playbook run (ansible-runner ``envvars``)."""
+        rpc = f"http://{self.emulator.rpc_endpoint}"
+        env = {f"AUTOMQ_ALICLOUD_{service}_ENDPOINT": rpc for service in RPC_SERVICES}
+        env.update(
+            AUTOMQ_ALICLOUD_OSS_ENDPOINT=self.emulator.oss_endpoint,
+            ALIBABA_CLOUD_ACCESS_KEY_ID=self.emulator.access_key_id,
+            ALIBABA_CLOUD_ACCESS_KEY_SECRET=self.emulator.access_key_secret,
+            ALIBABA_CLOUD_REGION_ID=self.emulator.region_id,
+            ALIBABA_CLOUD_ECS_METADATA_DISABLED="true",
+            ALIBABA_CLOUD_CLI_PROFILE_DISABLED="true",
+            AUTOMQ_ALICLOUD_RETRY_BASE_DELAY="0.2",
+        )
+        env.update(overrides)
+        return env
+
+    def clients(self) -> Clients:
+        return make_clients(self.emulator)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.emulator.snapshot()
+
+    def successful_writes(self) -> list[str]:
+        with self.emulator.lock:
+            return [
+                call.action
+                for call in self.emulator.calls
+                if call.status < 400
+                and not call.action.startswith(("Describe", "Get", "List", "Head"))
+            ]
+
+    def ram_user_secret(self, user_name: str) -> str:
+        """The secret of the RAM user's AccessKey, as the emulator (the cloud) knows it."""
+        with self.emulator.lock:
+            secrets = [
+                key.secret
+                for key in self.emulator.state.access_keys.values()
+                if key.user_name == user_name
+            ]
+        assert len(secrets) == 1, f"RAM user {user_name} has {len(secrets)} AccessKeys"
+        return secrets[0]
+
+
+def start_emulator(vpc_block: str, **overrides: Any) -> Emulator:
+    remove_stale_networks(vpc_block)
+    return Emulator(containers=True, boot_timeout=180, **overrides).start()
+
+
+@pytest.fixture(scope="module")
+def alicloud_emulator(testbed: None, request: pytest.FixtureRequest) -> Iterator[CloudEnv]:
+    """A fresh emulator with containers for the module; the module sets ``VPC_BLOCK``."""
+    saved: Mapping[str, str] = {k: os.environ[k] for k in PROXY_VARIABLES if k in os.environ}
+    for name in saved:
+        del os.environ[name]
+    vpc_block = getattr(request.module, "VPC_BLOCK", "10.213.0.0/16")
+    emulator = start_emulator(vpc_block)
+    try:
+        yield CloudEnv(emulator)
+    finally:
+        emulator.stop()  # removes the session's containers and networks
+        try:
+            containers.cleanup(emulator.config.session)
+        finally:
+            os.environ.update(saved)
+
+
+def tree_files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            yield path

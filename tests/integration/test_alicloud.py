@@ -1,0 +1,600 @@
+"""Scenario ``alicloud``: provision on the Alibaba Cloud emulator, deploy, verify, destroy.
+
+``tests/integration/alicloud_site.yml`` (``playbooks/provision.yml`` then the deploy phase
+of ``site.yml``) runs with ansible-runner against the emulator of
+``tests/alicloud_emulator``, whose RunInstances starts test-bed host containers reached
+over SSH as root with the imported key pair. The modules get the emulator's endpoints and
+the account's AccessKey from the environment (the SDK's default credential chain).
+
+The steps run in order and share one emulator and one inventory directory:
+
+1. wrong credentials: a clear error, nothing created (in the cloud or on this machine);
+2. provision + deploy, then the proof: produce and consume through the private IPs, the
+   least-privilege security groups, private encrypted buckets with an ops expiry, the
+   bucket policy (only the RAM user, only from the VPC), the RAM policy (only the two
+   buckets), the instances, the private zone, the written inventory;
+3. the AccessKey secret: only in the nodes' mode-0600 credentials file, nowhere in
+   Ansible's output, logs or files on this machine (its key file is vault-encrypted);
+4. a second run changes nothing (no host changed, no write reached the cloud), keeping a
+   foreign statement added to a bucket policy in the meantime;
+5. destroy: refused without the confirmation; with it everything goes but the buckets
+   and their data; with the purge switch the buckets go too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import alibabacloud_oss_v2 as oss
+import pytest
+import yaml
+from alibabacloud_ecs20140526 import models as ecs_models
+from alibabacloud_ram20150501 import models as ram_models
+from ansible.parsing.vault import VaultLib, VaultSecret
+from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .alicloud_fixtures import CloudEnv, alicloud_emulator, tree_files  # noqa: F401
+from .conftest import (
+    FIXTURE_KAFKA_VERSION,
+    FIXTURE_VERSION,
+    PACKAGE_SERVER,
+    PlaybookRun,
+    fixture_package_name,
+    fixture_package_sha256,
+    run_playbook,
+)
+
+pytestmark = pytest.mark.testbed
+
+CLUSTER = "itest"
+VPC_BLOCK = "10.213.16.0/20"  # clear of the test bed's 172.30.x networks
+ZONES = (("cn-hangzhou-h", "10.213.17.0/24"), ("cn-hangzhou-i", "10.213.18.0/24"))
+ADMIN_CIDR = "10.213.16.1/32"  # the VPC network's gateway: this machine, running Ansible
+CLIENT_CIDR = "192.0.2.0/24"
+CONSOLE_PORT = 8080
+DATA_BUCKET, OPS_BUCKET = f"{CLUSTER}-data", f"{CLUSTER}-ops"
+RAM_USER = f"{CLUSTER}-oss"
+NODES = [f"{CLUSTER}-node-{n}" for n in (1, 2, 3)]
+CONSOLE = f"{CLUSTER}-console-1"
+SITE = "tests/integration/alicloud_site.yml"
+DESTROY = "playbooks/destroy.yml"
+CREDENTIALS_TASK = "Check the Alibaba Cloud credentials"
+OBJECT_ACTIONS = {
+    "oss:AbortMultipartUpload",
+    "oss:DeleteObject",
+    "oss:GetObject",
+    "oss:ListObjects",
+    "oss:ListParts",
+    "oss:PutObject",
+}
+HOST_DIRS = "/etc /var /opt /root /home /tmp /run /srv /usr/local"
+
+
+@dataclass
+class Scenario:
+    """The inventory directory, the runs so far and what the steps learned."""
+
+    cloud: CloudEnv
+    root: Path
+    runs: dict[str, PlaybookRun] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "inventory"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.inventory / "automq_state" / ".alicloud"
+
+    @property
+    def inventory_file(self) -> Path:
+        return self.inventory / f"alicloud-{CLUSTER}.yml"
+
+    @property
+    def key_file(self) -> Path:
+        return self.state_dir / f"{CLUSTER}-oss-access-key.json"
+
+    @property
+    def vault_password_file(self) -> Path:
+        return self.root / "vault-password"
+
+    def run(self, name: str, playbook: str, *args: str, **env: str) -> PlaybookRun:
+        envvars = self.cloud.envvars(ANSIBLE_LOG_PATH=str(self.root / "logs" / f"{name}.log"))
+        envvars.update(env)
+        result = run_playbook(
+            self.root / "runs" / name,
+            self.inventory,
+            playbook,
+            cmdline=["--vault-password-file", str(self.vault_password_file), *args],
+            envvars=envvars,
+        )
+        self.runs[name] = result
+        return result
+
+    def written_inventory(self) -> dict[str, Any]:
+        return yaml.safe_load(self.inventory_file.read_text())
+
+    def node_address(self, name: str) -> str:
+        return self.written_inventory()["all"]["hosts"][name]["ansible_host"]
+
+    def containers(self) -> dict[str, str]:
+        """Instance name -> container, for the instances the emulator runs now."""
+        with self.cloud.emulator.lock:
+            return {
+                i.name: i.container
+                for i in self.cloud.emulator.state.instances.values()
+                if i.container
+            }
+
+
+def group_vars(root: Path) -> dict[str, Any]:
+    return {
+        # What to provision (inventories/alicloud-example, scaled to the emulator).
+        "alicloud_cluster_name": CLUSTER,
+        "alicloud_region": "cn-hangzhou",
+        "alicloud_network_vpc_cidr": VPC_BLOCK,
+        "alicloud_network_zones": [{"zone_id": z, "cidr_block": c} for z, c in ZONES],
+        "alicloud_network_admin_cidrs": [ADMIN_CIDR],
+        "alicloud_network_client_cidrs": [CLIENT_CIDR],
+        "alicloud_network_console_port": CONSOLE_PORT,
+        "alicloud_compute_image_id": "debian_12_x64_20G_alibase_20260101.vhd",
+        "alicloud_compute_console_eip": True,
+        "alicloud_identity_vault_password_file": str(root / "vault-password"),
+        # The emulator's containers have no PrivateZone resolver: advertise IPs.
+        "alicloud_dns_use_for_advertising": False,
+        # Test bed only: the fixture broker package, served from this machine.
+        "automq_version": FIXTURE_VERSION,
+        "automq_kafka_version": FIXTURE_KAFKA_VERSION,
+        "automq_package_url": f"{PACKAGE_SERVER}/{fixture_package_name()}",
+        "automq_package_sha256": fixture_package_sha256(),
+        "automq_package_cache_dir": str(root / "package-cache"),
+        "automq_heap_opts": "-Xms384m -Xmx384m -XX:MaxDirectMemorySize=256m",
+        "automq_host_sysctl_apply": False,
+    }
+
+
+@pytest.fixture(scope="module")
+def scenario(alicloud_emulator: CloudEnv, tmp_path_factory) -> Scenario:  # noqa: F811
+    root = tmp_path_factory.mktemp("alicloud")
+    result = Scenario(alicloud_emulator, root)
+    (root / "vault-password").write_text(f"vault-{uuid.uuid4().hex}\n")
+    (root / "vault-password").chmod(0o600)
+    (result.inventory / "group_vars").mkdir(parents=True)
+    (result.inventory / "group_vars" / "all.yml").write_text(
+        yaml.safe_dump(group_vars(root), sort_keys=False)
+    )
+    groups = ("automq_controller", "automq_broker", "automq_console")
+    (result.inventory / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {g: {"hosts": {}} for g in groups}}})
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def deployed(scenario: Scenario) -> Scenario:
+    """Provision and deploy once, for every check that needs the cluster."""
+    started = time.monotonic()
+    run = scenario.run("site", SITE)
+    scenario.facts["site_seconds"] = time.monotonic() - started
+    assert run.rc == 0, run.describe()
+    scenario.facts["secret"] = scenario.cloud.ram_user_secret(RAM_USER)
+    return scenario
+
+
+def recap(run: PlaybookRun) -> dict[str, dict[str, int]]:
+    """Per host: ok, changed, failures, unreachable counts of the run's PLAY RECAP."""
+    stats = next(e["event_data"] for e in run.events if e.get("event") == "playbook_on_stats")
+    hosts = set().union(*(stats.get(k) or {} for k in ("ok", "changed", "failures", "dark")))
+    return {
+        host: {k: (stats.get(k) or {}).get(host, 0) for k in ("ok", "changed", "failures", "dark")}
+        for host in hosts
+    }
+
+
+def resources(snapshot: dict[str, Any]) -> dict[str, list[str]]:
+    """IDs of every resource kind provisioning creates (besides the buckets)."""
+    return {
+        kind: sorted(snapshot[kind])
+        for kind in (
+            "vpcs",
+            "vswitches",
+            "security_groups",
+            "key_pairs",
+            "instances",
+            "eips",
+            "users",
+            "zones",
+        )
+    } | {"custom_policies": sorted(k for k in snapshot["policies"] if k.startswith("Custom/"))}
+
+
+def load_policy(text: str) -> dict[str, Any]:
+    text = text.strip()
+    if text.startswith("%7B"):
+        text = urllib.parse.unquote(text)
+    return json.loads(text)
+
+
+# --- 1. Wrong credentials ---------------------------------------------------------------
+
+
+def test_wrong_credentials_fail_clearly_and_create_nothing(scenario: Scenario):
+    run = scenario.run(
+        "wrong-credentials", SITE, ALIBABA_CLOUD_ACCESS_KEY_SECRET="not-the-account-secret"
+    )
+    assert run.rc != 0, run.describe()
+    failures = run.failures
+    assert [(f.task, f.host) for f in failures] == [(CREDENTIALS_TASK, "localhost")], run.describe()
+    assert "the AccessKey secret does not match" in failures[0].msg, failures[0].msg
+    assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in failures[0].msg, failures[0].msg
+    assert scenario.cloud.successful_writes() == []
+    assert all(ids == [] for ids in resources(scenario.cloud.snapshot()).values())
+    assert scenario.cloud.snapshot()["buckets"] == {}
+    assert not (scenario.inventory / "automq_state").exists()
+    assert not scenario.inventory_file.exists()
+
+
+# --- 2. Provision, deploy and the proof -----------------------------------------------
+
+
+def test_site_provisions_and_deploys(deployed: Scenario):
+    stats = recap(deployed.runs["site"])
+    assert set(stats) == {"localhost", *NODES, CONSOLE}
+    assert all(s["failures"] == 0 and s["dark"] == 0 for s in stats.values()), stats
+    # Provisioning and deploy in one go, well within the suite's budget on 2 cores.
+    assert deployed.facts["site_seconds"] < 360, deployed.facts["site_seconds"]
+
+
+def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
+    produce_via = f"{deployed.node_address(NODES[0])}:9092"
+    consume_via = f"{deployed.node_address(NODES[-1])}:9092"
+    topic = f"alicloud-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": produce_via})
+    brokers = admin.list_topics(timeout=30).brokers
+    assert sorted(b.host for b in brokers.values()) == sorted(
+        deployed.node_address(n) for n in NODES
+    )
+    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(
+        timeout=60
+    )
+    sent = [f"record-{i}-{uuid.uuid4().hex}".encode() for i in range(1000)]
+    errors: list[str] = []
+    producer = Producer(
+        {"bootstrap.servers": produce_via, "acks": "all", "enable.idempotence": True}
+    )
+    for value in sent:
+        producer.produce(
+            topic, value=value, on_delivery=lambda e, _m: errors.append(str(e)) if e else None
+        )
+    assert producer.flush(60) == 0
+    assert errors == []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": consume_via,
+            "group.id": f"verify-{topic}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    received: list[bytes] = []
+    deadline = time.monotonic() + 90
+    try:
+        while len(received) < len(sent) and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is None:
+                continue
+            if message.error():
+                assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
+                continue
+            received.append(message.value())
+    finally:
+        consumer.close()
+    assert sorted(received) == sorted(sent)
+
+
+def test_security_groups_are_least_privilege(deployed: Scenario):
+    clients = deployed.cloud.clients()
+    groups = {g["name"]: g["id"] for g in deployed.cloud.snapshot()["security_groups"].values()}
+    assert set(groups) == {f"{CLUSTER}-nodes", f"{CLUSTER}-console"}
+
+    def ingress(group_id: str) -> set[tuple[str, str, str]]:
+        permissions = clients.ecs.describe_security_group_attribute(
+            ecs_models.DescribeSecurityGroupAttributeRequest(
+                region_id="cn-hangzhou", security_group_id=group_id, direction="ingress"
+            )
+        ).body.to_map()["Permissions"]["Permission"]
+        return {
+            (p["IpProtocol"], p["PortRange"], p["SourceCidrIp"] or f"group {p['SourceGroupId']}")
+            for p in permissions
+            if p["Direction"] == "ingress" and p["Policy"].lower() == "accept"
+        }
+
+    nodes, console = groups[f"{CLUSTER}-nodes"], groups[f"{CLUSTER}-console"]
+    assert ingress(nodes) == {
+        ("TCP", "9092/9092", VPC_BLOCK),
+        ("TCP", "9092/9092", CLIENT_CIDR),
+        ("TCP", "9093/9093", f"group {nodes}"),  # only between the cluster nodes
+        ("TCP", "22/22", ADMIN_CIDR),
+    }
+    assert ingress(console) == {
+        ("TCP", "22/22", ADMIN_CIDR),
+        ("TCP", f"{CONSOLE_PORT}/{CONSOLE_PORT}", ADMIN_CIDR),
+    }
+    instances = deployed.cloud.snapshot()["instances"].values()
+    assert {i["name"]: i["security_group_ids"] for i in instances} == {
+        **{n: [nodes] for n in NODES},
+        CONSOLE: [console],
+    }
+
+
+def test_buckets_are_private_encrypted_and_ops_expires(deployed: Scenario):
+    client = deployed.cloud.clients().oss
+    for bucket in (DATA_BUCKET, OPS_BUCKET):
+        acl = client.get_bucket_acl(oss.GetBucketAclRequest(bucket=bucket))
+        assert acl.acl == "private"
+        rule = client.get_bucket_encryption(
+            oss.GetBucketEncryptionRequest(bucket=bucket)
+        ).server_side_encryption_rule
+        assert rule.apply_server_side_encryption_by_default.sse_algorithm == "AES256"
+        tags = client.get_bucket_tags(oss.GetBucketTagsRequest(bucket=bucket)).tagging
+        assert {t.key: t.value for t in tags.tag_set.tags}["automq:cluster"] == CLUSTER
+    rules = client.get_bucket_lifecycle(
+        oss.GetBucketLifecycleRequest(bucket=OPS_BUCKET)
+    ).lifecycle_configuration.rules
+    assert [(r.status, r.expiration.days) for r in rules] == [("Enabled", 7)]
+    with pytest.raises(oss.exceptions.OperationError):  # the data never expires
+        client.get_bucket_lifecycle(oss.GetBucketLifecycleRequest(bucket=DATA_BUCKET))
+
+
+def test_bucket_policy_admits_only_the_ram_user_from_the_vpc(deployed: Scenario):
+    snapshot = deployed.cloud.snapshot()
+    (vpc_id,) = snapshot["vpcs"]
+    user_id = snapshot["users"][RAM_USER]["id"]
+    account = deployed.cloud.emulator.account_id
+    client = deployed.cloud.clients().oss
+    for bucket in (DATA_BUCKET, OPS_BUCKET):
+        policy = load_policy(
+            client.get_bucket_policy(oss.GetBucketPolicyRequest(bucket=bucket)).body
+        )
+        resources = sorted([f"acs:oss:*:{account}:{bucket}", f"acs:oss:*:{account}:{bucket}/*"])
+        allow, deny = policy["Statement"]
+        assert allow == {
+            "Effect": "Allow",
+            "Principal": [user_id],
+            "Action": sorted(OBJECT_ACTIONS),
+            "Resource": resources,
+            "Condition": {"StringEquals": {"acs:SourceVpc": [vpc_id]}},
+        }
+        assert deny == {
+            "Effect": "Deny",
+            "Principal": [user_id],
+            "Action": ["oss:*"],
+            "Resource": resources,
+            "Condition": {"StringNotEquals": {"acs:SourceVpc": [vpc_id]}},
+        }
+
+
+def test_ram_policy_names_only_the_two_buckets(deployed: Scenario):
+    clients = deployed.cloud.clients()
+    attached = clients.ram.list_policies_for_user(
+        ram_models.ListPoliciesForUserRequest(user_name=RAM_USER)
+    ).body.to_map()["Policies"]["Policy"]
+    assert [(p["PolicyName"], p["PolicyType"]) for p in attached] == [(RAM_USER, "Custom")]
+    document = load_policy(
+        clients.ram.get_policy(
+            ram_models.GetPolicyRequest(policy_name=RAM_USER, policy_type="Custom")
+        ).body.default_policy_version.policy_document
+    )
+    actions = {a for s in document["Statement"] for a in s["Action"]}
+    resources = {r for s in document["Statement"] for r in s["Resource"]}
+    assert all(s["Effect"] == "Allow" for s in document["Statement"])
+    assert actions == OBJECT_ACTIONS
+    account = deployed.cloud.emulator.account_id
+    assert resources == {
+        f"acs:oss:*:{account}:{DATA_BUCKET}",
+        f"acs:oss:*:{account}:{DATA_BUCKET}/*",
+        f"acs:oss:*:{account}:{OPS_BUCKET}",
+        f"acs:oss:*:{account}:{OPS_BUCKET}/*",
+    }
+    keys = clients.ram.list_access_keys(ram_models.ListAccessKeysRequest(user_name=RAM_USER))
+    assert len(keys.body.access_keys.access_key) == 1
+
+
+def test_instances_zone_and_inventory(deployed: Scenario):
+    snapshot = deployed.cloud.snapshot()
+    instances = {i["name"]: i for i in snapshot["instances"].values()}
+    assert set(instances) == {*NODES, CONSOLE}
+    for instance in instances.values():
+        assert instance["instance_type"] == "ecs.r7.large"
+        assert (instance["system_disk"]["Category"], int(instance["system_disk"]["Size"])) == (
+            "cloud_essd",
+            40,
+        )
+        assert instance["system_disk"]["PerformanceLevel"] == "PL0"
+        assert (instance["bandwidth_out"], instance["public_ip"]) == (0, "")
+        assert instance["key_pair_name"] == CLUSTER
+        assert instance["tags"] == {"automq:cluster": CLUSTER, "managed-by": "automq-ansible"}
+    assert {instances[n]["zone_id"] for n in NODES} == {z for z, _ in ZONES}, "spread"
+    (eip,) = snapshot["eips"].values()
+    assert eip["instance_id"] == instances[CONSOLE]["id"], "only the console has a public IP"
+
+    (zone,) = snapshot["zones"].values()
+    (vpc_id,) = snapshot["vpcs"]
+    assert zone["name"] == f"{CLUSTER}.automq.private"
+    assert [v["VpcId"] for v in zone["vpcs"]] == [vpc_id]
+    assert {r["rr"]: r["value"] for r in zone["records"].values()} == {
+        name: i["private_ip"] for name, i in instances.items()
+    }
+
+    written = deployed.written_inventory()
+    children = written["all"]["children"]
+    assert sorted(children["automq_controller"]["hosts"]) == NODES
+    assert sorted(children["automq_broker"]["hosts"]) == NODES
+    assert list(children["automq_console"]["hosts"]) == [CONSOLE]
+    hosts = written["all"]["hosts"]
+    for name, instance in instances.items():
+        assert hosts[name]["ansible_host"] == instance["private_ip"]
+        assert hosts[name]["ansible_user"] == "root"
+    for name in NODES:
+        assert hosts[name]["automq_advertised_host"] == instances[name]["private_ip"]
+        assert hosts[name]["automq_oss_data_bucket"] == DATA_BUCKET
+        assert hosts[name]["automq_oss_access_key_secret"].startswith("{{ (lookup(")
+    assert "automq_oss_access_key_secret" not in hosts[CONSOLE]
+
+
+# --- 3. The AccessKey secret ------------------------------------------------------------
+
+
+def assert_secret_only_in_credentials_files(scenario: Scenario, secret: str) -> None:
+    """On this machine: nowhere (outputs, events, logs, inventory, the vaulted key file);
+    on the hosts: only in the nodes' mode-0600 credentials file."""
+    assert len(secret) >= 16
+    for name, run in scenario.runs.items():
+        assert secret not in run.transcript, f"the secret is in the output of run {name}"
+    leaks = [str(p) for p in tree_files(scenario.root) if secret.encode() in p.read_bytes()]
+    assert leaks == [], f"the secret is in files on the Ansible machine: {leaks}"
+    for name, container in scenario.containers().items():
+        found = subprocess.run(
+            [
+                "docker", "exec", "--env", "SECRET", container, "sh", "-c",
+                f"grep -rlF -e \"$SECRET\" {HOST_DIRS} 2>/dev/null || true",
+            ],
+            env={"PATH": os.environ["PATH"], "SECRET": secret},  # docker exec --env SECRET
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        expected = [] if name == CONSOLE else ["/etc/automq/credentials.env"]
+        assert found == expected, f"{name}: the secret is in {found}"
+
+
+def test_the_access_key_secret_is_never_printed_nor_stored_elsewhere(deployed: Scenario):
+    secret = deployed.facts["secret"]
+    assert_secret_only_in_credentials_files(deployed, secret)
+    for name in NODES:
+        mode = subprocess.run(
+            ["docker", "exec", deployed.containers()[name], "stat", "-c", "%a %U",
+             "/etc/automq/credentials.env"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert mode == ["600", "automq"]
+    # On this machine the key is kept vault-encrypted, mode 0600, and decrypts to the key.
+    key_file = deployed.key_file
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    password = deployed.vault_password_file.read_text().strip().encode()
+    vault = VaultLib([("default", VaultSecret(password))])
+    stored = json.loads(vault.decrypt(key_file.read_bytes()))
+    assert stored["access_key_secret"] == secret
+
+
+# --- 4. Idempotence -----------------------------------------------------------------------
+
+
+def test_a_second_run_changes_nothing(deployed: Scenario):
+    # A statement someone else put on the data bucket meanwhile: the merge keeps it.
+    client = deployed.cloud.clients().oss
+    policy = load_policy(
+        client.get_bucket_policy(oss.GetBucketPolicyRequest(bucket=DATA_BUCKET)).body
+    )
+    foreign = {
+        "Effect": "Allow",
+        "Principal": ["*"],
+        "Action": ["oss:GetObject"],
+        "Resource": [f"acs:oss:*:{deployed.cloud.emulator.account_id}:{DATA_BUCKET}/public/*"],
+    }
+    policy["Statement"].insert(0, foreign)
+    client.put_bucket_policy(
+        oss.PutBucketPolicyRequest(bucket=DATA_BUCKET, body=json.dumps(policy))
+    )
+    writes = deployed.cloud.successful_writes()
+
+    run = deployed.run("second", SITE)
+    assert run.rc == 0, run.describe()
+    stats = recap(run)
+    assert set(stats) == {"localhost", *NODES, CONSOLE}
+    assert {h: s["changed"] for h, s in stats.items() if s["changed"]} == {}
+    assert deployed.cloud.successful_writes() == writes, "the second run wrote to the cloud"
+    kept = load_policy(
+        client.get_bucket_policy(oss.GetBucketPolicyRequest(bucket=DATA_BUCKET)).body
+    )
+    assert kept["Statement"][0] == foreign
+    assert len(kept["Statement"]) == 3
+    assert_secret_only_in_credentials_files(deployed, deployed.facts["secret"])
+
+
+# --- 5. Destroy ------------------------------------------------------------------------------
+
+
+def test_destroy_refuses_without_confirmation(deployed: Scenario):
+    before = resources(deployed.cloud.snapshot())
+    writes = deployed.cloud.successful_writes()
+    run = deployed.run("destroy-unconfirmed", DESTROY)
+    assert run.rc != 0
+    (failure,) = run.failures
+    assert failure.task == "Refuse without an explicit confirmation"
+    assert "nothing was deleted" in failure.msg
+    assert f"-e alicloud_destroy_confirm={CLUSTER}" in failure.msg
+    assert deployed.cloud.successful_writes() == writes
+    assert resources(deployed.cloud.snapshot()) == before
+    assert deployed.inventory_file.exists()
+    assert deployed.key_file.exists()
+
+
+@pytest.fixture(scope="module")
+def destroyed(deployed: Scenario) -> Scenario:
+    client = deployed.cloud.clients().oss
+    client.put_object(
+        oss.PutObjectRequest(bucket=DATA_BUCKET, key="kept/record", body=b"still here")
+    )
+    run = deployed.run("destroy", DESTROY, "-e", f"alicloud_destroy_confirm={CLUSTER}")
+    assert run.rc == 0, run.describe()
+    return deployed
+
+
+def test_destroy_removes_everything_but_the_buckets(destroyed: Scenario):
+    snapshot = destroyed.cloud.snapshot()
+    assert resources(snapshot) == {kind: [] for kind in resources(snapshot)}
+    assert destroyed.containers() == {}
+    assert sorted(snapshot["buckets"]) == [DATA_BUCKET, OPS_BUCKET]
+    client = destroyed.cloud.clients().oss
+    body = client.get_object(oss.GetObjectRequest(bucket=DATA_BUCKET, key="kept/record")).body
+    assert body.read() == b"still here"
+    # AutoMQ's statements left with its RAM user; the foreign one stays.
+    policy = load_policy(
+        client.get_bucket_policy(oss.GetBucketPolicyRequest(bucket=DATA_BUCKET)).body
+    )
+    assert [s["Principal"] for s in policy["Statement"]] == [["*"]]
+    with pytest.raises(oss.exceptions.OperationError):
+        client.get_bucket_policy(oss.GetBucketPolicyRequest(bucket=OPS_BUCKET))
+    # On this machine: the inventory of the deleted hosts, the deleted key, the host keys
+    # and the generated SSH key are gone; the cluster's state file stays with the data.
+    assert not destroyed.inventory_file.exists()
+    assert list(destroyed.state_dir.iterdir()) == []
+    assert (destroyed.inventory / "automq_state" / f"{CLUSTER}.json").is_file()
+
+
+def test_destroy_with_purge_removes_the_buckets_too(destroyed: Scenario):
+    run = destroyed.run(
+        "purge",
+        DESTROY,
+        "-e",
+        f"alicloud_destroy_confirm={CLUSTER}",
+        "-e",
+        "alicloud_destroy_purge_buckets=true",
+    )
+    assert run.rc == 0, run.describe()
+    snapshot = destroyed.cloud.snapshot()
+    assert snapshot["buckets"] == {}
+    assert resources(snapshot) == {kind: [] for kind in resources(snapshot)}
+    assert not (destroyed.inventory / "automq_state" / f"{CLUSTER}.json").exists()
+    assert_secret_only_in_credentials_files(destroyed, destroyed.facts["secret"])
