@@ -22,4 +22,24 @@ fi
 "$repo/tests/fixtures/automq_package/build.sh" 1.6.0-fixture 3.9.0 "$packages"
 "$repo/tests/fixtures/automq_package/build.sh" 1.7.3-fixture 3.9.1 "$packages"
 
+# The Prometheus JMX exporter agent (pinned in roles/automq/defaults/main.yml),
+# which the Molecule cluster scenario and the demo load on their brokers: the
+# Kafka-based fixture has no AutoMQ exporter. Served beside the packages.
+defaults="$repo/roles/automq/defaults/main.yml"
+jmx_version=$(sed -n 's/^automq_jmx_exporter_version: "\(.*\)"$/\1/p' "$defaults")
+jmx_sha256=$(sed -n 's/^automq_jmx_exporter_sha256: \([0-9a-f]\{64\}\)$/\1/p' "$defaults")
+jmx_jar="$packages/jmx_prometheus_javaagent-$jmx_version.jar"
+if ! echo "$jmx_sha256  $jmx_jar" | sha256sum --quiet -c - >/dev/null 2>&1; then
+  echo "prepare: fetching jmx_prometheus_javaagent $jmx_version"
+  mkdir -p "$packages"
+  # shellcheck disable=SC2086 # MVN_ARGS is a list of arguments
+  if ! (cd "$packages" && mvn -B -q ${MVN_ARGS:-} dependency:copy -Dmdep.overWriteReleases=true \
+    -Dartifact="io.prometheus.jmx:jmx_prometheus_javaagent:$jmx_version" -DoutputDirectory="$packages" \
+    >"$packages/jmx-exporter-fetch.log" 2>&1); then
+    cat "$packages/jmx-exporter-fetch.log" >&2
+    exit 1
+  fi
+  echo "$jmx_sha256  $jmx_jar" | sha256sum --quiet -c -
+fi
+
 "$here/package_server.sh" start
