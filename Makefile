@@ -16,7 +16,7 @@ LOCAL_SUBNET := 172.30.10.0/24
 .PHONY: help venv testbed demo demo-down lint unit integration molecule test bench clean
 
 help:
-	@echo "make demo       deploy a 3-node cluster on local test-bed hosts and print bootstrap.servers"
+	@echo "make demo       deploy a 3-node cluster and its console on local test-bed hosts; print bootstrap.servers and the console URL"
 	@echo "make demo-down  remove the demo hosts"
 	@echo "make test       the whole suite: lint, unit tests, integration tests, Molecule scenarios"
 	@echo "make bench      time a fresh 3-node deploy and a no-op re-run"
@@ -32,10 +32,12 @@ $(VENV)/.installed: requirements.txt requirements.lock
 testbed: venv
 	tests/testbed/prepare.sh
 
+# Four hosts: three AutoMQ nodes and the console host (172.30.10.14).
 demo: testbed
-	$(BIN)/python tests/testbed/hosts.py up --env local --count 3 --subnet $(LOCAL_SUBNET)
+	$(BIN)/python tests/testbed/hosts.py up --env local --count 4 --subnet $(LOCAL_SUBNET)
 	$(BIN)/ansible-playbook -i inventories/local site.yml
 	$(BIN)/python tests/testbed/bootstrap_servers.py -i inventories/local
+	$(BIN)/python tests/testbed/console_url.py -i inventories/local
 
 demo-down: venv
 	$(BIN)/python tests/testbed/hosts.py down --env local
@@ -56,7 +58,9 @@ integration: testbed
 	$(BIN)/pytest tests/integration
 	$(BIN)/pytest tests/unit -m testbed
 
+# The cluster scenario drives the console in Debian's chromium (installed when missing).
 molecule: testbed
+	tests/testbed/ensure_browser.sh
 	$(BIN)/molecule test --all
 
 test: lint unit integration molecule

@@ -310,7 +310,12 @@ def create_app(
     async def login_page(request: Request) -> Response:
         if current_session(request) is not None:
             return RedirectResponse("/", status_code=303)
-        return login_form()
+        # Keep a nonce that is still valid: while the form is open, a browser asks for
+        # more (its favicon, redirected here); a new nonce would void the form's token.
+        nonce = request.cookies.get(login_cookie)
+        if nonce is not None and not login_csrf.check(nonce, login_csrf.token_for(nonce)):
+            nonce = None
+        return login_form(nonce=nonce)
 
     @app.post("/login")
     async def login(request: Request) -> Response:

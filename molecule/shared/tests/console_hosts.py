@@ -1,0 +1,58 @@
+"""The console host of the cluster scenario, for the console's tests (console_test_*.py).
+
+Like testbed_hosts.py, but for the group automq_console: plain SSH to the
+host as Ansible reached it, plus the addresses the tests use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import testinfra
+import testinfra.utils.ansible_runner
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+CONSOLE_HOSTS = sorted(RUNNER.get_hosts("automq_console"))
+NODE_HOSTS = sorted(RUNNER.get_hosts("automq_broker"))
+CONSOLE = CONSOLE_HOSTS[0] if CONSOLE_HOSTS else ""
+CONSOLE_ADDRESS = RUNNER.get_variables(CONSOLE)["ansible_host"] if CONSOLE else ""
+NODE_ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in NODE_HOSTS}
+
+CONSOLE_URL = f"http://{CONSOLE_ADDRESS}:8080"
+PROMETHEUS_URL = f"http://{CONSOLE_ADDRESS}:9090"
+JMX_EXPORTER_PORT = 9404
+ARTIFACTS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".testbed" / "artifacts"
+
+
+def _ssh_config() -> Path:
+    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    config = ephemeral / "verifier_ssh_config_console"
+    config.write_text(
+        "".join(
+            f"Host {address}\n"
+            "  User deploy\n"
+            f"  IdentityFile {project / '.testbed/ssh/id_ed25519'}\n"
+            f"  UserKnownHostsFile {ephemeral / 'known_hosts'}\n"
+            "  StrictHostKeyChecking yes\n"
+            "  IdentitiesOnly yes\n"
+            for address in [CONSOLE_ADDRESS, *NODE_ADDRESSES.values()]
+        )
+    )
+    return config
+
+
+SSH_CONFIG = _ssh_config()
+CONSOLE_SPEC = f"ssh://{CONSOLE_ADDRESS}?ssh_config={SSH_CONFIG}"
+NODE_SPECS = {name: f"ssh://{NODE_ADDRESSES[name]}?ssh_config={SSH_CONFIG}" for name in NODE_HOSTS}
+
+
+def console_host():
+    return testinfra.get_host(CONSOLE_SPEC)
+
+
+def admin_password() -> str:
+    """The initial admin password, from the mode-0600 file Ansible wrote on this machine."""
+    return Path(os.environ["AUTOMQ_CONSOLE_PASSWORD_FILE"]).read_text().strip()

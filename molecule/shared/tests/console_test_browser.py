@@ -1,0 +1,209 @@
+"""The builtin console, driven in headless Chromium (scenario cluster only).
+
+Playwright drives Debian's /usr/bin/chromium (no browser download). The test
+makes a topic with records and a consumer group with a known lag, then logs
+in as a person would and reads every page. The overview's screenshot is kept
+as an artifact: $MOLECULE_EPHEMERAL_DIRECTORY/console-overview.png and
+.testbed/artifacts/console-overview.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from console_hosts import ARTIFACTS, CONSOLE_URL, NODE_ADDRESSES, admin_password, console_host
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags for a machine without a GPU or outside network, running as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PARTITIONS = 3
+RECORDS_PER_PARTITION = 100
+COMMITTED_PER_PARTITION = 40
+EXPECTED_LAG = PARTITIONS * (RECORDS_PER_PARTITION - COMMITTED_PER_PARTITION)
+LOCK_OUT_AFTER = 5
+PAGES = ("/", "/topics", "/groups", "/storage")
+
+
+@pytest.fixture(scope="module")
+def workload() -> dict[str, str]:
+    """A topic with records on every partition and a group that read only part of them."""
+    bootstrap = ",".join(f"{address}:9092" for address in NODE_ADDRESSES.values())
+    suffix = uuid.uuid4().hex[:8]
+    topic, group = f"console-topic-{suffix}", f"console-group-{suffix}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[
+        topic
+    ].result(timeout=60)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for partition in range(PARTITIONS):
+        for sequence in range(RECORDS_PER_PARTITION):
+            producer.produce(topic, value=f"{partition}-{sequence}".encode(), partition=partition)
+    assert producer.flush(60) == 0
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+        consumer.commit(
+            offsets=[TopicPartition(topic, p, COMMITTED_PER_PARTITION) for p in range(PARTITIONS)],
+            asynchronous=False,
+        )
+    finally:
+        consumer.close()
+    return {"topic": topic, "group": group}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: tests/testbed/ensure_browser.sh"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def console_restarted_afterwards():
+    """The lock-out test locks this machine out for 15 minutes: restart the console after."""
+    yield
+    host = console_host()
+    with host.sudo():
+        host.check_output("systemctl restart automq-console")
+
+
+def _new_page(browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    return context.new_page()
+
+
+def _log_in(page: Page, password: str, user: str = "admin"):
+    page.goto(f"{CONSOLE_URL}/login")
+    page.fill("#username", user)
+    page.fill("#password", password)
+    with page.expect_response(re.compile(r"/login$")) as answer:
+        page.click("button[type=submit]")
+    return answer.value
+
+
+@pytest.fixture(scope="module")
+def page(browser: Browser, workload) -> Page:
+    return _new_page(browser)
+
+
+@pytest.fixture(scope="module")
+def seen_html() -> dict[str, str]:
+    """The HTML of every page the tests looked at, by path."""
+    return {}
+
+
+def test_pages_need_a_login(page: Page):
+    for path in PAGES:
+        page.goto(f"{CONSOLE_URL}{path}")
+        assert page.url == f"{CONSOLE_URL}/login"
+    expect(page.locator("h1")).to_have_text("Log in")
+
+
+def test_wrong_password_is_rejected(page: Page, seen_html):
+    answer = _log_in(page, admin_password() + "-wrong")
+    assert answer.status == 401
+    expect(page.locator("p.alert.problem")).to_have_text("Wrong user name or password.")
+    assert page.url == f"{CONSOLE_URL}/login"
+    seen_html["/login"] = page.content()
+    page.goto(f"{CONSOLE_URL}/")
+    assert page.url == f"{CONSOLE_URL}/login", "a failed login must not open a session"
+
+
+def test_login_shows_every_node_healthy_with_its_version(page: Page, seen_html):
+    answer = _log_in(page, admin_password())
+    assert answer.status == 303
+    assert page.url == f"{CONSOLE_URL}/"
+    expect(page.locator("p.alert.ok")).to_have_text(
+        f"All {len(NODE_ADDRESSES)} nodes are up and the controller quorum is healthy."
+    )
+    rows = page.locator("table.nodes tbody tr")
+    expect(rows).to_have_count(len(NODE_ADDRESSES))
+    for index in range(len(NODE_ADDRESSES)):
+        cells = rows.nth(index).locator("td")
+        assert cells.nth(2).inner_text() in NODE_ADDRESSES.values()
+        assert cells.nth(4).inner_text() == "1.7.3-fixture"
+        assert cells.nth(5).inner_text() == "registered, unfenced"
+        assert cells.nth(7).inner_text() == "up"
+    seen_html["/"] = page.content()
+
+    shot = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "console-overview.png"
+    page.screenshot(path=str(shot), full_page=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "console-overview.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_topics_page_shows_the_topic(page: Page, workload, seen_html):
+    page.click("nav >> text=Topics")
+    assert page.url == f"{CONSOLE_URL}/topics"
+    row = page.locator("table.topics tbody tr", has_text=workload["topic"])
+    expect(row).to_have_count(1)
+    assert row.locator("td").nth(1).inner_text() == str(PARTITIONS)
+    assert row.locator("td").nth(3).inner_text() == "0"  # offline partitions
+    seen_html["/topics"] = page.content()
+
+
+def test_groups_page_shows_the_lag(page: Page, workload, seen_html):
+    page.click("nav >> text=Consumer groups")
+    assert page.url == f"{CONSOLE_URL}/groups"
+    row = page.locator("table.groups tbody tr", has_text=workload["group"])
+    expect(row).to_have_count(1)
+    assert row.locator("td").nth(2).inner_text() == f"{EXPECTED_LAG:,}"
+    expect(row.locator("li")).to_have_text(
+        f"{workload['topic']}: lag {EXPECTED_LAG:,} over {PARTITIONS} partitions"
+    )
+    seen_html["/groups"] = page.content()
+
+
+def test_storage_page_shows_buckets_region_and_endpoint(page: Page, seen_html):
+    page.click("nav >> text=Object storage")
+    assert page.url == f"{CONSOLE_URL}/storage"
+    summary = page.locator("dl.summary").first.inner_text()
+    for value in (
+        "cn-hangzhou",
+        "https://oss-cn-hangzhou-internal.aliyuncs.com",
+        "automq-molecule-data",
+        "automq-molecule-ops",
+    ):
+        assert value in summary
+    seen_html["/storage"] = page.content()
+
+
+def test_no_page_contains_the_oss_secret(seen_html, oss_secret):
+    assert set(seen_html) == {"/login", *PAGES}
+    for path, html in seen_html.items():
+        assert oss_secret not in html, f"the OSS AccessKey secret is in {path}"
+        assert "AccessKeySecret" not in html
+
+
+def test_logins_lock_after_repeated_failures(browser: Browser, console_restarted_afterwards):
+    page = _new_page(browser)
+    # The successful login before cleared the earlier failure: five in a row now.
+    statuses = [_log_in(page, f"wrong-{attempt}").status for attempt in range(LOCK_OUT_AFTER)]
+    assert statuses == [401] * (LOCK_OUT_AFTER - 1) + [429]
+    # Locked: even the right password is refused now.
+    answer = _log_in(page, admin_password())
+    assert answer.status == 429
+    assert int(answer.headers["retry-after"]) > 0
+    expect(page.locator("p.alert.problem")).to_contain_text("Too many failed logins")
+    assert page.url == f"{CONSOLE_URL}/login"
