@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 import subprocess
 import time
@@ -224,6 +225,88 @@ def load_policy(text: str) -> dict[str, Any]:
     if text.startswith("%7B"):
         text = urllib.parse.unquote(text)
     return json.loads(text)
+
+
+# --- 0. The inventory role alone: hosts reached through the console's EIP -------------
+
+
+def test_inventory_through_the_console_eip(tmp_path: Path):
+    """Production without a VPN: the console's EIP is the jump host of the private nodes
+    (the emulator does not route EIPs, so this runs the role alone, on made-up hosts)."""
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text("all: {}\n")
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps({"access_key_id": "LTAI5tJump", "access_key_secret": "s"}))
+    instances = [
+        {"name": "jump-node-1", "private_ip": "10.0.1.3", "kind": "node"},
+        {"name": "jump-broker-1", "private_ip": "10.0.2.3", "kind": "broker"},
+        {"name": "jump-console-1", "private_ip": "10.0.1.4", "kind": "console"},
+    ]
+    for instance in instances:
+        instance.update(instance_id="i-x", zone_id="z", instance_type="ecs.r7.large")
+    playbook = tmp_path / "playbook.yml"
+    role_vars = {
+        "alicloud_cluster_name": "jump",
+        "alicloud_region": "cn-hangzhou",
+        "alicloud_inventory_instances": instances,
+        "alicloud_inventory_advertised_hosts": {"jump-node-1": "jump-node-1.jump.automq.private"},
+        "alicloud_inventory_oss_data_bucket": "jump-data",
+        "alicloud_inventory_oss_ops_bucket": "jump-ops",
+        "alicloud_inventory_access_key_id": "LTAI5tJump",
+        "alicloud_inventory_access_key_file": str(key_file),
+        "alicloud_inventory_ssh_private_key_file": "/keys/jump",
+        "alicloud_inventory_jump_via_console": True,
+        "alicloud_inventory_console_public_ip": "198.51.100.7",
+    }
+    plays = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "ansible.builtin.include_role": {"name": "alicloud_inventory"},
+                    "vars": role_vars,
+                }
+            ],
+        },
+        {
+            "hosts": "automq_broker",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "ansible.builtin.assert": {
+                        "that": [
+                            "automq_oss_access_key_secret == 's'",
+                            "inventory_hostname in groups['alicloud_provisioned']",
+                        ]
+                    }
+                }
+            ],
+        },
+    ]
+    playbook.write_text(yaml.safe_dump(plays))
+    run = run_playbook(tmp_path / "run", inventory, str(playbook))
+    assert run.rc == 0, run.describe()
+    hosts = yaml.safe_load((inventory / "alicloud-jump.yml").read_text())["all"]["hosts"]
+    console = hosts["jump-console-1"]
+    assert console["ansible_host"] == "198.51.100.7"
+    assert "ProxyCommand" not in console["ansible_ssh_common_args"]
+    known_hosts = inventory / "automq_state" / ".alicloud" / "jump-known_hosts"
+    for name in ("jump-node-1", "jump-broker-1"):
+        host = hosts[name]
+        assert host["ansible_host"] == next(i["private_ip"] for i in instances if i["name"] == name)
+        assert shlex.split(host["ansible_ssh_common_args"]) == [
+            "-o", f"UserKnownHostsFile={known_hosts}",
+            "-o", "StrictHostKeyChecking=accept-new",
+            "-o", (
+                "ProxyCommand=ssh -W %h:%p -q -i /keys/jump "
+                f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=accept-new "
+                "root@198.51.100.7"
+            ),
+        ]  # fmt: skip
+    assert hosts["jump-node-1"]["automq_advertised_host"] == "jump-node-1.jump.automq.private"
+    assert hosts["jump-broker-1"]["automq_advertised_host"] == "10.0.2.3"
 
 
 # --- 1. Wrong credentials ---------------------------------------------------------------
