@@ -362,6 +362,18 @@ class PlaybookRun:
             if event.get("event") == "playbook_on_play_start"
         ]
 
+    @property
+    def plays_acting(self) -> list[str]:
+        """Plays in which some task ran (was not skipped) on some host."""
+        acting: list[str] = []
+        for event in self.events:
+            if event.get("event") not in ("runner_on_ok", *_FAILED_EVENTS):
+                continue
+            play = event["event_data"].get("play", "")
+            if play not in acting:
+                acting.append(play)
+        return acting
+
     def tasks_run(self, play: str) -> list[str]:
         """Names of the tasks of ``play`` that ran on some host."""
         return [
@@ -392,7 +404,11 @@ class PlaybookRun:
 
     def describe(self) -> str:
         """A short account of the run for assertion messages."""
-        lines = [f"rc={self.rc} status={self.status}", f"plays started: {self.plays_started}"]
+        lines = [
+            f"rc={self.rc} status={self.status}",
+            f"plays started: {self.plays_started}",
+            f"plays that ran a task: {self.plays_acting}",
+        ]
         lines += [f"FAILED {f.play} / {f.task} on {f.host}: {f.msg}" for f in self.failures]
         return "\n".join(lines)
 
