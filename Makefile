@@ -13,11 +13,12 @@ export PYTHON := $(BIN)/python
 
 LOCAL_SUBNET := 172.30.10.0/24
 
-.PHONY: help venv testbed demo demo-down lint unit integration molecule test bench clean
+.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit integration molecule test bench clean
 
 help:
-	@echo "make demo       deploy a 3-node cluster and its console on local test-bed hosts; print bootstrap.servers and the console URL"
-	@echo "make demo-down  remove the demo hosts"
+	@echo "make demo       provision (emulated Alibaba Cloud) and deploy a 3-node cluster and its console with site.yml; print the console URL and bootstrap.servers"
+	@echo "make demo-down  destroy the demo's cloud resources and stop the emulator"
+	@echo "make demo-local the same deploy on four existing local test-bed hosts (inventories/local)"
 	@echo "make test       the whole suite: lint, unit tests, integration tests, Molecule scenarios"
 	@echo "make bench      time a fresh 3-node deploy and a no-op re-run"
 
@@ -32,14 +33,24 @@ $(VENV)/.installed: requirements.txt requirements.lock
 testbed: venv
 	tests/testbed/prepare.sh
 
-# Four hosts: three AutoMQ nodes and the console host (172.30.10.14).
+# The whole site.yml against the Alibaba Cloud emulator (tests/alicloud_emulator,
+# left running in the background): it provisions the VPC, buckets, RAM user,
+# PrivateZone and four hosts (three AutoMQ nodes and the console), then deploys.
 demo: testbed
-	$(BIN)/python tests/testbed/hosts.py up --env local --count 4 --subnet $(LOCAL_SUBNET)
-	$(BIN)/ansible-playbook -i inventories/local site.yml
-	$(BIN)/python tests/testbed/bootstrap_servers.py -i inventories/local
-	$(BIN)/python tests/testbed/console_url.py -i inventories/local
+	$(BIN)/python tests/testbed/demo.py up
 
 demo-down: venv
+	$(BIN)/python tests/testbed/demo.py down
+
+# The same deploy on hosts that already exist: four test-bed hosts listed in
+# inventories/local (no provisioning), as for servers you run yourself.
+demo-local: testbed
+	$(BIN)/python tests/testbed/hosts.py up --env local --count 4 --subnet $(LOCAL_SUBNET)
+	$(BIN)/ansible-playbook -i inventories/local site.yml
+	$(BIN)/python tests/testbed/console_url.py -i inventories/local
+	$(BIN)/python tests/testbed/bootstrap_servers.py -i inventories/local
+
+demo-local-down: venv
 	$(BIN)/python tests/testbed/hosts.py down --env local
 	rm -rf inventories/local/automq_state
 
@@ -68,5 +79,5 @@ test: lint unit integration molecule
 bench: testbed
 	$(BIN)/python tests/bench/bench.py
 
-clean: demo-down
+clean: demo-down demo-local-down
 	tests/testbed/package_server.sh stop

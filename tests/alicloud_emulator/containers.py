@@ -350,3 +350,27 @@ def cleanup(session: str | None = None) -> tuple[int, int]:
         except DockerError as error:
             LOG.warning("could not remove network %s: %s", network, error)
     return len(containers), len(networks)
+
+
+def remove_networks_overlapping(block: str) -> None:
+    """Remove emulator networks (and their containers) overlapping ``block``, left behind
+    by an interrupted earlier run: a new VPC's network could not be created otherwise.
+    Emulator networks elsewhere, and networks of anything else, are left alone."""
+    wanted = ipaddress.IPv4Network(block)
+    for network in _docker("network", "ls", "--quiet", "--filter", f"label={LABEL}").split():
+        try:
+            inspected = _docker(
+                "network",
+                "inspect",
+                "--format",
+                "{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{range .Containers}}{{.Name}} {{end}}",
+                network,
+            )
+        except DockerError:
+            continue  # removed meanwhile
+        subnets, _, names = inspected.strip().partition("|")
+        if not any(ipaddress.IPv4Network(s).overlaps(wanted) for s in subnets.split()):
+            continue
+        if names.split():
+            _docker("rm", "--force", "--volumes", *names.split())
+        _docker("network", "rm", network, timeout=60)

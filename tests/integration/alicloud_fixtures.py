@@ -16,9 +16,7 @@ Import the fixtures into a test module with
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -48,41 +46,6 @@ PROXY_VARIABLES = (
     "no_proxy",
 )
 RPC_SERVICES = ("ECS", "VPC", "RAM", "PVTZ", "STS")
-
-
-def remove_stale_networks(block: str) -> None:
-    """Remove emulator networks (and their containers) overlapping ``block``, left behind
-    by an interrupted earlier run: the new VPC's network could not be created otherwise.
-    Networks of other emulators elsewhere are left alone."""
-    wanted = ipaddress.IPv4Network(block)
-    listed = subprocess.run(
-        ["docker", "network", "ls", "--quiet", "--filter", f"label={containers.LABEL}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    for network in listed:
-        inspected = subprocess.run(
-            [
-                "docker",
-                "network",
-                "inspect",
-                "--format",
-                "{{range .IPAM.Config}}{{.Subnet}} {{end}}|{{range .Containers}}{{.Name}} {{end}}",
-                network,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if inspected.returncode != 0:
-            continue
-        subnets, _, names = inspected.stdout.strip().partition("|")
-        if not any(ipaddress.IPv4Network(s).overlaps(wanted) for s in subnets.split()):
-            continue
-        if names.split():
-            subprocess.run(["docker", "rm", "--force", *names.split()], capture_output=True)
-        subprocess.run(["docker", "network", "rm", network], capture_output=True)
 
 
 @dataclass(frozen=True)
@@ -135,7 +98,7 @@ class CloudEnv:
 
 
 def start_emulator(vpc_block: str, **overrides: Any) -> Emulator:
-    remove_stale_networks(vpc_block)
+    containers.remove_networks_overlapping(vpc_block)
     return Emulator(containers=True, boot_timeout=180, **overrides).start()
 
 
