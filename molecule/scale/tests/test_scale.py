@@ -400,4 +400,5 @@ def test_site_after_everything_changes_nothing():
     run = playbook("site.yml", ["automq-scale-5"])
     assert run.rc == 0, run.output[-3000:]
     assert set(run.changed().values()) == {0}, run.changed()
-    assert len(run.changed()) == 4
+    # localhost: site.yml's provisioning plays, every task skipped here.
+    assert sorted(run.changed()) == sorted([*ORIGINAL, "automq-scale-5", "localhost"])
