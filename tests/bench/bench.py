@@ -38,6 +38,8 @@ ENV = "bench"
 SUBNET = "172.30.40.0/24"
 NODES = 3
 INVENTORY_DIR = REPO / ".testbed" / ENV / "inventory"
+# Each run's output (with profile_tasks' timings), kept for reading afterwards.
+RUN_LOGS = REPO / ".testbed" / "bench-logs"
 PACKAGES = REPO / ".testbed" / "packages"
 # Version A is deployed, then upgraded to version B.
 VERSION_A = ("1.6.0-fixture", "3.9.0")
@@ -114,6 +116,9 @@ def deploy(
     if run.returncode != 0:
         sys.stdout.write(run.stdout[-4000:])
         raise SystemExit(f"bench: ansible-playbook failed with {run.returncode}")
+    RUN_LOGS.mkdir(parents=True, exist_ok=True)
+    number = len(list(RUN_LOGS.glob("*.log"))) + 1
+    (RUN_LOGS / f"{number}-{Path(playbook).stem}.log").write_text(run.stdout)
     changed = {match[1]: int(match[3]) for match in RECAP.finditer(run.stdout)}
     return elapsed, changed, run.stdout
 
@@ -223,6 +228,7 @@ def upgrade(inventory: Path) -> int:
 
 def main() -> int:
     hosts("down", "--env", ENV)
+    subprocess.run(["rm", "-rf", str(RUN_LOGS)], check=True)
     started = time.monotonic()
     hosts("up", "--env", ENV, "--count", str(NODES), "--subnet", SUBNET)
     hosts_up = time.monotonic() - started
