@@ -5,6 +5,7 @@ automq-scale-4 and -5 run but are in no AutoMQ group. These tests run in file or
 build on each other: they drive site.yml and playbooks/decommission.yml with
 ansible-playbook, adding hosts to automq_broker through a second inventory file, and
 look at the hosts with ``docker exec`` and at the cluster over the Kafka protocol.
+Prometheus on automq-scale-console must follow each change of the inventory.
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
 
 sys.path.insert(0, str(PROJECT / "python_helpers"))
+sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
+from prometheus_api import jmx_targets_problem, poll  # noqa: E402
+
 from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
 
 ADDRESS = {f"automq-scale-{i}": f"172.30.23.1{i}" for i in range(1, 6)}
 ORIGINAL = ["automq-scale-1", "automq-scale-2", "automq-scale-3"]
 BOOTSTRAP = ",".join(f"{ADDRESS[name]}:9092" for name in ORIGINAL)
+CONSOLE = "automq-scale-console"
+PROMETHEUS_URL = "http://172.30.23.20:9090"
+JMX_EXPORTER_PORT = 9404
 RECORDS = 2000
 RUN = uuid.uuid4().hex[:6]
 
@@ -141,6 +148,13 @@ def replicas_by_partition() -> dict[str, list[int]]:
     }
 
 
+def assert_prometheus_scrapes(node_ids: dict[str, int]) -> None:
+    """Prometheus on the console host scrapes exactly these hosts (host -> node.id), all up,
+    each target labelled with its node ID: the targets follow the inventory."""
+    by_target = {f"{ADDRESS[host]}:{JMX_EXPORTER_PORT}": node for host, node in node_ids.items()}
+    poll(lambda: jmx_targets_problem(PROMETHEUS_URL, set(by_target), by_target))
+
+
 def payload(topic: str, sequence: int) -> bytes:
     seed = f"{topic}/{sequence}".encode()
     return hashlib.sha256(seed).digest() * 8 + sequence.to_bytes(8, "big")
@@ -210,6 +224,7 @@ def test_converge_deployed_three_nodes():
     assert state()["assignments"] == {"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2}
     assert state()["retired"] == []
     assert live_brokers() == [0, 1, 2]
+    assert_prometheus_scrapes({"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2})
     for host in ("automq-scale-4", "automq-scale-5"):
         assert sh(host, "test -e /etc/automq && echo yes || echo no").strip() == "no"
 
@@ -236,6 +251,9 @@ def test_scale_out_adds_broker_1000_and_touches_nothing_else():
         assert service(host) == BEFORE[host], f"{host} was reconfigured or restarted"
     # Nodes 2 and 3 saw no change at all; node 1 only ran the state file update.
     assert run.changed()["automq-scale-2"] == run.changed()["automq-scale-3"] == 0
+    assert_prometheus_scrapes(
+        {"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2, "automq-scale-4": 1000}
+    )
 
 
 def test_produce_onto_the_new_broker():
@@ -385,6 +403,10 @@ def test_a_new_host_gets_a_new_id_not_the_retired_one():
     assert node_id_on_host("automq-scale-5") == 1001
     assert live_brokers() == [0, 1, 2, 1001]
     assert {host: service(host) for host in ORIGINAL} == before
+    # The decommissioned host left the inventory, so Prometheus no longer scrapes it.
+    assert_prometheus_scrapes(
+        {"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2, "automq-scale-5": 1001}
+    )
 
 
 def test_all_earlier_data_is_still_readable():
@@ -401,4 +423,4 @@ def test_site_after_everything_changes_nothing():
     assert run.rc == 0, run.output[-3000:]
     assert set(run.changed().values()) == {0}, run.changed()
     # localhost: site.yml's provisioning plays, every task skipped here.
-    assert sorted(run.changed()) == sorted([*ORIGINAL, "automq-scale-5", "localhost"])
+    assert sorted(run.changed()) == sorted([*ORIGINAL, "automq-scale-5", CONSOLE, "localhost"])
