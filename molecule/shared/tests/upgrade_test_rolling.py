@@ -501,6 +501,9 @@ def test_no_record_lost_duplicated_or_reordered(traffic):
         "",
     )
     print(f"upgrade: highest produce latency: {producer.max_latency * 1000:.0f} ms{during}")
+    print(f"upgrade: producer epoch bumps: {len(producer.epoch_bumps)}")
+    for line in producer.epoch_bumps[:10]:
+        print(f"upgrade:   {line}")
     print(
         f"upgrade: consumer: {len(consumer.log.found)} records, "
         f"{len(consumer.log.duplicates)} duplicates, {len(consumer.log.out_of_order)} out of "

@@ -5,10 +5,12 @@ Used by the upgrade scenario's verifier (upgrade_test_rolling.py) and by
 project's stdlib Kafka probe (python_helpers/automq_helpers/kafka_probe.py).
 
 - SteadyProducer: an idempotent producer (acks=all, librdkafka's default
-  retries) at a steady rate. Every record's key is its sequence number and
-  its value the sequence number plus a digest of it. Per record it keeps the
-  partition and offset of the acknowledgement, or the error; per run the
-  highest latency from produce() to acknowledgement.
+  retries, one request in flight per connection) at a steady rate. Every
+  record's key is its sequence number and its value the sequence number plus
+  a digest of it. Per record it keeps the partition and offset of the
+  acknowledgement, or the error; per run the highest latency from produce()
+  to acknowledgement, and librdkafka's producer epoch bumps (its idempotence
+  log), the one client-side way to a duplicate.
 - CheckingConsumer: a consumer group member reading the topic from the start
   while the operation runs; it records where each sequence number was found,
   duplicates (one sequence number at two offsets) and order (sequence numbers
@@ -27,6 +29,7 @@ project's stdlib Kafka probe (python_helpers/automq_helpers/kafka_probe.py).
 from __future__ import annotations
 
 import hashlib
+import logging
 import sys
 import threading
 import time
@@ -57,17 +60,49 @@ def parse_record(key: bytes | None, value: bytes | None) -> int:
     return sequence
 
 
+class _ClientLog(logging.Handler):
+    """librdkafka's log, as it prints it without a logger, plus the epoch bumps kept aside.
+
+    The idempotence debug lines (level 7) are read, not printed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.epoch_bumps: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = record.getMessage()
+        if "bump" in line.lower():
+            self.epoch_bumps.append(line)
+        if record.levelno >= logging.INFO:
+            print(f"%{record.levelname}|{line}", file=sys.stderr)
+
+
 class SteadyProducer:
     """Produces `rate` records per second from a thread until stopped."""
 
     def __init__(self, bootstrap: str, topic: str, rate: float = 200.0) -> None:
         self.topic = topic
         self.rate = rate
+        self._log = _ClientLog()
+        logger = logging.getLogger(f"steady-producer-{topic}")
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False
+        logger.addHandler(self._log)
         self.config = {
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            # With up to five requests in flight, librdkafka answers an
+            # OUT_OF_ORDER_SEQUENCE_NUMBER on a request behind a failed one by
+            # bumping the producer epoch, which resets the sequence numbers and
+            # can write a record twice across a leader change (librdkafka issue
+            # 4953; the Java client retries instead). One request in flight per
+            # connection keeps idempotence exact, so a duplicate in the log is
+            # the cluster's, not the client's.
+            "max.in.flight.requests.per.connection": 1,
+            "debug": "eos",
+            "logger": logger,
         }
         self.acked: dict[int, tuple[int, int]] = {}
         self.errors: list[tuple[int, str]] = []
@@ -79,6 +114,11 @@ class SteadyProducer:
         self._sent_at: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"produce-{topic}", daemon=True)
+
+    @property
+    def epoch_bumps(self) -> list[str]:
+        """librdkafka's log lines about producer epoch bumps, in order."""
+        return self._log.epoch_bumps
 
     def start(self) -> SteadyProducer:
         self._thread.start()
