@@ -84,9 +84,9 @@ class SteadyProducer:
         self.topic = topic
         self.rate = rate
         self._log = _ClientLog()
-        logger = logging.getLogger(f"steady-producer-{topic}")
-        logger.setLevel(logging.DEBUG)
-        logger.propagate = False
+        # A logger of its own, outside logging's registry: no root handlers, and a
+        # second producer on the same topic does not add a handler to this one.
+        logger = logging.Logger(f"steady-producer-{topic}", logging.DEBUG)
         logger.addHandler(self._log)
         self.config = {
             "bootstrap.servers": bootstrap,
