@@ -88,7 +88,6 @@ def cloud_environment(credentials: Credentials) -> dict[str, str]:
         ALIBABA_CLOUD_ECS_METADATA_DISABLED="true",
         ALIBABA_CLOUD_CLI_PROFILE_DISABLED="true",
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        AUTOMQ_DEMO_DIR=str(STATE),
         # The RAM user's AccessKey file is vault-encrypted with this password.
         ANSIBLE_VAULT_PASSWORD_FILE=str(STATE / "vault-password"),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

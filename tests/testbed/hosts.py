@@ -49,6 +49,15 @@ def ensure_ssh_key() -> Path:
             str(private),
         )
     public = SSH_DIR / "authorized_keys"
+    if public.is_dir():
+        # Docker creates a missing bind-mount source as an empty directory: a
+        # scenario started before the key existed leaves one behind.
+        try:
+            public.rmdir()
+        except OSError as error:
+            raise SystemExit(
+                f"hosts.py: {public} is a directory that is not empty ({error}); remove it"
+            ) from error
     public.write_text((SSH_DIR / "id_ed25519.pub").read_text())
     public.chmod(0o644)
     return public
@@ -150,9 +159,12 @@ def main(argv: list[str]) -> int:
     up_parser.add_argument("--subnet", required=True)
     down_parser = sub.add_parser("down", help="remove an environment's hosts and network")
     down_parser.add_argument("--env", required=True)
+    sub.add_parser("ssh-key", help="create the test bed's SSH key and authorized_keys (idempotent)")
     args = parser.parse_args(argv)
     if args.command == "up":
         up(args.env, args.count, args.subnet)
+    elif args.command == "ssh-key":
+        print(f"ssh key: {ensure_ssh_key()}")
     else:
         down(args.env)
     return 0

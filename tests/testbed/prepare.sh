@@ -11,6 +11,9 @@ packages="$repo/.testbed/packages"
 
 "$here/ensure_docker.sh"
 "$here/build_host_image.sh" >/dev/null
+# The key every test-bed host trusts for the deploy user (Molecule mounts its
+# authorized_keys into the hosts it creates).
+python3 "$here/hosts.py" ssh-key >/dev/null
 
 if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
   echo "prepare: installing Maven and a JDK to build the fixture packages"
