@@ -21,7 +21,19 @@ from .node_ids import (
     quorum_voters,
 )
 
-__all__ = ["ClusterPlan", "NodeSpec", "PlanError", "parse_node_spec", "plan_cluster"]
+__all__ = [
+    "SECURITY_MODES",
+    "ClusterPlan",
+    "NodeSpec",
+    "PlanError",
+    "parse_node_spec",
+    "plan_cluster",
+    "resolve_security",
+]
+
+SECURITY_MODES = ("secure", "plaintext")
+# Clusters recorded before the security mode was: they all ran plaintext.
+LEGACY_SECURITY = "plaintext"
 
 
 class PlanError(ValueError):
@@ -40,6 +52,8 @@ class NodeSpec:
     explicit_id: int | None = None
     on_host_id: int | None = None
     on_host_cluster_id: str | None = None
+    # "secure" or "plaintext" as the node's current server.properties has it.
+    on_host_security: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class ClusterPlan:
     voter_ids: tuple[int, ...]
     quorum_voters: str
     quorum_bootstrap_servers: str
+    security: str
     state: dict[str, object]
 
 
@@ -86,6 +101,11 @@ def parse_node_spec(raw: Mapping[str, object]) -> NodeSpec:
     if port is None or not 0 < port < 65536:
         raise PlanError(f"automq_controller_port of {host} is {port!r}: use a port 1-65535")
     cluster_id = raw.get("on_host_cluster_id")
+    security = raw.get("on_host_security")
+    if security in ("", None):
+        security = None
+    elif security not in SECURITY_MODES:
+        raise PlanError(f"on_host_security of {host} is {security!r}")
     return NodeSpec(
         host=host,
         controller=_bool(raw.get("controller"), f"controller role of {host}"),
@@ -95,12 +115,13 @@ def parse_node_spec(raw: Mapping[str, object]) -> NodeSpec:
         explicit_id=_optional_int(raw.get("explicit_id"), f"{NODE_ID_VARIABLE} of {host}"),
         on_host_id=_optional_int(raw.get("on_host_id"), f"node.id in meta.properties of {host}"),
         on_host_cluster_id=cluster_id if isinstance(cluster_id, str) and cluster_id else None,
+        on_host_security=security if isinstance(security, str) else None,
     )
 
 
-def _split_state(document: object, state_file: str) -> tuple[str | None, IdState]:
+def _split_state(document: object, state_file: str) -> tuple[str | None, str | None, IdState]:
     if document is None:
-        return None, IdState()
+        return None, None, IdState()
     if not isinstance(document, Mapping):
         raise PlanError(
             f"{state_file} does not hold a JSON object; restore it from version control"
@@ -110,8 +131,56 @@ def _split_state(document: object, state_file: str) -> tuple[str | None, IdState
         raise PlanError(
             f"{state_file}: cluster_id is not a string; restore it from version control"
         )
-    ids = {key: value for key, value in document.items() if key != "cluster_id"}
-    return persisted, IdState.from_json(ids, source=state_file)
+    security = document.get("security")
+    if security is not None and security not in SECURITY_MODES:
+        raise PlanError(
+            f"{state_file}: security is {security!r}, not one of {', '.join(SECURITY_MODES)}; "
+            "restore the file from version control"
+        )
+    ids = {key: value for key, value in document.items() if key not in ("cluster_id", "security")}
+    return persisted, security, IdState.from_json(ids, source=state_file)
+
+
+def resolve_security(
+    recorded: str | None,
+    configured: str,
+    *,
+    on_hosts: Sequence[str],
+    cluster_exists: bool,
+    allow_downgrade: bool,
+    state_file: str,
+) -> str:
+    """The security mode to record, or a :class:`PlanError` saying why the run must stop.
+
+    A cluster keeps the mode it runs with: the state file's, else the one its nodes are
+    configured with (``on_hosts``; "secure" if any node is), else, for a cluster formatted
+    before modes were recorded, plaintext; a new cluster takes ``automq_security``.
+    Weakening a secure cluster needs ``automq_security_allow_downgrade``; switching a
+    running plaintext cluster to secure in one run would split its quorum (nodes restarted
+    onto TLS could no longer reach the others), so it is refused too.
+    """
+    if configured not in SECURITY_MODES:
+        raise PlanError(
+            f"automq_security is {configured!r}: use secure (TLS, SASL/SCRAM, ACLs) or plaintext"
+        )
+    from_hosts = ("secure" if "secure" in on_hosts else on_hosts[0]) if on_hosts else None
+    current = recorded or from_hosts or (LEGACY_SECURITY if cluster_exists else None)
+    if current is None or current == configured:
+        return configured
+    if current == "secure":
+        if allow_downgrade:
+            return configured
+        raise PlanError(
+            f"this cluster runs secure ({state_file} records it) and automq_security is now "
+            "plaintext: that would drop TLS, authentication and ACLs. Set automq_security: "
+            "secure again, or, if the downgrade is intended, automq_security_allow_downgrade: true"
+        )
+    raise PlanError(
+        f"this cluster runs plaintext ({state_file}) and automq_security is secure: restarting "
+        "its nodes onto TLS listeners one at a time would split the controller quorum. Keep "
+        "automq_security: plaintext for this cluster (the in-place migration to secure is not "
+        "available yet), or deploy a new, secure cluster"
+    )
 
 
 def plan_cluster(
@@ -120,6 +189,8 @@ def plan_cluster(
     nodes: Sequence[NodeSpec],
     *,
     state_file: str,
+    security: str = "secure",
+    allow_security_downgrade: bool = False,
 ) -> ClusterPlan:
     """Decide every node's ID, the cluster ID and the quorum strings.
 
@@ -127,11 +198,19 @@ def plan_cluster(
     Raises :class:`PlanError`, :class:`~.cluster_id.ClusterIdError` or
     :class:`~.node_ids.NodeIdError` (all ValueErrors) with operator-facing messages.
     """
-    persisted, id_state = _split_state(state_document, state_file)
+    persisted, recorded_security, id_state = _split_state(state_document, state_file)
     decision = resolve_cluster_id(
         configured_cluster_id or None,
         persisted,
         {node.host: node.on_host_cluster_id for node in nodes},
+        state_file=state_file,
+    )
+    security_mode = resolve_security(
+        recorded_security,
+        security,
+        on_hosts=[node.on_host_security for node in nodes if node.on_host_security],
+        cluster_exists=persisted is not None or any(node.on_host_cluster_id for node in nodes),
+        allow_downgrade=allow_security_downgrade,
         state_file=state_file,
     )
     assignment = assign_node_ids(
@@ -156,7 +235,11 @@ def plan_cluster(
             "set one port for the whole automq_controller group"
         )
     port = ports.pop()
-    state: dict[str, object] = {"cluster_id": decision.cluster_id, **assignment.state.to_json()}
+    state: dict[str, object] = {
+        "cluster_id": decision.cluster_id,
+        "security": security_mode,
+        **assignment.state.to_json(),
+    }
     return ClusterPlan(
         cluster_id=decision.cluster_id,
         cluster_id_generated=decision.generated,
@@ -167,6 +250,7 @@ def plan_cluster(
         quorum_bootstrap_servers=quorum_bootstrap_servers(
             (node.advertised_host for _, node in controllers), port
         ),
+        security=security_mode,
         state=state,
     )
 

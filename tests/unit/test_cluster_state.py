@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -88,6 +89,7 @@ def test_fresh_cluster_of_three_combined_nodes() -> None:
     assert result.quorum_bootstrap_servers == "h1:9093,h2:9093,h3:9093"
     assert result.state == {
         "cluster_id": result.cluster_id,
+        "security": "secure",
         "assignments": {"h1": 0, "h2": 1, "h3": 2},
         "retired": [],
     }
@@ -124,7 +126,11 @@ def test_configured_cluster_id_is_used() -> None:
 
 
 def test_cluster_id_of_formatted_hosts_is_adopted() -> None:
-    nodes = [node("h1", on_host_id="0", on_host_cluster_id=ID_B), node("h2"), node("h3")]
+    nodes = [
+        node("h1", on_host_id="0", on_host_cluster_id=ID_B, on_host_security="secure"),
+        node("h2"),
+        node("h3"),
+    ]
 
     result = plan(nodes)
 
@@ -164,6 +170,7 @@ def test_adding_a_broker_only_host() -> None:
     assert second.quorum_bootstrap_servers == first.quorum_bootstrap_servers
     assert second.state == {
         "cluster_id": first.cluster_id,
+        "security": "secure",
         "assignments": {"h1": 0, "h2": 1, "h3": 2, "h4": 1000},
         "retired": [],
     }
@@ -300,7 +307,8 @@ def test_malformed_state_document(document: object, expected: str) -> None:
 
 
 def test_state_without_retired_is_accepted() -> None:
-    result = plan(THREE, state={"cluster_id": ID_A, "assignments": {"h1": 2, "h2": 0}})
+    state = {"cluster_id": ID_A, "security": "secure", "assignments": {"h1": 2, "h2": 0}}
+    result = plan(THREE, state=state)
 
     assert dict(result.node_ids) == {"h1": 2, "h2": 0, "h3": 1}
     assert result.state["retired"] == []
@@ -489,3 +497,103 @@ def test_adding_brokers_never_moves_existing_ids(
     assert all(second.node_ids[str(e["host"])] >= 1000 for e in added)
     assert second.quorum_voters == first.quorum_voters
     assert second.cluster_id == first.cluster_id
+
+
+# --------------------------------------------------------------------------- security mode
+
+
+def plan_security(
+    nodes: list[NodeSpec], state: object, security: str, *, allow_downgrade: bool = False
+) -> ClusterPlan:
+    return plan_cluster(
+        state,
+        None,
+        nodes,
+        state_file=STATE_FILE,
+        security=security,
+        allow_security_downgrade=allow_downgrade,
+    )
+
+
+@pytest.mark.parametrize("mode", ["secure", "plaintext"])
+def test_a_new_cluster_records_the_configured_security(mode: str) -> None:
+    result = plan_security(THREE, None, mode)
+
+    assert result.security == mode
+    assert result.state["security"] == mode
+
+
+def test_a_secure_cluster_is_not_downgraded_silently() -> None:
+    first = plan_security(THREE, None, "secure")
+
+    message = str(planning_error_of(lambda: plan_security(THREE, first.state, "plaintext")))
+
+    assert "automq_security_allow_downgrade" in message
+    assert STATE_FILE in message
+
+
+def test_an_explicit_downgrade_is_recorded() -> None:
+    first = plan_security(THREE, None, "secure")
+
+    second = plan_security(THREE, first.state, "plaintext", allow_downgrade=True)
+
+    assert second.security == "plaintext"
+    assert second.state["security"] == "plaintext"
+
+
+def test_a_plaintext_cluster_is_not_switched_to_secure_in_one_run() -> None:
+    first = plan_security(THREE, None, "plaintext")
+
+    message = str(planning_error_of(lambda: plan_security(THREE, first.state, "secure")))
+
+    assert "automq_security: plaintext" in message
+    assert "quorum" in message
+
+
+def test_a_cluster_recorded_before_security_modes_ran_plaintext() -> None:
+    legacy = {"cluster_id": ID_A, "assignments": {"h1": 0, "h2": 1, "h3": 2}, "retired": []}
+
+    assert plan_security(THREE, legacy, "plaintext").state["security"] == "plaintext"
+    with pytest.raises(PLANNING_ERRORS):
+        plan_security(THREE, legacy, "secure")
+
+
+def test_without_a_state_file_the_hosts_configuration_decides() -> None:
+    """A lost state file does not make a secure cluster look plaintext."""
+    formatted = [
+        node(f"h{n}", on_host_id=str(n - 1), on_host_cluster_id=ID_A, on_host_security="secure")
+        for n in (1, 2, 3)
+    ]
+
+    assert plan_security(formatted, None, "secure").security == "secure"
+    with pytest.raises(PLANNING_ERRORS, match="automq_security_allow_downgrade"):
+        plan_security(formatted, None, "plaintext")
+
+
+def test_an_unknown_security_mode_names_the_variable() -> None:
+    message = str(planning_error_of(lambda: plan_security(THREE, None, "tls")))
+
+    assert "automq_security is 'tls'" in message
+
+
+@pytest.mark.parametrize("recorded", ["secure", "plaintext", None])
+@pytest.mark.parametrize("configured", ["secure", "plaintext"])
+def test_the_recorded_mode_changes_only_by_explicit_downgrade(
+    recorded: str | None, configured: str
+) -> None:
+    state: dict[str, object] = {"cluster_id": ID_A, "assignments": {}, "retired": []}
+    if recorded:
+        state["security"] = recorded
+    current = recorded or "plaintext"
+    try:
+        result = plan_security(THREE, state, configured)
+    except PLANNING_ERRORS:
+        assert current != configured
+    else:
+        assert result.security == configured == current
+
+
+def planning_error_of(call: Callable[[], object]) -> ValueError:
+    with pytest.raises(PLANNING_ERRORS) as info:
+        call()
+    return info.value

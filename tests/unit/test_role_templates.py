@@ -96,30 +96,67 @@ def render(
     return {path.name: path.read_text() for path in out.iterdir()}
 
 
-def test_combined_node_properties(tmp_path: Path) -> None:
+COMMON_PROPERTIES = {
+    "node.id": "0",
+    "process.roles": "broker,controller",
+    "controller.quorum.voters": "0@10.9.0.11:9093,1@10.9.0.12:9093,2@10.9.0.13:9093",
+    "controller.quorum.bootstrap.servers": "10.9.0.11:9093,10.9.0.12:9093,10.9.0.13:9093",
+    "controller.listener.names": "CONTROLLER",
+    "log.dirs": "/var/lib/automq/kraft-metadata",
+    "metadata.log.dir": "/var/lib/automq/kraft-metadata",
+    "elasticstream.enable": "true",
+    "s3.data.buckets": "0@s3://prod-data?region=oss-cn-hangzhou&"
+    "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com",
+    "s3.ops.buckets": "1@s3://prod-ops?region=oss-cn-hangzhou&"
+    "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com",
+    "s3.wal.path": "0@s3://prod-data?region=oss-cn-hangzhou&"
+    "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com",
+    "s3.telemetry.metrics.exporter.uri": "prometheus://?host=0.0.0.0&port=9464",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+}
+TLS = "/etc/automq/tls"
+BALANCER_TLS = {
+    f"{prefix}{key}": value
+    for prefix in ("autobalancer.reporter.", "autobalancer.client.auth.")
+    for key, value in {
+        "security.protocol": "SSL",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": f"{TLS}/node-keystore.pem",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": f"{TLS}/ca.crt",
+    }.items()
+}
+
+
+def test_combined_node_properties_are_secure_by_default(tmp_path: Path) -> None:
     files = render(tmp_path, "combined", 0)
     props = parse_properties(files["server.properties"])
-    endpoint = "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com"
     assert props == {
-        "node.id": "0",
-        "process.roles": "broker,controller",
-        "controller.quorum.voters": "0@10.9.0.11:9093,1@10.9.0.12:9093,2@10.9.0.13:9093",
-        "controller.quorum.bootstrap.servers": "10.9.0.11:9093,10.9.0.12:9093,10.9.0.13:9093",
-        "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "listeners": "PLAINTEXT://:9092,CONTROLLER://:9093",
-        "advertised.listeners": "PLAINTEXT://10.9.0.11:9092",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "log.dirs": "/var/lib/automq/kraft-metadata",
-        "metadata.log.dir": "/var/lib/automq/kraft-metadata",
-        "elasticstream.enable": "true",
-        "s3.data.buckets": f"0@s3://prod-data?region=oss-cn-hangzhou&{endpoint}",
-        "s3.ops.buckets": f"1@s3://prod-ops?region=oss-cn-hangzhou&{endpoint}",
-        "s3.wal.path": f"0@s3://prod-data?region=oss-cn-hangzhou&{endpoint}",
-        "s3.telemetry.metrics.exporter.uri": "prometheus://?host=0.0.0.0&port=9464",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        **COMMON_PROPERTIES,
+        "listener.security.protocol.map": "CONTROLLER:SSL,INTERNAL:SSL,CLIENT:SASL_SSL",
+        "listeners": "CLIENT://:9092,INTERNAL://:9094,CONTROLLER://:9093",
+        "advertised.listeners": "CLIENT://10.9.0.11:9092,INTERNAL://10.9.0.11:9094",
+        "inter.broker.listener.name": "INTERNAL",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": f"{TLS}/node-keystore.pem",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": f"{TLS}/ca.crt",
+        "ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
+        "ssl.endpoint.identification.algorithm": "https",
+        "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)(,.*)?$/$1/,DEFAULT",
+        "listener.name.controller.ssl.client.auth": "required",
+        "listener.name.internal.ssl.client.auth": "required",
+        "listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.client.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found": "false",
+        "super.users": "User:automq-node.prod;User:admin",
+        "autobalancer.client.listener.name": "INTERNAL",
+        **BALANCER_TLS,
     }
     # The secret lives only in the environment file.
     assert "example-secret-value" not in files["server.properties"]
@@ -127,17 +164,38 @@ def test_combined_node_properties(tmp_path: Path) -> None:
     assert "AWS_SECRET_ACCESS_KEY=example-secret-value" in files["credentials.env"]
 
 
+def test_combined_node_properties_plaintext_opt_out(tmp_path: Path) -> None:
+    files = render(tmp_path, "combined", 0, automq_security="plaintext")
+    props = parse_properties(files["server.properties"])
+    assert props == {
+        **COMMON_PROPERTIES,
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listeners": "PLAINTEXT://:9092,CONTROLLER://:9093",
+        "advertised.listeners": "PLAINTEXT://10.9.0.11:9092",
+        "inter.broker.listener.name": "PLAINTEXT",
+    }
+
+
 def test_broker_only_and_controller_only_listeners(tmp_path: Path) -> None:
     broker = parse_properties(render(tmp_path / "b", "broker_only", 1000)["server.properties"])
     assert broker["process.roles"] == "broker"
-    assert broker["listeners"] == "PLAINTEXT://:9092"
-    assert broker["advertised.listeners"] == "PLAINTEXT://10.9.0.21:9092"
+    assert broker["listeners"] == "CLIENT://:9092,INTERNAL://:9094"
+    assert broker["advertised.listeners"] == "CLIENT://10.9.0.21:9092,INTERNAL://10.9.0.21:9094"
+    # A broker-only node still reaches the controllers over TLS with its certificate.
+    assert broker["listener.security.protocol.map"].startswith("CONTROLLER:SSL,")
 
     controller = parse_properties(render(tmp_path / "c", "controller_only", 1)["server.properties"])
     assert controller["process.roles"] == "controller"
     assert controller["listeners"] == "CONTROLLER://:9093"
+    assert controller["listener.name.controller.ssl.client.auth"] == "required"
     assert "advertised.listeners" not in controller
     assert "inter.broker.listener.name" not in controller
+    assert not any(key.startswith("autobalancer.") for key in controller)
+
+    plain = render(tmp_path / "p", "broker_only", 1000, automq_security="plaintext")
+    broker = parse_properties(plain["server.properties"])
+    assert broker["listeners"] == "PLAINTEXT://:9092"
+    assert broker["advertised.listeners"] == "PLAINTEXT://10.9.0.21:9092"
 
 
 def test_overrides_win_and_public_endpoint(tmp_path: Path) -> None:

@@ -23,6 +23,8 @@ ARGUMENT_SPEC = {
     "state_file": {"type": "path", "required": True},
     "cluster_id": {"type": "str", "default": ""},
     "nodes": {"type": "list", "elements": "dict", "required": True},
+    "security": {"type": "str", "default": "secure", "choices": ["secure", "plaintext"]},
+    "allow_security_downgrade": {"type": "bool", "default": False},
 }
 
 
@@ -57,7 +59,14 @@ class ActionModule(ActionBase):
 
         try:
             nodes = [parse_node_spec(raw) for raw in args["nodes"]]
-            plan = plan_cluster(document, args["cluster_id"], nodes, state_file=str(state_file))
+            plan = plan_cluster(
+                document,
+                args["cluster_id"],
+                nodes,
+                state_file=str(state_file),
+                security=args["security"],
+                allow_security_downgrade=args["allow_security_downgrade"],
+            )
         except PLANNING_ERRORS as error:
             result.update(failed=True, msg=str(error))
             return result
@@ -75,6 +84,7 @@ class ActionModule(ActionBase):
             voter_ids=list(plan.voter_ids),
             quorum_voters=plan.quorum_voters,
             quorum_bootstrap_servers=plan.quorum_bootstrap_servers,
+            security=plan.security,
         )
         if changed and self._task.diff:
             result["diff"] = {

@@ -31,6 +31,19 @@ options:
     type: list
     elements: dict
     required: true
+  security:
+    description:
+      - The security mode the inventory asks for (C(automq_security)). A new cluster records
+        it; an existing one keeps the recorded mode (none recorded: C(plaintext)).
+      - Changing C(secure) to C(plaintext) fails unless O(allow_security_downgrade); changing
+        C(plaintext) to C(secure) fails (a rolling switch would split the quorum).
+    type: str
+    choices: [secure, plaintext]
+    default: secure
+  allow_security_downgrade:
+    description: Accept the change of a secure cluster to C(plaintext).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -66,6 +79,10 @@ quorum_voters:
   returned: success
 quorum_bootstrap_servers:
   description: Value of C(controller.quorum.bootstrap.servers).
+  type: str
+  returned: success
+security:
+  description: The security mode recorded for the cluster.
   type: str
   returned: success
 new_hosts:
