@@ -34,6 +34,7 @@ SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
 
 sys.path.insert(0, str(PROJECT / "python_helpers"))
 sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
+from kafka_clients import client_settings  # noqa: E402
 from prometheus_api import jmx_targets_problem, poll  # noqa: E402
 
 from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
@@ -140,7 +141,7 @@ def live_brokers() -> list[int]:
 
 
 def replicas_by_partition() -> dict[str, list[int]]:
-    metadata = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=30)
+    metadata = AdminClient(client_settings(BOOTSTRAP)).list_topics(timeout=30)
     return {
         f"{topic}-{partition}": list(info.replicas)
         for topic, topic_info in metadata.topics.items()
@@ -161,7 +162,7 @@ def payload(topic: str, sequence: int) -> bytes:
 
 
 def produce(topic: str, partitions: int, assignment: list[list[int]] | None = None) -> None:
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = AdminClient(client_settings(BOOTSTRAP))
     new = (
         NewTopic(topic, num_partitions=len(assignment), replica_assignment=assignment)
         if assignment
@@ -169,7 +170,7 @@ def produce(topic: str, partitions: int, assignment: list[list[int]] | None = No
     )
     admin.create_topics([new])[topic].result(timeout=60)
     failures: list[str] = []
-    producer = Producer({"bootstrap.servers": BOOTSTRAP, "acks": "all", "enable.idempotence": True})
+    producer = Producer(client_settings(BOOTSTRAP, {"acks": "all", "enable.idempotence": True}))
     for sequence in range(RECORDS):
         producer.produce(
             topic,
@@ -185,12 +186,14 @@ def produce(topic: str, partitions: int, assignment: list[list[int]] | None = No
 
 def read_all(topic: str, partitions: int, bootstrap: str) -> dict[int, bytes]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"scale-verify-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
+        client_settings(
+            bootstrap,
+            {
+                "group.id": f"scale-verify-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            },
+        )
     )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     received: dict[int, bytes] = {}
@@ -359,9 +362,10 @@ def test_decommission_moves_partitions_stops_unregisters_and_retires():
     assert live_brokers() == [0, 1, 2]
     unregister = subprocess.run(
         [
-            "docker", "exec", "-u", "automq", "-e", "KAFKA_HEAP_OPTS=-Xmx128m", "automq-scale-1",
+            "docker", "exec", "-e", "KAFKA_HEAP_OPTS=-Xmx128m", "automq-scale-1",
             "/opt/automq/current/bin/kafka-cluster.sh", "unregister",
-            "--bootstrap-server", "172.30.23.11:9092", "--id", "1000",
+            "--bootstrap-server", "172.30.23.11:9094",
+            "--command-config", "/etc/automq/admin-client.properties", "--id", "1000",
         ],
         capture_output=True, text=True, check=False,
     )  # fmt: skip

@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from console_hosts import ARTIFACTS, CONSOLE_URL, NODE_ADDRESSES, admin_password, console_host
+from kafka_clients import client_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,17 +47,17 @@ def workload() -> dict[str, str]:
     bootstrap = ",".join(f"{address}:9092" for address in NODE_ADDRESSES.values())
     suffix = uuid.uuid4().hex[:8]
     topic, group = f"console-topic-{suffix}", f"console-group-{suffix}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_settings(bootstrap))
     admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[
         topic
     ].result(timeout=60)
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer = Producer(client_settings(bootstrap, {"acks": "all"}))
     for partition in range(PARTITIONS):
         for sequence in range(RECORDS_PER_PARTITION):
             producer.produce(topic, value=f"{partition}-{sequence}".encode(), partition=partition)
     assert producer.flush(60) == 0
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+        client_settings(bootstrap, {"group.id": group, "enable.auto.commit": False})
     )
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])

@@ -9,6 +9,7 @@ import pytest
 import testinfra
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka_clients import client_settings
 from testbed_hosts import HOST_SPECS, NODES
 
 RECORDS = 10_000
@@ -19,12 +20,15 @@ def _host(name: str):
     return testinfra.get_host(HOST_SPECS[NODES.index(name)])
 
 
-def test_quorum_has_every_voter(nodes):
+def test_quorum_has_every_voter(nodes, addresses):
     node = _host(nodes[0])
-    with node.sudo("automq"):
+    # The tools' client settings: the node's certificate, which the controller listener requires.
+    with node.sudo():
         status = node.check_output(
             "KAFKA_HEAP_OPTS=-Xmx128m /opt/automq/current/bin/kafka-metadata-quorum.sh "
-            "--bootstrap-controller 127.0.0.1:9093 describe --status"
+            "--bootstrap-controller %s:9093 --command-config /etc/automq/admin-client.properties "
+            "describe --status",
+            addresses[nodes[0]],
         )
     voters_line = next(line for line in status.splitlines() if line.startswith("CurrentVoters"))
     assert voters_line.count('"id"') == len(nodes), status
@@ -41,7 +45,7 @@ def test_produce_through_one_node_consume_through_another(nodes, addresses):
     consume_via = f"{addresses[nodes[-1]]}:9092"
     topic = f"verify-{uuid.uuid4().hex[:8]}"
 
-    admin = AdminClient({"bootstrap.servers": produce_via})
+    admin = AdminClient(client_settings(produce_via))
     admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[
         topic
     ].result(timeout=60)
@@ -53,12 +57,7 @@ def test_produce_through_one_node_consume_through_another(nodes, addresses):
             failures.append(str(error))
 
     producer = Producer(
-        {
-            "bootstrap.servers": produce_via,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 5,
-        }
+        client_settings(produce_via, {"acks": "all", "enable.idempotence": True, "linger.ms": 5})
     )
     for sequence in range(RECORDS):
         producer.produce(
@@ -69,12 +68,14 @@ def test_produce_through_one_node_consume_through_another(nodes, addresses):
     assert failures == []
 
     consumer = Consumer(
-        {
-            "bootstrap.servers": consume_via,
-            "group.id": f"verify-{topic}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        client_settings(
+            consume_via,
+            {
+                "group.id": f"verify-{topic}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        )
     )
     consumer.subscribe([topic])
     received: dict[int, bytes] = {}

@@ -43,6 +43,7 @@ import testinfra
 import yaml
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from kafka_clients import client_settings
 from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
 from upgrade_traffic import (
     CheckingConsumer,
@@ -72,6 +73,9 @@ TO_A = ["-e", f"automq_version={VERSION_A}", "-e", f"automq_kafka_version={KAFKA
 TO_B = ["-e", f"automq_version={VERSION_B}", "-e", f"automq_kafka_version={KAFKA_B}"]
 
 BOOTSTRAP = ",".join(f"{ADDRESSES[name]}:9092" for name in NODES)
+# The tools' client settings on each node: the INTERNAL listener (9094), the
+# node's certificate (tasks/security/certificates.yml of the automq role).
+ADMIN_CLIENT_CONFIG = "/etc/automq/admin-client.properties"
 TOPIC = f"upgrade-{uuid.uuid4().hex[:8]}"
 PROBE_TOPIC = f"{TOPIC}-probe"
 PARTITIONS = 6
@@ -168,11 +172,12 @@ def quorum_leader(via: list[str]) -> str:
 
 def features(name: str) -> str:
     host = _host(name)
-    with host.sudo("automq"):
+    with host.sudo():
         return host.check_output(
             "KAFKA_HEAP_OPTS=-Xmx128m /opt/automq/current/bin/kafka-features.sh "
-            "--bootstrap-server %s describe",
-            f"{ADDRESSES[name]}:9092",
+            "--bootstrap-server %s --command-config %s describe",
+            f"{ADDRESSES[name]}:9094",
+            ADMIN_CLIENT_CONFIG,
         )
 
 
@@ -240,7 +245,7 @@ class Traffic:
 
 @pytest.fixture(scope="module")
 def traffic():
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = AdminClient(client_settings(BOOTSTRAP))
     topics = [
         NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=3),
         NewTopic(PROBE_TOPIC, num_partitions=1, replication_factor=3),
@@ -270,7 +275,7 @@ def produce_and_consume_through(name: str, records: int = 10) -> None:
     address = f"{ADDRESSES[name]}:9092"
     marker = uuid.uuid4().hex
     errors: list[str] = []
-    producer = Producer({"bootstrap.servers": address, "acks": "all", "enable.idempotence": True})
+    producer = Producer(client_settings(address, {"acks": "all", "enable.idempotence": True}))
     for index in range(records):
         producer.produce(
             PROBE_TOPIC,
@@ -280,12 +285,14 @@ def produce_and_consume_through(name: str, records: int = 10) -> None:
     assert producer.flush(60) == 0, f"records through {name} not acknowledged within 60 s"
     assert errors == [], f"produce through {name}: {errors}"
     consumer = Consumer(
-        {
-            "bootstrap.servers": address,
-            "group.id": f"probe-{marker}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        client_settings(
+            address,
+            {
+                "group.id": f"probe-{marker}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            },
+        )
     )
     consumer.subscribe([PROBE_TOPIC])
     seen: set[str] = set()

@@ -35,15 +35,11 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from kafka_clients import client_settings
 
-_HELPERS = Path(__file__).resolve().parents[3] / "python_helpers"
-if str(_HELPERS) not in sys.path:
-    sys.path.insert(0, str(_HELPERS))
-
-from automq_helpers.kafka_probe import KafkaProbe, ProbeError  # noqa: E402
+from automq_helpers.kafka_probe import KafkaProbe, ProbeError
 
 
 def payload(sequence: int) -> bytes:
@@ -88,8 +84,7 @@ class SteadyProducer:
         # second producer on the same topic does not add a handler to this one.
         logger = logging.Logger(f"steady-producer-{topic}", logging.DEBUG)
         logger.addHandler(self._log)
-        self.config = {
-            "bootstrap.servers": bootstrap,
+        self.config = client_settings(bootstrap) | {
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -222,8 +217,7 @@ class CheckingConsumer:
 
     def __init__(self, bootstrap: str, topic: str, group: str) -> None:
         self.topic = topic
-        self.config = {
-            "bootstrap.servers": bootstrap,
+        self.config = client_settings(bootstrap) | {
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": True,
@@ -279,12 +273,14 @@ def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 120
     """Read every partition from offset 0 to its high watermark (no consumer group)."""
     log = ConsumedLog()
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"read-back-{topic}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-        }
+        client_settings(
+            bootstrap,
+            {
+                "group.id": f"read-back-{topic}",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+            },
+        )
     )
     try:
         ends = {
