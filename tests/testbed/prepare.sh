@@ -20,6 +20,13 @@ if ! command -v mvn >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven openjdk-17-jdk-headless >/dev/null
 fi
 
+# kcat (librdkafka's command-line client): the tests use it, as users would,
+# with the client configuration the deploy writes.
+if ! command -v kcat >/dev/null 2>&1; then
+  echo "prepare: installing kcat"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+fi
+
 # Version A and version B of the fixture (Kafka 3.9.0 and 3.9.1 jars in
 # AutoMQ's release layout), so upgrades can be tested.
 "$repo/tests/fixtures/automq_package/build.sh" 1.6.0-fixture 3.9.0 "$packages"

@@ -34,7 +34,7 @@ SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
 
 sys.path.insert(0, str(PROJECT / "python_helpers"))
 sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
-from kafka_clients import client_settings  # noqa: E402
+from kafka_clients import client_settings, probe_security  # noqa: E402
 from prometheus_api import jmx_targets_problem, poll  # noqa: E402
 
 from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
@@ -136,7 +136,7 @@ def node_id_on_host(host: str) -> int:
 
 
 def live_brokers() -> list[int]:
-    with KafkaProbe(ADDRESS["automq-scale-1"], 9092) as probe:
+    with KafkaProbe(ADDRESS["automq-scale-1"], 9092, security=probe_security()) as probe:
         return sorted(broker.node_id for broker in probe.describe_cluster().brokers)
 
 

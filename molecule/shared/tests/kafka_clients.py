@@ -19,6 +19,7 @@ _HELPERS = Path(__file__).resolve().parents[3] / "python_helpers"
 if str(_HELPERS) not in sys.path:
     sys.path.insert(0, str(_HELPERS))
 
+from automq_helpers.kafka_probe import SecurityConfig  # noqa: E402
 from automq_helpers.properties import parse_properties  # noqa: E402
 
 CLIENT_CONFIG_VARIABLE = "AUTOMQ_CLIENT_CONFIG"
@@ -40,3 +41,15 @@ def client_settings(
         settings["bootstrap.servers"] = bootstrap
     settings.update(extra or {})
     return settings
+
+
+def probe_security() -> SecurityConfig:
+    """The same admin credentials for the project's stdlib probe (kafka_probe)."""
+    settings = client_settings()
+    return SecurityConfig(
+        protocol=settings["security.protocol"],
+        ca_file=settings["ssl.ca.location"],
+        sasl_mechanism=settings["sasl.mechanisms"],
+        username=settings["sasl.username"],
+        password=settings["sasl.password"],
+    )

@@ -120,3 +120,58 @@ def test_release_came_from_where_the_scenario_says(host) -> None:
         assert downloaded == ["automq-1.7.3-fixture_kafka-3.9.1.tgz"]
     start_script = "/opt/automq/automq-1.7.3-fixture_kafka-3.9.1/bin/kafka-server-start.sh"
     assert host.file(start_script).exists
+
+
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+
+
+def _scram_passwords() -> list[str]:
+    """The passwords the deploy generated on this machine (mode 0600 files)."""
+    files = [EPHEMERAL / "admin.password", EPHEMERAL / "monitor.password"]
+    found = [path for path in files if path.exists()]
+    assert EPHEMERAL / "admin.password" in found, "the deploy wrote no admin password"
+    for path in found:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+    return [path.read_text().strip() for path in found]
+
+
+def test_tls_files_are_private(host):
+    with host.sudo():
+        key = host.file("/etc/automq/tls/node.d/1-private-key.pem")
+        keystore = host.file("/etc/automq/tls/node-keystore.pem")
+        tools = host.file("/etc/automq/admin-client.properties")
+        assert key.content_string.startswith("-----BEGIN PRIVATE KEY-----")
+    for private in (key, keystore):
+        assert (private.user, private.group, private.mode) == ("root", "automq", 0o640)
+    assert (tools.user, tools.group, tools.mode) == ("root", "root", 0o600)
+
+
+def test_the_nodes_certificate_names_the_node(host):
+    with host.sudo():
+        text = host.check_output(
+            "openssl x509 -in /etc/automq/tls/node.d/2-certificate.pem -noout -subject -ext "
+            "subjectAltName,extendedKeyUsage"
+        )
+        verified = host.run(
+            "openssl verify -CAfile /etc/automq/tls/ca.crt /etc/automq/tls/node-keystore.pem"
+        )
+    assert "CN = automq-node.molecule" in text
+    assert f"IP Address:{host.backend.hostname}" in text
+    assert "TLS Web Server Authentication" in text
+    assert "TLS Web Client Authentication" in text
+    assert verified.rc == 0, verified.stderr
+
+
+def test_scram_passwords_and_keys_absent_from_ansible_output(ansible_log):
+    for password in _scram_passwords():
+        assert password not in ansible_log
+    assert "PRIVATE KEY-----" not in ansible_log
+
+
+def test_scram_passwords_absent_from_the_hosts(host):
+    for password in _scram_passwords():
+        with host.sudo():
+            found = host.run("grep -rlF -- %s /etc /var/log/automq /var/lib/automq", password)
+            journal = host.run("journalctl --no-pager")
+        assert found.rc == 1, f"a SCRAM password found in: {found.stdout}"
+        assert password not in journal.stdout

@@ -43,7 +43,7 @@ import testinfra
 import yaml
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka_clients import client_settings
+from kafka_clients import client_settings, probe_security
 from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
 from upgrade_traffic import (
     CheckingConsumer,
@@ -163,7 +163,7 @@ def quorum_leader(via: list[str]) -> str:
     ids = {node_id: name for name, node_id in _node_ids().items()}
     for name in via:
         try:
-            with KafkaProbe(ADDRESSES[name], 9092, 5.0) as probe:
+            with KafkaProbe(ADDRESSES[name], 9092, 5.0, security=probe_security()) as probe:
                 return ids[probe.describe_quorum().leader_id]
         except ProbeError:
             continue

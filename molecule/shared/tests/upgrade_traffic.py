@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from kafka_clients import client_settings
+from kafka_clients import client_settings, probe_security
 
 from automq_helpers.kafka_probe import KafkaProbe, ProbeError
 
@@ -321,6 +321,7 @@ class ServiceMonitor:
     ) -> None:
         self.addresses = dict(addresses)
         self.port = port
+        self.security = probe_security()
         self.interval = interval
         self.probe_timeout = probe_timeout
         # Per node: [start, end] wall-clock times; end is None while still out.
@@ -344,7 +345,7 @@ class ServiceMonitor:
     def in_service(self, name: str) -> bool:
         host = self.addresses[name]
         try:
-            with KafkaProbe(host, self.port, self.probe_timeout) as probe:
+            with KafkaProbe(host, self.port, self.probe_timeout, security=self.security) as probe:
                 probe.api_versions()
                 cluster = probe.describe_cluster()
         except (ProbeError, OSError):
