@@ -153,8 +153,9 @@ def resolve_security(
     """The security mode to record, or a :class:`PlanError` saying why the run must stop.
 
     A cluster keeps the mode it runs with: the state file's, else the one its nodes are
-    configured with (``on_hosts``; "secure" if any node is), else, for a cluster formatted
-    before modes were recorded, plaintext; a new cluster takes ``automq_security``.
+    configured with (``on_hosts``; "secure" if any node is), else, for a cluster whose state
+    file predates the recorded modes, plaintext; otherwise the cluster takes
+    ``automq_security``.
     Weakening a secure cluster needs ``automq_security_allow_downgrade``; switching a
     running plaintext cluster to secure in one run would split its quorum (nodes restarted
     onto TLS could no longer reach the others), so it is refused too.
@@ -209,7 +210,7 @@ def plan_cluster(
         recorded_security,
         security,
         on_hosts=[node.on_host_security for node in nodes if node.on_host_security],
-        cluster_exists=persisted is not None or any(node.on_host_cluster_id for node in nodes),
+        cluster_exists=persisted is not None,
         allow_downgrade=allow_security_downgrade,
         state_file=state_file,
     )

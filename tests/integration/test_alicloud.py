@@ -45,6 +45,8 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from automq_helpers.properties import parse_properties
+
 from .alicloud_fixtures import CloudEnv, alicloud_emulator, tree_files  # noqa: F401
 from .conftest import (
     FIXTURE_KAFKA_VERSION,
@@ -167,6 +169,11 @@ def group_vars(root: Path) -> dict[str, Any]:
         # The console: its password kept on this machine; plain HTTP here.
         "automq_console_admin_password_file": str(root / "console-admin.password"),
         "automq_console_cookie_secure": False,
+        # Secure by default: the CA, the passwords and the client configuration here.
+        "automq_pki_ca_dir": str(root / "ca"),
+        "automq_admin_password_file": str(root / "admin.password"),
+        "automq_monitor_password_file": str(root / "monitor.password"),
+        "automq_client_config_file": str(root / "client.properties"),
         # The fixture has no AutoMQ exporter: Prometheus scrapes the JMX agent.
         "automq_metrics_exporter": "none",
         "automq_jmx_exporter_enabled": True,
@@ -354,7 +361,8 @@ def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
     produce_via = f"{deployed.node_address(NODES[0])}:9092"
     consume_via = f"{deployed.node_address(NODES[-1])}:9092"
     topic = f"alicloud-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": produce_via})
+    settings = parse_properties((deployed.root / "client.properties").read_text())
+    admin = AdminClient({**settings, "bootstrap.servers": produce_via})
     brokers = admin.list_topics(timeout=30).brokers
     assert sorted(b.host for b in brokers.values()) == sorted(
         deployed.node_address(n) for n in NODES
@@ -365,7 +373,7 @@ def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
     sent = [f"record-{i}-{uuid.uuid4().hex}".encode() for i in range(1000)]
     errors: list[str] = []
     producer = Producer(
-        {"bootstrap.servers": produce_via, "acks": "all", "enable.idempotence": True}
+        {**settings, "bootstrap.servers": produce_via, "acks": "all", "enable.idempotence": True}
     )
     for value in sent:
         producer.produce(
@@ -375,6 +383,7 @@ def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
     assert errors == []
     consumer = Consumer(
         {
+            **settings,
             "bootstrap.servers": consume_via,
             "group.id": f"verify-{topic}",
             "auto.offset.reset": "earliest",

@@ -20,9 +20,12 @@ import subprocess
 import urllib.request
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
+
+from automq_helpers.properties import parse_properties
 
 from .alicloud_fixtures import containers
 from .conftest import REPO
@@ -106,21 +109,24 @@ def test_the_first_make_demo_works(first_demo: MakeRun):
     assert all(changed > 0 for host, changed in recap.items() if host != "localhost"), recap
 
 
-def test_its_bootstrap_servers_serve_produce_and_consume(first_demo: MakeRun):
-    bootstrap = first_demo.line("bootstrap.servers=")
+def client_settings(run: MakeRun) -> dict[str, str]:
+    """The printed client configuration (SASL_SSL, the admin, the CA), with the printed servers."""
+    config = Path(run.line("client.config="))
+    assert config.stat().st_mode & 0o077 == 0, f"{config} is readable by others"
+    settings = parse_properties(config.read_text())
+    assert settings["security.protocol"] == "SASL_SSL"
+    return {**settings, "bootstrap.servers": run.line("bootstrap.servers=")}
+
+
+def test_its_client_config_and_bootstrap_servers_serve_produce_and_consume(first_demo: MakeRun):
+    settings = client_settings(first_demo)
     topic = f"demo-check-{uuid.uuid4().hex[:8]}"
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    producer = Producer({**settings, "enable.idempotence": True})
     values = [f"record-{n}".encode() for n in range(100)]
     for value in values:
         producer.produce(topic, value)
     assert producer.flush(60) == 0, "records left unacknowledged"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": topic,
-            "auto.offset.reset": "earliest",
-        }
-    )
+    consumer = Consumer({**settings, "group.id": topic, "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     received: list[bytes] = []
     try:

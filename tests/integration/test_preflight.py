@@ -271,6 +271,30 @@ FAILING_CASES = {
             f"Fix: set automq_cluster_id to '{CLUSTER_ID_A}' (or unset it)",
         ],
     ),
+    "security-mode-unknown": Case(
+        vars={"automq_security": "tls"},
+        names="automq_security",
+        phrases=["secure", "plaintext"],
+    ),
+    "acl-names-an-unknown-user": Case(
+        vars={
+            "automq_acls": [
+                {
+                    "principal": "User:ghost",
+                    "resource_type": "topic",
+                    "resource_name": "orders",
+                    "operations": ["read"],
+                }
+            ]
+        },
+        names="automq_acls[0]",
+        phrases=["names User:ghost, which is not a user of this cluster", "add it to automq_users"],
+    ),
+    "user-password-too-short": Case(
+        vars={"automq_users": [{"name": "orders-app", "password": "short"}]},
+        names="automq_users[0] (orders-app).password",
+        phrases=["at least 12 characters", "ansible-vault"],
+    ),
     "cluster-ids-differ-between-hosts": Case(
         on_hosts={0: (CLUSTER_ID_A, 0), 1: (CLUSTER_ID_B, 1000)},
         names="meta.properties",
@@ -285,6 +309,21 @@ FAILING_CASES = {
 
 PASSING_CASES = {
     "valid-inventory": Case(),
+    "plaintext-opt-out": Case(vars={"automq_security": "plaintext"}),
+    "users-and-acls": Case(
+        vars={
+            "automq_users": [{"name": "orders-app", "password": "orders-app-password-1"}],
+            "automq_acls": [
+                {
+                    "principal": "User:orders-app",
+                    "resource_type": "topic",
+                    "resource_name": "orders",
+                    "pattern_type": "prefixed",
+                    "operations": ["read", "write", "describe"],
+                }
+            ],
+        }
+    ),
     "controllers-3": Case(controllers=3),
     "controllers-5": Case(controllers=5),
     "bucket-names-3-and-63-chars": Case(

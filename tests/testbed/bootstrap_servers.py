@@ -1,33 +1,24 @@
 #!/usr/bin/env python3
-"""Print the `bootstrap.servers=` line of a deployed cluster, after checking it works.
+"""Print a deployed cluster's `bootstrap.servers=` and `client.config=` lines, checked first.
 
-Reads the brokers' addresses from the inventory, asks the cluster for its
-registered brokers, and connects to every advertised address from this
-machine before printing it.
+Reads the brokers' addresses and the admin's client configuration (written by
+the deploy on this machine, mode 0600) from the inventory, asks the cluster for
+its registered brokers with it, and connects to every advertised address from
+this machine before printing them. A plaintext cluster has no client
+configuration.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
+from inventory_vars import group_addresses, rendered_variable
 
-
-def inventory_brokers(inventory: str) -> list[str]:
-    listed = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-inventory"), "-i", inventory, "--list"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    data = json.loads(listed.stdout)
-    hostvars = data.get("_meta", {}).get("hostvars", {})
-    hosts = data.get("automq_broker", {}).get("hosts", [])
-    return [f"{hostvars.get(h, {}).get('ansible_host', h)}:9092" for h in hosts]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python_helpers"))
+from automq_helpers.properties import parse_properties
 
 
 def main() -> int:
@@ -35,18 +26,32 @@ def main() -> int:
     parser.add_argument("-i", "--inventory", required=True)
     args = parser.parse_args()
 
-    seeds = inventory_brokers(args.inventory)
-    if not seeds:
+    brokers = group_addresses(args.inventory, "automq_broker")
+    if not brokers:
         print(f"no hosts in automq_broker of {args.inventory}", file=sys.stderr)
         return 1
+    first = sorted(brokers)[0]
+    secure = rendered_variable(args.inventory, first, "automq_security | default('secure')")
+    settings: dict[str, str] = {}
+    config_file: Path | None = None
+    if secure == "secure":
+        config_file = Path(rendered_variable(args.inventory, first, "automq_client_config_file"))
+        config_file = config_file.resolve()
+        if not config_file.is_file() or config_file.stat().st_mode & 0o077:
+            print(f"{config_file} is missing or readable by others", file=sys.stderr)
+            return 1
+        settings = parse_properties(config_file.read_text())
+    seeds = ",".join(f"{address}:9092" for address in brokers.values())
     # Keep the client referenced until its answer arrives.
-    admin = AdminClient({"bootstrap.servers": ",".join(seeds)})
+    admin = AdminClient({**settings, "bootstrap.servers": seeds})
     cluster = admin.describe_cluster(request_timeout=30).result(timeout=30)
     advertised = sorted(f"{node.host}:{node.port}" for node in cluster.nodes)
     for address in advertised:
         # Each advertised address must answer from here, not only the seed list.
-        AdminClient({"bootstrap.servers": address}).list_topics(timeout=10)
+        AdminClient({**settings, "bootstrap.servers": address}).list_topics(timeout=10)
     print(f"cluster.id={cluster.cluster_id} brokers={len(advertised)}")
+    if config_file is not None:
+        print(f"client.config={config_file}")
     print("bootstrap.servers=" + ",".join(advertised))
     return 0
 

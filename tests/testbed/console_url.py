@@ -9,40 +9,11 @@ printed.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-
-
-def console_hosts(inventory: str) -> dict[str, str]:
-    listed = subprocess.run(
-        [str(BIN / "ansible-inventory"), "-i", inventory, "--list"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    data = json.loads(listed.stdout)
-    hostvars = data.get("_meta", {}).get("hostvars", {})
-    hosts = data.get("automq_console", {}).get("hosts", [])
-    return {h: hostvars.get(h, {}).get("ansible_host", h) for h in hosts}
-
-
-def rendered_variable(inventory: str, host: str, name: str) -> str:
-    """A host variable as Ansible renders it (templates resolved), without connecting."""
-    shown = subprocess.run(
-        [str(BIN / "ansible"), "-i", inventory, host, "-o", "-m", "ansible.builtin.debug",
-         "-a", f"msg={{{{ {name} }}}}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.minimal"},
-    )  # fmt: skip
-    return str(json.loads(shown.stdout.split("=>", 1)[1])["msg"])
+from inventory_vars import group_addresses, rendered_variable
 
 
 def main() -> int:
@@ -50,7 +21,7 @@ def main() -> int:
     parser.add_argument("-i", "--inventory", required=True)
     args = parser.parse_args()
 
-    hosts = console_hosts(args.inventory)
+    hosts = group_addresses(args.inventory, "automq_console")
     if not hosts:
         print(f"no hosts in automq_console of {args.inventory}: no console", file=sys.stderr)
         return 0
