@@ -13,10 +13,18 @@ Four read-only requests are implemented, with the schemas of Kafka 3.9's
   id is a random live broker in KRaft; DescribeQuorum's leader id is the controller.)
 * ``Metadata`` (key 3) v9-v12: all topics and partitions, to find offline ones.
 
+Secured listeners (``SecurityConfig``): TLS 1.2+ with the server's certificate
+verified against a CA file and its host name checked, optionally with a client
+certificate (mTLS); and SASL over PLAINTEXT or TLS with ``SaslHandshake`` (key 17)
+v1 and ``SaslAuthenticate`` (key 36) v0-v2, for SCRAM-SHA-512/256 (RFC 5802,
+RFC 7677; the server's signature is verified) or PLAIN.
+
 The module has two layers.  The pure one (``Reader``/``Writer``, ``encode_*``,
-``decode_*``, ``evaluate_quorum``, ``find_offline_partitions``) never touches a
-socket.  ``KafkaConnection`` does the blocking socket I/O and ``KafkaProbe``
-negotiates versions with ``ApiVersions`` before sending anything else.
+``decode_*``, ``evaluate_quorum``, ``find_offline_partitions``, ``ScramClient``,
+``describe_tls_failure``) never touches a socket.  ``KafkaConnection`` does the
+blocking socket I/O (with the TLS handshake and SASL authentication when it
+connects) and ``KafkaProbe`` negotiates versions with ``ApiVersions`` before
+sending anything else.
 
 Every failure is raised as ``ProbeError``; errors raised while talking to a node
 carry ``host:port`` in their message.
@@ -30,26 +38,48 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
+import hashlib
+import hmac
 import json
+import os
+import re
+import secrets
 import socket
+import ssl
 import struct
 import sys
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 _T = TypeVar("_T")
 
 # --------------------------------------------------------------------------- constants
 
 API_METADATA = 3
+API_SASL_HANDSHAKE = 17
 API_API_VERSIONS = 18
+API_SASL_AUTHENTICATE = 36
 API_DESCRIBE_QUORUM = 55
 API_DESCRIBE_CLUSTER = 60
 
 API_NAMES: Dict[int, str] = {
     API_METADATA: "Metadata",
+    API_SASL_HANDSHAKE: "SaslHandshake",
     API_API_VERSIONS: "ApiVersions",
+    API_SASL_AUTHENTICATE: "SaslAuthenticate",
     API_DESCRIBE_QUORUM: "DescribeQuorum",
     API_DESCRIBE_CLUSTER: "DescribeCluster",
 }
@@ -57,7 +87,9 @@ API_NAMES: Dict[int, str] = {
 # First flexible (KIP-482) version of each request/response we speak.
 _FIRST_FLEXIBLE_VERSION: Dict[int, int] = {
     API_METADATA: 9,
+    API_SASL_HANDSHAKE: 0x7FFF,  # "flexibleVersions": "none"
     API_API_VERSIONS: 3,
+    API_SASL_AUTHENTICATE: 2,
     API_DESCRIBE_QUORUM: 0,
     API_DESCRIBE_CLUSTER: 0,
 }
@@ -67,6 +99,10 @@ DESCRIBE_QUORUM_VERSION = 1
 DESCRIBE_CLUSTER_VERSION = 0
 METADATA_MIN_VERSION = 9
 METADATA_MAX_VERSION = 12
+# v1 puts the SASL tokens into SaslAuthenticate requests (v0 sends them raw).
+SASL_HANDSHAKE_VERSION = 1
+SASL_AUTHENTICATE_MIN_VERSION = 0
+SASL_AUTHENTICATE_MAX_VERSION = 2
 
 METADATA_TOPIC = "__cluster_metadata"
 DEFAULT_CLIENT_ID = "automq-probe"
@@ -77,7 +113,10 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 ERROR_NONE = 0
 ERROR_LEADER_NOT_AVAILABLE = 5
 ERROR_NOT_LEADER_OR_FOLLOWER = 6
+ERROR_UNSUPPORTED_SASL_MECHANISM = 33
+ERROR_ILLEGAL_SASL_STATE = 34
 ERROR_UNSUPPORTED_VERSION = 35
+ERROR_SASL_AUTHENTICATION_FAILED = 58
 ERROR_LISTENER_NOT_FOUND = 72
 
 ERROR_NAMES: Dict[int, str] = {
@@ -91,10 +130,13 @@ ERROR_NAMES: Dict[int, str] = {
     9: "REPLICA_NOT_AVAILABLE",
     29: "TOPIC_AUTHORIZATION_FAILED",
     31: "CLUSTER_AUTHORIZATION_FAILED",
+    33: "UNSUPPORTED_SASL_MECHANISM",
+    34: "ILLEGAL_SASL_STATE",
     35: "UNSUPPORTED_VERSION",
     41: "NOT_CONTROLLER",
     42: "INVALID_REQUEST",
     56: "KAFKA_STORAGE_ERROR",
+    58: "SASL_AUTHENTICATION_FAILED",
     72: "LISTENER_NOT_FOUND",
     114: "MISMATCHED_ENDPOINT_TYPE",
     115: "UNSUPPORTED_ENDPOINT_TYPE",
@@ -238,6 +280,14 @@ class Writer:
         data = value.encode("utf-8")
         return self.unsigned_varint(len(data) + 1).raw(data)
 
+    def sized_bytes(self, data: bytes) -> Writer:
+        """Classic (non-null) bytes: int32 length, then the bytes."""
+        return self.int32(len(data)).raw(data)
+
+    def compact_bytes(self, data: bytes) -> Writer:
+        """Compact (non-null) bytes: unsigned varint length+1, then the bytes."""
+        return self.unsigned_varint(len(data) + 1).raw(data)
+
     def array_length(self, length: Optional[int]) -> Writer:
         """Classic array length: int32, -1 for null."""
         return self.int32(-1 if length is None else length)
@@ -347,6 +397,20 @@ class Reader:
         if value is None:
             raise DecodeError("null in a non-nullable compact string field")
         return value
+
+    def sized_bytes(self) -> bytes:
+        """Classic (non-null) bytes: int32 length, then the bytes."""
+        size = self.int32()
+        if size < 0:
+            raise DecodeError(f"null or negative length {size} in a non-nullable bytes field")
+        return self.take(size)
+
+    def compact_bytes(self) -> bytes:
+        """Compact (non-null) bytes: unsigned varint length+1, then the bytes."""
+        size = self.unsigned_varint()
+        if size == 0:
+            raise DecodeError("null in a non-nullable compact bytes field")
+        return self.take(size - 1)
 
     def array_length(self) -> int:
         """Classic array length; null (-1) is returned as -1."""
@@ -931,14 +995,524 @@ def find_offline_partitions(metadata: MetadataResult) -> List[OfflinePartition]:
     return offline
 
 
+# --------------------------------------------------------------------------- security configuration
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+# hashlib names of the SCRAM mechanisms Kafka offers (Kafka's ScramMechanism.java).
+SCRAM_HASHES: Dict[str, str] = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}
+# RFC 7677 section 4 asks for at least 4096 iterations; Kafka stores credentials with
+# 4096-16384 (ScramMechanism.java), so a larger count only burns the probe's CPU.
+SCRAM_MIN_ITERATIONS = 4096
+SCRAM_MAX_ITERATIONS = 16384
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """How to reach one Kafka listener, in the terms of Kafka's client settings.
+
+    * ``protocol``: ``security.protocol``: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    * TLS (SSL, SASL_SSL), always TLS 1.2 or newer with the server's certificate verified:
+      ``ca_file`` (PEM CA certificates the server's chain must lead to; None: the system's
+      trust store), ``cert_file`` and ``key_file`` (PEM client certificate and its
+      unencrypted key, for listeners with ``ssl.client.auth=required``; without
+      ``key_file`` the key is read from ``cert_file``), ``check_hostname`` (the certificate
+      must name the host, as ``ssl.endpoint.identification.algorithm=https`` does) and
+      ``server_hostname`` (the name to check and send as SNI instead of the host connected
+      to, e.g. when probing a node's own listener on 127.0.0.1).
+    * SASL (SASL_PLAINTEXT, SASL_SSL): ``sasl_mechanism`` (SCRAM-SHA-512, SCRAM-SHA-256 or
+      PLAIN), ``username`` and ``password``.
+
+    ``repr`` leaves the password out, and no message of this module contains it.
+    Invalid combinations raise ValueError.
+    """
+
+    protocol: str = "PLAINTEXT"
+    ca_file: Optional[str] = None
+    cert_file: Optional[str] = None
+    key_file: Optional[str] = None
+    check_hostname: bool = True
+    server_hostname: Optional[str] = None
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        problems: List[str] = []
+        if self.protocol not in SECURITY_PROTOCOLS:
+            problems.append(
+                f"protocol must be one of {', '.join(SECURITY_PROTOCOLS)}, not {self.protocol!r}"
+            )
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            problems.append(
+                f"sasl_mechanism must be one of {', '.join(SASL_MECHANISMS)}, "
+                f"not {self.sasl_mechanism!r}"
+            )
+        if self.uses_sasl:
+            problems.extend(
+                f"protocol {self.protocol} needs a {name}"
+                for name in ("username", "password")
+                if not getattr(self, name)
+            )
+        # Settings the protocol would ignore are a mistake in the caller's configuration.
+        for names, used, kind in (
+            (("username", "password"), self.uses_sasl, "SASL (SASL_PLAINTEXT or SASL_SSL)"),
+            (("ca_file", "cert_file", "key_file", "server_hostname"), self.uses_tls, "TLS"),
+        ):
+            stray = [name for name in names if getattr(self, name) is not None]
+            if stray and not used:
+                problems.append(
+                    f"{', '.join(stray)} set, but protocol {self.protocol} does not use {kind}"
+                )
+        if self.key_file is not None and self.cert_file is None:
+            problems.append("key_file needs cert_file")
+        if problems:
+            raise ValueError("security: " + "; ".join(problems))
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @classmethod
+    def from_options(cls, options: Optional[Mapping[str, Any]]) -> SecurityConfig:
+        """From a mapping of the field names, such as an Ansible module's ``security`` option.
+
+        A missing mapping, and fields that are missing or None, take the defaults.
+        """
+        if not options:
+            return cls()
+        known = [item.name for item in fields(cls)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(
+                f"security: unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        return cls(**{name: value for name, value in options.items() if value is not None})
+
+    def for_other_hosts(self) -> SecurityConfig:
+        """The same settings for listeners of other hosts, checked against their own names."""
+        return replace(self, server_hostname=None)
+
+
+PLAINTEXT = SecurityConfig()
+
+
+# --------------------------------------------------------------------------- SASL frames
+
+
+def sasl_handshake_request_body(mechanism: str) -> bytes:
+    """SaslHandshake v0-v1 (never flexible): Mechanism."""
+    return Writer().string(mechanism).getvalue()
+
+
+def encode_sasl_handshake_request(
+    correlation_id: int, mechanism: str, client_id: Optional[str] = DEFAULT_CLIENT_ID
+) -> bytes:
+    body = sasl_handshake_request_body(mechanism)
+    return encode_request(
+        API_SASL_HANDSHAKE, SASL_HANDSHAKE_VERSION, correlation_id, client_id, body
+    )
+
+
+@dataclass(frozen=True)
+class SaslHandshakeResult:
+    error_code: int
+    mechanisms: Tuple[str, ...]  # the mechanisms the listener has enabled
+
+
+def decode_sasl_handshake_response(body: bytes) -> SaslHandshakeResult:
+    """SaslHandshake v0-v1 response body: ErrorCode, Mechanisms[string]."""
+    reader = Reader(body)
+    error_code = reader.int16()
+    mechanisms = tuple(reader.string() for _ in range(max(reader.array_length(), 0)))
+    reader.expect_end("SaslHandshake response")
+    return SaslHandshakeResult(error_code, mechanisms)
+
+
+def _check_sasl_authenticate_version(version: int) -> None:
+    if not SASL_AUTHENTICATE_MIN_VERSION <= version <= SASL_AUTHENTICATE_MAX_VERSION:
+        raise ValueError(f"only SaslAuthenticate v0-v2 are implemented, not v{version}")
+
+
+def sasl_authenticate_request_body(auth_bytes: bytes, version: int) -> bytes:
+    """SaslAuthenticate v0-v2: AuthBytes (compact, with tagged fields, from v2)."""
+    _check_sasl_authenticate_version(version)
+    if version >= 2:
+        return Writer().compact_bytes(auth_bytes).tagged_fields().getvalue()
+    return Writer().sized_bytes(auth_bytes).getvalue()
+
+
+def encode_sasl_authenticate_request(
+    correlation_id: int,
+    auth_bytes: bytes,
+    version: int,
+    client_id: Optional[str] = DEFAULT_CLIENT_ID,
+) -> bytes:
+    body = sasl_authenticate_request_body(auth_bytes, version)
+    return encode_request(API_SASL_AUTHENTICATE, version, correlation_id, client_id, body)
+
+
+@dataclass(frozen=True)
+class SaslAuthenticateResult:
+    error_code: int
+    error_message: Optional[str]
+    auth_bytes: bytes
+    session_lifetime_ms: int = 0
+
+
+def decode_sasl_authenticate_response(body: bytes, version: int) -> SaslAuthenticateResult:
+    """SaslAuthenticate v0-v2 response body: ErrorCode, ErrorMessage, AuthBytes,
+    SessionLifetimeMs (v1+); compact strings and bytes with tagged fields from v2."""
+    _check_sasl_authenticate_version(version)
+    reader = Reader(body)
+    error_code = reader.int16()
+    if version >= 2:
+        message = reader.compact_nullable_string()
+        auth_bytes = reader.compact_bytes()
+    else:
+        message = reader.nullable_string()
+        auth_bytes = reader.sized_bytes()
+    lifetime = reader.int64() if version >= 1 else 0
+    if version >= 2:
+        reader.tagged_fields()
+    reader.expect_end(f"SaslAuthenticate v{version} response")
+    return SaslAuthenticateResult(error_code, message, auth_bytes, lifetime)
+
+
+def sasl_plain_token(username: str, password: str) -> bytes:
+    """RFC 4616 PLAIN: empty authorization id, NUL, user name, NUL, password."""
+    return b"\0" + username.encode("utf-8") + b"\0" + password.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- SCRAM
+
+
+class ScramError(ValueError):
+    """A SCRAM exchange the client must abandon (RFC 5802).  Never contains the password."""
+
+
+# No channel binding and no authorization id: the only GS2 header Kafka accepts
+# (ScramMessages.ClientFirstMessage).
+_SCRAM_GS2_HEADER = "n,,"
+_SCRAM_ITERATION_COUNT = re.compile(r"[0-9]{1,10}")
+_SCRAM_NONCE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")  # printable ASCII except ","
+
+
+def scram_saslname(username: str) -> str:
+    """RFC 5802 saslname: ``=`` becomes ``=3D``, then ``,`` becomes ``=2C``."""
+    return username.replace("=", "=3D").replace(",", "=2C")
+
+
+@dataclass(frozen=True)
+class ScramServerFirst:
+    nonce: str  # the client's nonce followed by the server's
+    salt: bytes
+    iterations: int
+
+
+def parse_scram_server_first(message: str, client_nonce: str) -> ScramServerFirst:
+    """Parse and check a server-first-message, ``r=<nonce>,s=<salt>,i=<count>[,ext]``.
+
+    Refuses a mandatory extension (``m=``), a nonce that does not extend the client's,
+    and an iteration count outside 4096-16384.
+    """
+    if message.startswith("m="):
+        raise ScramError("the server requires a SCRAM extension (m=) this client does not know")
+    attributes = message.split(",")
+    if len(attributes) < 3 or [item[:2] for item in attributes[:3]] != ["r=", "s=", "i="]:
+        raise ScramError("malformed server-first message: expected r=...,s=...,i=...")
+    nonce, salt_text, count_text = (item[2:] for item in attributes[:3])
+    if not nonce.startswith(client_nonce) or len(nonce) == len(client_nonce):
+        raise ScramError(
+            "the server's nonce does not extend the client's nonce: not an answer to this exchange"
+        )
+    if not _SCRAM_NONCE.fullmatch(nonce):
+        raise ScramError("the server's nonce has characters RFC 5802 does not allow")
+    try:
+        salt = base64.b64decode(salt_text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ScramError("the server's salt is not valid base64") from exc
+    if not salt:
+        raise ScramError("the server sent an empty salt")
+    if not _SCRAM_ITERATION_COUNT.fullmatch(count_text):
+        raise ScramError(f"malformed iteration count {count_text[:20]!r}")
+    iterations = int(count_text)
+    if iterations < SCRAM_MIN_ITERATIONS:
+        raise ScramError(
+            f"the server asks for {iterations} iterations; fewer than {SCRAM_MIN_ITERATIONS} "
+            "are refused (RFC 7677)"
+        )
+    if iterations > SCRAM_MAX_ITERATIONS:
+        raise ScramError(
+            f"the server asks for {iterations} iterations; more than {SCRAM_MAX_ITERATIONS} "
+            "(Kafka's maximum) are refused"
+        )
+    return ScramServerFirst(nonce, salt, iterations)
+
+
+def scram_salted_password(hash_name: str, password: str, salt: bytes, iterations: int) -> bytes:
+    """SaltedPassword := Hi(Normalize(password), salt, i), Hi being PBKDF2 with HMAC.
+
+    Normalize is plain UTF-8 without SASLprep, as in Kafka (ScramFormatter.normalize),
+    so that non-ASCII passwords match the credentials Kafka stored.
+    """
+    return hashlib.pbkdf2_hmac(hash_name, password.encode("utf-8"), salt, iterations)
+
+
+def _hmac(hash_name: str, key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hash_name).digest()
+
+
+def scram_client_proof(hash_name: str, salted_password: bytes, auth_message: bytes) -> bytes:
+    """ClientProof := ClientKey XOR HMAC(H(ClientKey), AuthMessage),
+    ClientKey := HMAC(SaltedPassword, "Client Key")."""
+    client_key = _hmac(hash_name, salted_password, b"Client Key")
+    stored_key = hashlib.new(hash_name, client_key).digest()
+    signature = _hmac(hash_name, stored_key, auth_message)
+    mixed = int.from_bytes(client_key, "big") ^ int.from_bytes(signature, "big")
+    return mixed.to_bytes(len(client_key), "big")
+
+
+def scram_server_signature(hash_name: str, salted_password: bytes, auth_message: bytes) -> bytes:
+    """ServerSignature := HMAC(HMAC(SaltedPassword, "Server Key"), AuthMessage)."""
+    server_key = _hmac(hash_name, salted_password, b"Server Key")
+    return _hmac(hash_name, server_key, auth_message)
+
+
+def _scram_text(message: bytes, what: str) -> str:
+    try:
+        return message.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScramError(f"the {what} message is not UTF-8") from exc
+
+
+class ScramClient:
+    """The client side of one SCRAM exchange (RFC 5802 section 3), without channel binding.
+
+    Send :meth:`first_message`; answer the server-first message with
+    :meth:`final_message`; then :meth:`verify_server_final` raises ScramError unless
+    the server proved that it holds this user's keys.  ``hash_name`` is a hashlib
+    name (see ``SCRAM_HASHES``); ``nonce`` is random unless given (for tests).
+    The password is dropped as soon as the salted password is computed.
+    """
+
+    def __init__(
+        self, hash_name: str, username: str, password: str, nonce: Optional[str] = None
+    ) -> None:
+        hashlib.new(hash_name)  # ValueError now for an unknown hash, not mid-exchange
+        self.hash_name = hash_name
+        self.username = username
+        self.nonce = secrets.token_urlsafe(24) if nonce is None else nonce
+        if not _SCRAM_NONCE.fullmatch(self.nonce):
+            raise ValueError("a SCRAM nonce is printable ASCII without ','")
+        self._password: Optional[str] = password
+        self._first_bare = f"n={scram_saslname(username)},r={self.nonce}"
+        self._server_signature: Optional[bytes] = None
+
+    def __repr__(self) -> str:
+        return f"ScramClient(hash_name={self.hash_name!r}, username={self.username!r})"
+
+    def first_message(self) -> bytes:
+        """client-first-message: GS2 header, then ``n=<saslname>,r=<nonce>``."""
+        return (_SCRAM_GS2_HEADER + self._first_bare).encode("utf-8")
+
+    def final_message(self, server_first: bytes) -> bytes:
+        """client-final-message ``c=biws,r=<nonce>,p=<proof>`` for the server-first message."""
+        if self._password is None:
+            raise ScramError("this SCRAM exchange already answered a server-first message")
+        text = _scram_text(server_first, "server-first")
+        first = parse_scram_server_first(text, self.nonce)
+        salted = scram_salted_password(self.hash_name, self._password, first.salt, first.iterations)
+        self._password = None
+        channel_binding = base64.b64encode(_SCRAM_GS2_HEADER.encode("ascii")).decode("ascii")
+        without_proof = f"c={channel_binding},r={first.nonce}"
+        auth_message = f"{self._first_bare},{text},{without_proof}".encode()
+        proof = scram_client_proof(self.hash_name, salted, auth_message)
+        self._server_signature = scram_server_signature(self.hash_name, salted, auth_message)
+        return f"{without_proof},p={base64.b64encode(proof).decode('ascii')}".encode("ascii")
+
+    def verify_server_final(self, server_final: bytes) -> None:
+        """Check the server-final message ``v=<signature>``; ``e=<error>`` is a refusal."""
+        if self._server_signature is None:
+            raise ScramError("server-final message before the client-final message")
+        attribute = _scram_text(server_final, "server-final").split(",", 1)[0]
+        if attribute.startswith("e="):
+            raise ScramError(f"the server refused the exchange: {attribute[2:][:200]}")
+        if not attribute.startswith("v="):
+            raise ScramError("malformed server-final message: expected v=...")
+        try:
+            signature = base64.b64decode(attribute[2:], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ScramError("the server signature is not valid base64") from exc
+        if not hmac.compare_digest(signature, self._server_signature):
+            raise ScramError(
+                "the server's signature is wrong: it does not hold this user's SCRAM keys "
+                "(not the real broker?)"
+            )
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+class _EncryptedKey(Exception):
+    """Raised by the key password callback: the probe never prompts for a passphrase."""
+
+
+def _refuse_key_password() -> str:
+    raise _EncryptedKey
+
+
+def _os_error_text(error: OSError) -> str:
+    if isinstance(error, ssl.SSLError):
+        return str(error)
+    return error.strerror or str(error)
+
+
+def build_ssl_context(security: SecurityConfig) -> ssl.SSLContext:
+    """The client TLS context for ``security``: TLS 1.2 or newer, the server's chain
+    verified against ``ca_file`` (or the system's trust store), its name checked unless
+    ``check_hostname`` is off, and the client certificate if one is set.
+
+    Raises ValueError naming the file that cannot be used.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and names
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = security.check_hostname
+    try:
+        if security.ca_file is None:
+            context.load_default_certs()
+        else:
+            context.load_verify_locations(cafile=security.ca_file)
+    except OSError as exc:  # includes ssl.SSLError: no PEM certificate in the file
+        raise ValueError(
+            f"cannot use the CA file {security.ca_file}: {_os_error_text(exc)}"
+        ) from exc
+    if security.cert_file is not None:
+        key_file = security.key_file or security.cert_file
+        try:
+            context.load_cert_chain(security.cert_file, security.key_file, _refuse_key_password)
+        except _EncryptedKey:
+            raise ValueError(
+                f"the client key {key_file} is encrypted; the probe needs an unencrypted "
+                "PEM key (readable by this user only)"
+            ) from None
+        except OSError as exc:
+            raise ValueError(
+                f"cannot use the client certificate {security.cert_file} with the key "
+                f"{key_file}: {_os_error_text(exc)}"
+            ) from exc
+    return context
+
+
+# OpenSSL's X509_V_ERR_* codes (include/openssl/x509_vfy.h) behind the verify messages.
+_X509_HOSTNAME_MISMATCH = frozenset({62, 64})  # host name, IP address
+_X509_NOT_TRUSTED = frozenset({2, 7, 18, 19, 20, 21, 24, 27, 28})
+_X509_VALIDITY = frozenset({9, 10})  # not yet valid, expired
+# OpenSSL reasons (ssl.SSLError.reason) for the alerts a server sends.
+_TLS_VERSION_REASONS = frozenset(
+    {"UNSUPPORTED_PROTOCOL", "TLSV1_ALERT_PROTOCOL_VERSION", "NO_PROTOCOLS_AVAILABLE"}
+)
+_CLIENT_CERTIFICATE_REASONS = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV1_ALERT_DECRYPT_ERROR",
+    }
+)
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL", "HTTP_REQUEST"}
+)
+
+
+def describe_tls_failure(
+    error: BaseException, security: SecurityConfig, server_hostname: str
+) -> str:
+    """What went wrong in a TLS handshake (or in the alert a TLS 1.3 server sends right
+    after it), as a sentence a user can act on."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        code = getattr(error, "verify_code", None)
+        detail = getattr(error, "verify_message", None) or str(error)
+        if code in _X509_HOSTNAME_MISMATCH:
+            return (
+                f"TLS: the broker's certificate does not name {server_hostname} ({detail}); "
+                "connect by a name or IP address the certificate carries, or set "
+                "server_hostname to one"
+            )
+        if code in _X509_NOT_TRUSTED:
+            trusted = (
+                f"the CA file {security.ca_file}"
+                if security.ca_file is not None
+                else "the system's trust store (no ca_file set)"
+            )
+            return (
+                f"TLS: the broker's certificate is not trusted: {trusted} does not hold the CA "
+                f"that signed it ({detail})"
+            )
+        if code in _X509_VALIDITY:
+            return (
+                f"TLS: the broker's certificate is outside its validity period ({detail}); "
+                "check the certificate and this host's clock"
+            )
+        return f"TLS: the broker's certificate failed verification ({detail})"
+    reason = getattr(error, "reason", None)
+    if reason in _TLS_VERSION_REASONS:
+        return (
+            f"TLS: the broker and this client share no TLS version ({reason}); "
+            "this client requires TLS 1.2 or newer"
+        )
+    if reason in _CLIENT_CERTIFICATE_REASONS or (
+        reason == "SSLV3_ALERT_HANDSHAKE_FAILURE" and security.cert_file is None
+    ):
+        if security.cert_file is None:
+            return (
+                f"TLS: the broker refused the connection ({reason}): the listener requires a "
+                "client certificate (mTLS) and none is configured; set cert_file and key_file"
+            )
+        return (
+            f"TLS: the broker refused the client certificate {security.cert_file} ({reason}): "
+            "is it signed by a CA the broker trusts, still valid, and usable for client "
+            "authentication?"
+        )
+    if reason in _NOT_TLS_REASONS:
+        return (
+            f"TLS: the peer does not speak TLS ({reason}): a PLAINTEXT or SASL_PLAINTEXT "
+            "listener? Use its security protocol"
+        )
+    if isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)):
+        return (
+            "TLS: the peer closed the connection during the TLS handshake: a PLAINTEXT or "
+            "SASL_PLAINTEXT listener (Kafka drops a TLS ClientHello as an oversized request)?"
+        )
+    return f"TLS handshake failed: {error}"
+
+
+def looks_like_tls_record(header: bytes) -> bool:
+    """Whether bytes read as a Kafka size prefix are the start of a TLS record instead
+    (content type 20-23, protocol version 3.x): a TLS listener answering a non-TLS client."""
+    return len(header) >= 3 and 20 <= header[0] <= 23 and header[1] == 3 and header[2] <= 4
+
+
 # --------------------------------------------------------------------------- socket I/O
 
 
 class KafkaConnection:
-    """One blocking TCP (PLAINTEXT) connection to a Kafka listener.
+    """One blocking connection to a Kafka listener, secured as ``security`` says.
 
-    ``timeout`` bounds the connect and, separately, each request/response round trip.
-    The socket is opened lazily on the first request.
+    ``timeout`` bounds the connect (with the TLS handshake), and separately each
+    request/response round trip.  The socket is opened lazily on the first request.
+    On a SASL listener the connection authenticates as soon as it is open: ApiVersions
+    (allowed before authentication; kept in ``pre_auth_api_versions``), SaslHandshake
+    v1 and SaslAuthenticate.
     """
 
     def __init__(
@@ -947,12 +1521,15 @@ class KafkaConnection:
         port: int,
         timeout: float = DEFAULT_TIMEOUT,
         client_id: Optional[str] = DEFAULT_CLIENT_ID,
+        security: Optional[SecurityConfig] = None,
     ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
         self.client_id = client_id
+        self.security = security or PLAINTEXT
         self.address = format_address(host, port)
+        self.pre_auth_api_versions: Optional[ApiVersionsResult] = None
         self._sock: Optional[socket.socket] = None
         self._next_correlation_id = 1
 
@@ -972,16 +1549,136 @@ class KafkaConnection:
     def _error(self, message: str) -> ProbeError:
         return ProbeError(f"{self.address}: {message}")
 
+    @property
+    def server_hostname(self) -> str:
+        """The name the server's certificate must carry."""
+        return self.security.server_hostname or self.host
+
+    def open(self) -> None:
+        """Connect (TLS handshake and SASL authentication included) unless already open."""
+        self._connect()
+
     def _connect(self) -> socket.socket:
-        if self._sock is None:
+        if self._sock is not None:
+            return self._sock
+        try:
+            sock = socket.create_connection((self.host, self.port), self.timeout)
+        except socket.timeout as exc:
+            raise self._error(f"connect timed out after {self.timeout}s") from exc
+        except OSError as exc:
+            raise self._error(f"connect failed: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.security.uses_tls:
+            sock = self._start_tls(sock)
+        self._sock = sock
+        self.pre_auth_api_versions = None
+        if self.security.uses_sasl:
             try:
-                self._sock = socket.create_connection((self.host, self.port), self.timeout)
-            except socket.timeout as exc:
-                raise self._error(f"connect timed out after {self.timeout}s") from exc
-            except OSError as exc:
-                raise self._error(f"connect failed: {exc}") from exc
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self._sock
+                self._authenticate()  # its requests find self._sock open
+            except BaseException:
+                self.close()
+                raise
+        return sock
+
+    def _start_tls(self, sock: socket.socket) -> socket.socket:
+        try:
+            context = build_ssl_context(self.security)
+        except ValueError as exc:  # a CA, certificate or key file that cannot be used
+            sock.close()
+            raise self._error(str(exc)) from exc
+        try:
+            # The handshake runs here, bounded by the connect timeout of the socket.
+            return context.wrap_socket(sock, server_hostname=self.server_hostname)
+        except socket.timeout as exc:
+            sock.close()
+            raise self._error(f"TLS handshake timed out after {self.timeout}s") from exc
+        except OSError as exc:  # ssl.SSLError, or the peer closing or resetting
+            sock.close()
+            failure = describe_tls_failure(exc, self.security, self.server_hostname)
+            raise self._error(failure) from exc
+
+    def _authenticate(self) -> None:
+        """SASL on the fresh connection; raises ProbeError naming what the user must fix."""
+        mechanism = self.security.sasl_mechanism
+        body = self.call(API_API_VERSIONS, API_VERSIONS_VERSION, b"")
+        try:
+            versions = decode_api_versions_response(body)
+        except DecodeError as exc:
+            raise self._error(f"malformed ApiVersions v0 response: {exc}") from exc
+        if versions.error_code != ERROR_NONE:
+            raise self._error(f"ApiVersions v0 failed with {error_name(versions.error_code)}")
+        if (
+            choose_version(
+                versions, API_SASL_HANDSHAKE, SASL_HANDSHAKE_VERSION, SASL_HANDSHAKE_VERSION
+            )
+            is None
+        ):
+            raise self._error(
+                f"does not offer SaslHandshake v{SASL_HANDSHAKE_VERSION}, so no SASL "
+                f"({self.security.protocol}) on this listener"
+            )
+        body = self.call(
+            API_SASL_HANDSHAKE, SASL_HANDSHAKE_VERSION, sasl_handshake_request_body(mechanism)
+        )
+        try:
+            handshake = decode_sasl_handshake_response(body)
+        except DecodeError as exc:
+            raise self._error(f"malformed SaslHandshake response: {exc}") from exc
+        if handshake.error_code == ERROR_UNSUPPORTED_SASL_MECHANISM:
+            offered = ", ".join(handshake.mechanisms) or "none"
+            raise self._error(
+                f"SASL mechanism {mechanism} is not enabled on this listener; it offers: {offered}"
+            )
+        if handshake.error_code == ERROR_ILLEGAL_SASL_STATE:
+            raise self._error(
+                "the listener does not use SASL (SaslHandshake answered ILLEGAL_SASL_STATE): "
+                f"use security protocol {'SSL' if self.security.uses_tls else 'PLAINTEXT'} "
+                f"for it, not {self.security.protocol}"
+            )
+        if handshake.error_code != ERROR_NONE:
+            raise self._error(f"SaslHandshake failed with {error_name(handshake.error_code)}")
+        version = choose_version(
+            versions,
+            API_SASL_AUTHENTICATE,
+            SASL_AUTHENTICATE_MIN_VERSION,
+            SASL_AUTHENTICATE_MAX_VERSION,
+        )
+        if version is None:
+            raise self._error("does not offer SaslAuthenticate v0-v2")
+        username = self.security.username or ""
+        password = self.security.password or ""
+        if mechanism == "PLAIN":
+            self._sasl_step(version, sasl_plain_token(username, password))
+        else:
+            scram = ScramClient(SCRAM_HASHES[mechanism], username, password)
+            try:
+                server_first = self._sasl_step(version, scram.first_message())
+                server_final = self._sasl_step(version, scram.final_message(server_first))
+                scram.verify_server_final(server_final)
+            except ScramError as exc:
+                raise self._error(
+                    f"SASL {mechanism} authentication of {username!r}: {exc}"
+                ) from None
+        self.pre_auth_api_versions = versions
+
+    def _sasl_step(self, version: int, token: bytes) -> bytes:
+        """One SaslAuthenticate round trip; the server's token."""
+        body = self.call(
+            API_SASL_AUTHENTICATE, version, sasl_authenticate_request_body(token, version)
+        )
+        try:
+            result = decode_sasl_authenticate_response(body, version)
+        except DecodeError as exc:
+            raise self._error(f"malformed SaslAuthenticate v{version} response: {exc}") from exc
+        if result.error_code == ERROR_NONE:
+            return result.auth_bytes
+        detail = f": {result.error_message}" if result.error_message else ""
+        if result.error_code == ERROR_SASL_AUTHENTICATION_FAILED:
+            raise self._error(
+                f"SASL authentication failed for user {self.security.username!r} with "
+                f"{self.security.sasl_mechanism} (SASL_AUTHENTICATION_FAILED){detail}"
+            )
+        raise self._error(f"SaslAuthenticate failed with {error_name(result.error_code)}{detail}")
 
     def roundtrip(self, request: bytes, what: str = "request") -> bytes:
         """Send one size-prefixed request; return the response frame without its size."""
@@ -990,10 +1687,17 @@ class KafkaConnection:
         try:
             self._set_timeout(sock, deadline, what)
             sock.sendall(request)
-            size = _INT32.unpack(self._recv_exactly(sock, 4, deadline, what))[0]
+            header = self._recv_exactly(sock, 4, deadline, what)
+            size = _INT32.unpack(header)[0]
             if size < 4 or size > MAX_RESPONSE_BYTES:
+                if looks_like_tls_record(header):
+                    raise self._error(
+                        f"the peer answered the {what} with a TLS record: a TLS listener; use "
+                        f"security protocol SSL or SASL_SSL for it, not {self.security.protocol}"
+                    )
                 raise self._error(
-                    f"implausible response size {size} to {what} (not a PLAINTEXT Kafka listener?)"
+                    f"implausible response size {size} to {what} "
+                    f"(not a {self.security.protocol} Kafka listener?)"
                 )
             return self._recv_exactly(sock, size, deadline, what)
         except ProbeError:
@@ -1004,6 +1708,13 @@ class KafkaConnection:
             raise self._error(
                 f"timed out after {self.timeout}s waiting for the {what} response"
             ) from exc
+        except ssl.SSLError as exc:  # a TLS 1.3 server refuses a client certificate here
+            self.close()
+            failure = describe_tls_failure(exc, self.security, self.server_hostname)
+            raise self._error(f"{failure} (during the {what})") from exc
+        except ConnectionError as exc:
+            self.close()
+            raise self._error(f"{what} failed: {exc} ({self._closed_hint()})") from exc
         except OSError as exc:
             self.close()
             raise self._error(f"{what} failed: {exc}") from exc
@@ -1013,6 +1724,21 @@ class KafkaConnection:
         if remaining <= 0:
             raise socket.timeout(f"deadline passed during {what}")
         sock.settimeout(remaining)
+
+    def _closed_hint(self) -> str:
+        """Why a Kafka listener would close the connection instead of answering."""
+        protocol = self.security.protocol
+        if not self.security.uses_tls:
+            return (
+                f"not a {protocol} listener? TLS and SASL listeners close the connection of a "
+                "client that skips TLS or SASL; or the API is not served on this listener"
+            )
+        if not self.security.uses_sasl:
+            return (
+                "does the listener require SASL (SASL_SSL), or refuse the client certificate? "
+                "Or the API is not served on this listener"
+            )
+        return "API not served on this listener?"
 
     def _recv_exactly(self, sock: socket.socket, size: int, deadline: float, what: str) -> bytes:
         buf = bytearray(size)
@@ -1024,7 +1750,7 @@ class KafkaConnection:
             if n == 0:
                 raise self._error(
                     f"connection closed by peer after {got} of {size} bytes of the {what} response "
-                    "(API not served on this listener, or not a PLAINTEXT listener?)"
+                    f"({self._closed_hint()})"
                 )
             got += n
         return bytes(buf)
@@ -1065,8 +1791,9 @@ class KafkaProbe:
         port: int,
         timeout: float = DEFAULT_TIMEOUT,
         client_id: Optional[str] = DEFAULT_CLIENT_ID,
+        security: Optional[SecurityConfig] = None,
     ) -> None:
-        self.connection = KafkaConnection(host, port, timeout, client_id)
+        self.connection = KafkaConnection(host, port, timeout, client_id, security)
         self._api_versions: Optional[ApiVersionsResult] = None
 
     @classmethod
@@ -1075,9 +1802,10 @@ class KafkaProbe:
         address: str,
         timeout: float = DEFAULT_TIMEOUT,
         client_id: Optional[str] = DEFAULT_CLIENT_ID,
+        security: Optional[SecurityConfig] = None,
     ) -> KafkaProbe:
         host, port = parse_address(address)
-        return cls(host, port, timeout, client_id)
+        return cls(host, port, timeout, client_id, security)
 
     @property
     def address(self) -> str:
@@ -1100,8 +1828,15 @@ class KafkaProbe:
             raise ProbeError(f"{self.address}: malformed {what} response: {exc}") from exc
 
     def api_versions(self, refresh: bool = False) -> ApiVersionsResult:
-        """ApiVersions v0; cached per probe unless ``refresh``."""
+        """ApiVersions v0; cached per probe unless ``refresh``.
+
+        A SASL connection asked it before authenticating: that answer is reused.
+        """
         if self._api_versions is None or refresh:
+            self.connection.open()
+            if not refresh and self.connection.pre_auth_api_versions is not None:
+                self._api_versions = self.connection.pre_auth_api_versions
+                return self._api_versions
             response = self.connection.call(API_API_VERSIONS, API_VERSIONS_VERSION, b"")
             result = self._decode("ApiVersions v0", lambda: decode_api_versions_response(response))
             if result.error_code != ERROR_NONE:
@@ -1170,14 +1905,18 @@ def describe_quorum_from_any(
     addresses: Sequence[str],
     timeout: float = DEFAULT_TIMEOUT,
     probe_factory: Optional[Callable[[str, float], KafkaProbe]] = None,
+    security: Optional[SecurityConfig] = None,
 ) -> QuorumInfo:
     """DescribeQuorum against each ``host:port`` in turn until one answers without error.
 
     On a controller listener only the quorum leader answers; the others reply with
     NOT_LEADER_OR_FOLLOWER.  A broker listener forwards the request to the active
     controller.  Raises ProbeError listing every attempt if none succeeds.
+    Without ``probe_factory``, every address is reached with ``security``.
     """
-    factory = probe_factory or (lambda address, t: KafkaProbe.from_address(address, t))
+    factory = probe_factory or (
+        lambda address, t: KafkaProbe.from_address(address, t, security=security)
+    )
     failures: List[str] = []
     for address in addresses:
         try:
@@ -1202,6 +1941,60 @@ def _int_list(text: str) -> List[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
 
+DEFAULT_PASSWORD_ENV = "AUTOMQ_PROBE_PASSWORD"
+
+
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """Command-line options for a :class:`SecurityConfig`; the password comes from the
+    environment, never from the command line (which other users can see)."""
+    group = parser.add_argument_group("security")
+    group.add_argument("--security-protocol", choices=SECURITY_PROTOCOLS, default="PLAINTEXT")
+    group.add_argument("--ca-file", help="PEM CA certificates that signed the broker's")
+    group.add_argument("--cert-file", help="PEM client certificate (mTLS listeners)")
+    group.add_argument("--key-file", help="PEM unencrypted key of the client certificate")
+    group.add_argument(
+        "--no-check-hostname",
+        dest="check_hostname",
+        action="store_false",
+        help="do not require the certificate to name the host (the chain is still verified)",
+    )
+    group.add_argument("--server-hostname", help="name to check in the certificate instead")
+    group.add_argument("--sasl-mechanism", choices=SASL_MECHANISMS, default="SCRAM-SHA-512")
+    group.add_argument("--username", help="SASL user name")
+    group.add_argument(
+        "--password-env",
+        default=DEFAULT_PASSWORD_ENV,
+        metavar="NAME",
+        help=f"environment variable holding the SASL password (default {DEFAULT_PASSWORD_ENV})",
+    )
+
+
+def security_from_arguments(
+    args: argparse.Namespace, environ: Optional[Mapping[str, str]] = None
+) -> SecurityConfig:
+    """The :class:`SecurityConfig` of options added by :func:`add_security_arguments`."""
+    uses_sasl = args.security_protocol.startswith("SASL_")
+    password = None
+    if uses_sasl:
+        password = (os.environ if environ is None else environ).get(args.password_env)
+        if not password:
+            raise ValueError(
+                f"security: protocol {args.security_protocol} needs a password in the "
+                f"environment variable {args.password_env}"
+            )
+    return SecurityConfig(
+        protocol=args.security_protocol,
+        ca_file=args.ca_file,
+        cert_file=args.cert_file,
+        key_file=args.key_file,
+        check_hostname=args.check_hostname,
+        server_hostname=args.server_hostname,
+        sasl_mechanism=args.sasl_mechanism,
+        username=args.username,
+        password=password,
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python3 -m automq_helpers.kafka_probe",
@@ -1209,6 +2002,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bootstrap", required=True, help="host:port of the listener to ask")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per call")
+    add_security_arguments(parser)
     sub = parser.add_subparsers(dest="command")
     sub.required = True
     sub.add_parser("api-versions", help="ApiVersions v0")
@@ -1230,7 +2024,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     status = 0
     started = time.monotonic()
     try:
-        with KafkaProbe.from_address(args.bootstrap, args.timeout) as probe:
+        security = security_from_arguments(args)
+        with KafkaProbe.from_address(args.bootstrap, args.timeout, security=security) as probe:
             command = args.command
             if command == "api-versions":
                 output["api_versions"] = asdict(probe.api_versions())

@@ -4,6 +4,10 @@ A node is healthy when it answers on each of its listeners, the controller
 quorum has all its expected voters with a small lag, a broker is registered
 and unfenced, and (optionally) no partition of the cluster is offline.
 
+Each listener is reached with its own :class:`SecurityConfig`: ``security`` for the
+broker listener, ``controller_security`` for the controller listener and the quorum
+addresses (checked against their own names: ``server_hostname`` stands for ``host``).
+
 Runs on the cluster hosts (Python 3.8+, standard library only).
 """
 
@@ -16,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .kafka_probe import (
+    PLAINTEXT,
     KafkaProbe,
     ProbeError,
     QuorumInfo,
+    SecurityConfig,
     describe_quorum_from_any,
     error_name,
     evaluate_quorum,
@@ -26,7 +32,8 @@ from .kafka_probe import (
     parse_address,
 )
 
-ProbeFactory = Callable[[str, int, float], KafkaProbe]
+# (host, port, timeout, security) -> a probe of that listener
+ProbeFactory = Callable[[str, int, float, SecurityConfig], KafkaProbe]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class NodeCheck:
     max_voter_lag: int = 1000
     check_offline_partitions: bool = True
     timeout: float = 5.0
+    security: SecurityConfig = PLAINTEXT  # the broker listener
+    controller_security: SecurityConfig = PLAINTEXT  # controller listener, quorum addresses
 
 
 @dataclass
@@ -64,8 +73,8 @@ def _describe_offline(topic: Optional[str], partition: int, error: str) -> str:
     return f"{name}-{partition} ({error})"
 
 
-def _default_factory(host: str, port: int, timeout: float) -> KafkaProbe:
-    return KafkaProbe(host, port, timeout)
+def _default_factory(host: str, port: int, timeout: float, security: SecurityConfig) -> KafkaProbe:
+    return KafkaProbe(host, port, timeout, security=security)
 
 
 def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -> NodeHealth:
@@ -77,7 +86,9 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
 
     if check.controller_port is not None:
         try:
-            with factory(check.host, check.controller_port, check.timeout) as probe:
+            with factory(
+                check.host, check.controller_port, check.timeout, check.controller_security
+            ) as probe:
                 probe.api_versions()
         except ProbeError as error:
             problems.append(f"controller listener does not answer: {error}")
@@ -86,7 +97,7 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
     quorum: Optional[QuorumInfo] = None
     if check.broker_port is not None:
         try:
-            with factory(check.host, check.broker_port, check.timeout) as probe:
+            with factory(check.host, check.broker_port, check.timeout, check.security) as probe:
                 probe.api_versions()
                 # The broker forwards DescribeQuorum to the active controller.
                 quorum = probe.describe_quorum()
@@ -114,11 +125,12 @@ def check_node(check: NodeCheck, probe_factory: Optional[ProbeFactory] = None) -
             listeners_down += 1
 
     if quorum is None or quorum.error_code != 0 or quorum.partition_error_code != 0:
+        quorum_security = check.controller_security.for_other_hosts()
         try:
             quorum = describe_quorum_from_any(
                 check.quorum_addresses,
                 check.timeout,
-                lambda address, timeout: factory(*parse_address(address), timeout),
+                lambda address, timeout: factory(*parse_address(address), timeout, quorum_security),
             )
         except ProbeError as error:
             problems.append(f"controller quorum: {error}")

@@ -19,6 +19,7 @@ from automq_helpers.kafka_probe import (
     ERROR_LISTENER_NOT_FOUND,
     ERROR_NOT_LEADER_OR_FOLLOWER,
     METADATA_TOPIC,
+    PLAINTEXT,
     ApiVersionRange,
     ApiVersionsResult,
     BrokerInfo,
@@ -27,6 +28,7 @@ from automq_helpers.kafka_probe import (
     ProbeError,
     QuorumInfo,
     ReplicaState,
+    SecurityConfig,
     error_name,
 )
 from automq_helpers.node_health import NodeCheck, NodeHealth, check_node, wait_for_health
@@ -175,11 +177,15 @@ class FakeNode:
             CONTROLLER_PORT: Listener(),
         }
         self.opened: list[tuple[str, int, float]] = []
+        self.security: list[tuple[str, SecurityConfig]] = []  # (host:port, its security)
         self.probes: list[FakeProbe] = []
         self.calls: list[str] = []
 
-    def factory(self, host: str, port: int, timeout: float) -> FakeProbe:
+    def factory(
+        self, host: str, port: int, timeout: float, security: SecurityConfig = PLAINTEXT
+    ) -> FakeProbe:
         self.opened.append((host, port, timeout))
+        self.security.append((f"{host}:{port}", security))
         # A port nobody listens on behaves like a stopped listener.
         probe = FakeProbe(host, port, self.listeners.get(port, Listener(down=True)), self.calls)
         self.probes.append(probe)
@@ -261,6 +267,56 @@ def test_all_healthy_combined_node(node: FakeNode, fallback: FakeFallback) -> No
         f"{HOST}:9092 offline_partitions",
     ]
     assert fallback.calls == []
+
+
+# --------------------------------------------------------------------------- security
+
+# The secured layout: SASL_SSL with SCRAM on the broker listener, mTLS on the controller
+# listener; the node's certificate names its advertised host, not HOST.
+BROKER_SECURITY = SecurityConfig(
+    protocol="SASL_SSL",
+    ca_file="/etc/automq/tls/ca.pem",
+    server_hostname="automq-1.example.internal",
+    username="admin",
+    password="unit-test-password",
+)
+CONTROLLER_SECURITY = SecurityConfig(
+    protocol="SSL",
+    ca_file="/etc/automq/tls/ca.pem",
+    cert_file="/etc/automq/tls/node.pem",
+    key_file="/etc/automq/tls/node.key",
+    server_hostname="automq-1.example.internal",
+)
+
+
+def test_listeners_are_plaintext_by_default(node: FakeNode, fallback: FakeFallback) -> None:
+    run(combined_check(), node)
+
+    assert node.security == [(f"{HOST}:9093", PLAINTEXT), (f"{HOST}:9092", PLAINTEXT)]
+
+
+def test_each_listener_is_reached_with_its_security(node: FakeNode, fallback: FakeFallback) -> None:
+    health = run(
+        combined_check(security=BROKER_SECURITY, controller_security=CONTROLLER_SECURITY), node
+    )
+
+    assert health.healthy is True
+    assert node.security == [
+        (f"{HOST}:9093", CONTROLLER_SECURITY),
+        (f"{HOST}:9092", BROKER_SECURITY),
+    ]
+
+
+def test_quorum_fallback_checks_the_controllers_by_their_own_names(node: FakeNode) -> None:
+    # The real describe_quorum_from_any: the first quorum address answers.
+    node.listeners[BROKER_PORT].down = True
+
+    health = run(
+        combined_check(security=BROKER_SECURITY, controller_security=CONTROLLER_SECURITY), node
+    )
+
+    assert health.quorum_leader == 1
+    assert node.security[-1] == (QUORUM[0], replace(CONTROLLER_SECURITY, server_hostname=None))
 
 
 # --------------------------------------------------------------------------- listeners down
@@ -559,12 +615,12 @@ def test_wait_polls_until_healthy(node: FakeNode, fallback: FakeFallback) -> Non
     clock = FakeClock()
     calls = 0
 
-    def factory(host: str, port: int, timeout: float):
+    def factory(host: str, port: int, timeout: float, security: SecurityConfig):
         nonlocal calls
         calls += 1
         if calls == 5:  # the broker comes up on the third poll (two listeners a poll)
             node.listeners[BROKER_PORT].down = False
-        return node.factory(host, port, timeout)
+        return node.factory(host, port, timeout, security)
 
     health, attempts, waited = wait_for_health(
         combined_check(),

@@ -52,6 +52,8 @@ options:
     description: Timeout of each request, in seconds.
     type: float
     default: 10.0
+extends_documentation_fragment:
+  - automq.platform.kafka_security
 attributes:
   check_mode:
     support: full
@@ -122,6 +124,10 @@ from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.rea
     reassignment_document,
     wait_for_survey,
 )
+from ansible_collections.automq.platform.plugins.module_utils.kafka_security import (
+    SECURITY_OPTION,
+    security_from_params,
+)
 
 
 def main() -> None:
@@ -134,12 +140,14 @@ def main() -> None:
             "wait_timeout": {"type": "float", "default": 0.0},
             "poll_interval": {"type": "float", "default": 5.0},
             "timeout": {"type": "float", "default": 10.0},
+            "security": SECURITY_OPTION,
         },
         supports_check_mode=True,
     )
     params = module.params
+    security = security_from_params(module, "security")
     found, attempts, waited = wait_for_survey(
-        lambda: KafkaProbe(params["host"], params["port"], params["timeout"]),
+        lambda: KafkaProbe(params["host"], params["port"], params["timeout"], security=security),
         params["leaving"],
         params["wait_for"],
         timeout=params["wait_timeout"],

@@ -59,6 +59,9 @@ options:
     description: Seconds between probes while waiting.
     type: float
     default: 2.0
+extends_documentation_fragment:
+  - automq.platform.kafka_security
+  - automq.platform.kafka_security.controller
 attributes:
   check_mode:
     support: full
@@ -74,6 +77,27 @@ EXAMPLES = r"""
     controller_port: 9093
     expected_voters: [0, 1, 2]
     quorum_bootstrap_servers: 10.0.0.11:9093,10.0.0.12:9093,10.0.0.13:9093
+    wait_timeout: 300
+  register: health
+
+- name: The same with SASL_SSL (SCRAM) on the broker listener and mTLS on the controller one
+  automq.platform.node_health:
+    host: 10.0.0.11  # a name the node's certificate carries
+    node_id: 0
+    broker_port: 9092
+    controller_port: 9093
+    expected_voters: [0, 1, 2]
+    quorum_bootstrap_servers: 10.0.0.11:9093,10.0.0.12:9093,10.0.0.13:9093
+    security:
+      protocol: SASL_SSL
+      ca_file: /etc/automq/tls/ca.pem
+      username: admin
+      password: "{{ automq_admin_password }}"
+    controller_security:
+      protocol: SSL
+      ca_file: /etc/automq/tls/ca.pem
+      cert_file: /etc/automq/tls/node.pem
+      key_file: /etc/automq/tls/node.key
     wait_timeout: 300
   register: health
 """
@@ -126,6 +150,10 @@ from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.nod
     quorum_addresses,
     wait_for_health,
 )
+from ansible_collections.automq.platform.plugins.module_utils.kafka_security import (
+    SECURITY_OPTION,
+    security_from_params,
+)
 
 
 def main() -> None:
@@ -142,11 +170,15 @@ def main() -> None:
             "timeout": {"type": "float", "default": 5.0},
             "wait_timeout": {"type": "float", "default": 0.0},
             "poll_interval": {"type": "float", "default": 2.0},
+            "security": SECURITY_OPTION,
+            "controller_security": SECURITY_OPTION,
         },
         required_one_of=[("broker_port", "controller_port")],
         supports_check_mode=True,
     )
     params = module.params
+    security = security_from_params(module, "security")
+    controller_security = security_from_params(module, "controller_security")
     health, attempts, waited = wait_for_health(
         NodeCheck(
             host=params["host"],
@@ -158,6 +190,8 @@ def main() -> None:
             max_voter_lag=params["max_voter_lag"],
             check_offline_partitions=params["check_offline_partitions"],
             timeout=params["timeout"],
+            security=security,
+            controller_security=controller_security,
         ),
         timeout=params["wait_timeout"],
         interval=params["poll_interval"],
