@@ -978,6 +978,7 @@ def reconcile_scram_users(
     check_mode: bool = False,
     wait_timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ScramPlan:
     """Make the declared users' SCRAM credentials so (unless ``check_mode``), then wait
     until each written user logs in with its new password and each deleted credential
@@ -1021,6 +1022,7 @@ def reconcile_scram_users(
         missing,
         wait_timeout,
         "the broker did not apply the SCRAM changes (see wait_timeout)",
+        clock=clock,
         sleep=sleep,
     )
     return plan
@@ -1069,6 +1071,7 @@ def reconcile_acls(
     check_mode: bool = False,
     wait_timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> AclPlan:
     """Create the missing declared ACLs and delete the unwanted ones, each with a filter
     that matches that ACL alone; then wait until the broker describes the result."""
@@ -1103,6 +1106,7 @@ def reconcile_acls(
         missing,
         wait_timeout,
         "the broker does not describe the ACL changes (see wait_timeout)",
+        clock=clock,
         sleep=sleep,
     )
     return plan

@@ -5,6 +5,7 @@ package with StandardAuthorizer.  The modules run on localhost (ansible_connecti
 as on a broker host) and reach its INTERNAL listener over mTLS with a super user's
 certificate; users log in on its CLIENT listener (SASL_SSL, SCRAM-SHA-512).  Every run is
 verbose (-vvv), and no run's output or events may contain a password.
+AUTOMQ_HOST_PYTHON names the interpreter the modules run with (default: this one).
 
 What the cluster holds is checked independently of the modules: logins with
 kafka_probe's SCRAM client, DescribeAcls and DescribeUserScramCredentials as the super
@@ -15,6 +16,7 @@ principal and topic names of its own, since the node is shared.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import time
@@ -55,8 +57,10 @@ class Modules:
         self.secrets: set[str] = {node.admin_password}
         self.runs = 0
         inventory = tmp_path / "inventory.ini"
+        # AUTOMQ_HOST_PYTHON runs the modules with a host's interpreter, e.g. a Python 3.8.
+        interpreter = os.environ.get("AUTOMQ_HOST_PYTHON", sys.executable)
         inventory.write_text(
-            f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+            f"localhost ansible_connection=local ansible_python_interpreter={interpreter}\n"
         )
         self.inventory = inventory
 

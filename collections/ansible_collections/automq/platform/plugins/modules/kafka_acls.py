@@ -12,7 +12,7 @@ description:
   - Each entry of O(acls) stands for one ACL per operation. Entries with
     O(acls[].state=present) are created when missing; those with
     O(acls[].state=absent) are deleted whoever they belong to.
-  - The ACLs of the principals in O(principals) are made to match O(acls) exactly:
+  - The ACLs of the principals in O(principals) are made to match O(acls) exactly;
     their ACLs that no present entry declares are deleted. Other principals' ACLs are
     left alone.
   - Each ACL is deleted with a filter that matches it alone (its own resource type,
@@ -21,7 +21,7 @@ description:
     C(prefixed) neighbour.
   - After a change, waits until the broker describes the result, and fails after
     O(wait_timeout) seconds otherwise.
-version_added: 0.3.0
+version_added: 0.2.0
 author: AutoMQ Ansible maintainers
 options:
   bootstrap_server:

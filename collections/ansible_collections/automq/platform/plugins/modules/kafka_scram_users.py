@@ -21,7 +21,7 @@ description:
     through the metadata log), and fails after O(wait_timeout) seconds otherwise.
   - A present user's credentials of other mechanisms are deleted. Users not listed are
     left alone.
-version_added: 0.3.0
+version_added: 0.2.0
 author: AutoMQ Ansible maintainers
 options:
   bootstrap_server:
