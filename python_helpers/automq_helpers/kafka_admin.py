@@ -1004,8 +1004,7 @@ def reconcile_scram_users(
         waiting[:] = [user for user in waiting if not login_works(user)]
         left = [f"user {user.name!r} cannot log in with the new password" for user in waiting]
         if gone:
-            names = sorted({name for name, _ in gone})
-            now = admin.describe_user_scram_credentials(names)
+            now = admin.describe_user_scram_credentials(sorted({name for name, _ in gone}))
             still = sorted(
                 (name, mechanism)
                 for name, mechanism in gone
