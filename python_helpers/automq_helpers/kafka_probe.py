@@ -71,7 +71,12 @@ _T = TypeVar("_T")
 API_METADATA = 3
 API_SASL_HANDSHAKE = 17
 API_API_VERSIONS = 18
+API_DESCRIBE_ACLS = 29
+API_CREATE_ACLS = 30
+API_DELETE_ACLS = 31
 API_SASL_AUTHENTICATE = 36
+API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50
+API_ALTER_USER_SCRAM_CREDENTIALS = 51
 API_DESCRIBE_QUORUM = 55
 API_DESCRIBE_CLUSTER = 60
 
@@ -79,17 +84,27 @@ API_NAMES: Dict[int, str] = {
     API_METADATA: "Metadata",
     API_SASL_HANDSHAKE: "SaslHandshake",
     API_API_VERSIONS: "ApiVersions",
+    API_DESCRIBE_ACLS: "DescribeAcls",
+    API_CREATE_ACLS: "CreateAcls",
+    API_DELETE_ACLS: "DeleteAcls",
     API_SASL_AUTHENTICATE: "SaslAuthenticate",
+    API_DESCRIBE_USER_SCRAM_CREDENTIALS: "DescribeUserScramCredentials",
+    API_ALTER_USER_SCRAM_CREDENTIALS: "AlterUserScramCredentials",
     API_DESCRIBE_QUORUM: "DescribeQuorum",
     API_DESCRIBE_CLUSTER: "DescribeCluster",
 }
 
-# First flexible (KIP-482) version of each request/response we speak.
+# First flexible (KIP-482) version of each request/response we speak (kafka_admin's too).
 _FIRST_FLEXIBLE_VERSION: Dict[int, int] = {
     API_METADATA: 9,
     API_SASL_HANDSHAKE: 0x7FFF,  # "flexibleVersions": "none"
     API_API_VERSIONS: 3,
+    API_DESCRIBE_ACLS: 2,
+    API_CREATE_ACLS: 2,
+    API_DELETE_ACLS: 2,
     API_SASL_AUTHENTICATE: 2,
+    API_DESCRIBE_USER_SCRAM_CREDENTIALS: 0,
+    API_ALTER_USER_SCRAM_CREDENTIALS: 0,
     API_DESCRIBE_QUORUM: 0,
     API_DESCRIBE_CLUSTER: 0,
 }
@@ -129,15 +144,21 @@ ERROR_NAMES: Dict[int, str] = {
     8: "BROKER_NOT_AVAILABLE",
     9: "REPLICA_NOT_AVAILABLE",
     29: "TOPIC_AUTHORIZATION_FAILED",
+    30: "GROUP_AUTHORIZATION_FAILED",
     31: "CLUSTER_AUTHORIZATION_FAILED",
     33: "UNSUPPORTED_SASL_MECHANISM",
     34: "ILLEGAL_SASL_STATE",
     35: "UNSUPPORTED_VERSION",
     41: "NOT_CONTROLLER",
     42: "INVALID_REQUEST",
+    44: "POLICY_VIOLATION",
+    54: "SECURITY_DISABLED",
     56: "KAFKA_STORAGE_ERROR",
     58: "SASL_AUTHENTICATION_FAILED",
     72: "LISTENER_NOT_FOUND",
+    91: "RESOURCE_NOT_FOUND",
+    92: "DUPLICATE_RESOURCE",
+    93: "UNACCEPTABLE_CREDENTIAL",
     114: "MISMATCHED_ENDPOINT_TYPE",
     115: "UNSUPPORTED_ENDPOINT_TYPE",
 }
@@ -191,6 +212,11 @@ class ProbeError(Exception):
 
 class DecodeError(ProbeError):
     """Bytes that do not match the expected schema."""
+
+
+class SaslAuthenticationFailed(ProbeError):
+    """The broker refused the SASL credentials (SASL_AUTHENTICATION_FAILED): a wrong
+    password or an unknown user, as opposed to a listener that cannot be reached."""
 
 
 # --------------------------------------------------------------------------- primitives
@@ -1674,9 +1700,10 @@ class KafkaConnection:
             return result.auth_bytes
         detail = f": {result.error_message}" if result.error_message else ""
         if result.error_code == ERROR_SASL_AUTHENTICATION_FAILED:
-            raise self._error(
-                f"SASL authentication failed for user {self.security.username!r} with "
-                f"{self.security.sasl_mechanism} (SASL_AUTHENTICATION_FAILED){detail}"
+            raise SaslAuthenticationFailed(
+                f"{self.address}: SASL authentication failed for user "
+                f"{self.security.username!r} with {self.security.sasl_mechanism} "
+                f"(SASL_AUTHENTICATION_FAILED){detail}"
             )
         raise self._error(f"SaslAuthenticate failed with {error_name(result.error_code)}{detail}")
 

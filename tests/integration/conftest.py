@@ -13,7 +13,9 @@ with ``docker exec``:
 * :func:`run_playbook`: runs a playbook with ansible-runner and keeps its
   output and events;
 * :func:`automq_footprint`, :func:`system_fingerprint`: what an AutoMQ
-  install left on a host, to prove that a run changed nothing.
+  install left on a host, to prove that a run changed nothing;
+* ``secure_node``: a secured Kafka node from the fixture package, without Docker
+  (secure_kafka.py).
 """
 
 from __future__ import annotations
@@ -446,3 +448,9 @@ def run_playbook(
     return PlaybookRun(
         rc=runner.rc, status=runner.status, stdout=stdout, events=list(runner.events)
     )
+
+
+# --- A secured node without Docker ----------------------------------------------------
+
+# Imported last: secure_kafka reads this module's constants.
+from .secure_kafka import secure_node  # noqa: E402, F401

@@ -22,11 +22,15 @@ COLLECTION = REPO / "collections/ansible_collections/automq/platform/plugins"
 HOST_FILES = sorted(
     [
         REPO / "python_helpers/automq_helpers/kafka_probe.py",
+        REPO / "python_helpers/automq_helpers/kafka_admin.py",
+        REPO / "python_helpers/automq_helpers/access.py",
         REPO / "python_helpers/automq_helpers/node_health.py",
         REPO / "python_helpers/automq_helpers/reassignment.py",
         COLLECTION / "module_utils/kafka_security.py",
         COLLECTION / "modules/node_health.py",
         COLLECTION / "modules/decommission_status.py",
+        COLLECTION / "modules/kafka_scram_users.py",
+        COLLECTION / "modules/kafka_acls.py",
     ]
 )
 

@@ -42,6 +42,7 @@ from automq_helpers.kafka_probe import (
     ProbeError,
     Reader,
     SaslAuthenticateResult,
+    SaslAuthenticationFailed,
     ScramClient,
     ScramError,
     SecurityConfig,
@@ -917,6 +918,9 @@ def test_sasl_failures_are_explained(settings, message):
         assert probe.connection._sock is None  # closed
     assert str(failure.value) == f"127.0.0.1:{port}: {message}"
     assert PASSWORD not in str(failure.value)
+    # Only a refusal of the credentials is a SaslAuthenticationFailed (a wrong password).
+    refused = settings.get("fault") == "auth-failed"
+    assert isinstance(failure.value, SaslAuthenticationFailed) is refused
 
 
 def test_plaintext_client_on_a_sasl_listener():
