@@ -26,7 +26,11 @@ class Retirement:
     already_retired: tuple[str, ...]
 
 
-def _split(document: object, state_file: str) -> tuple[object, IdState]:
+# Keys of the state file that are not node IDs: kept as they are by a retirement.
+_CLUSTER_KEYS = ("cluster_id", "security")
+
+
+def _split(document: object, state_file: str) -> tuple[dict[str, object], IdState]:
     if document is None:
         raise NodeIdError(
             f"There is no state file {state_file}, so no node ID was ever recorded for this "
@@ -37,8 +41,9 @@ def _split(document: object, state_file: str) -> tuple[object, IdState]:
         raise NodeIdError(
             f"{state_file} does not hold a JSON object; restore it from version control"
         )
-    ids = {key: value for key, value in document.items() if key != "cluster_id"}
-    return document.get("cluster_id"), IdState.from_json(ids, source=state_file)
+    ids = {key: value for key, value in document.items() if key not in _CLUSTER_KEYS}
+    kept = {key: document[key] for key in _CLUSTER_KEYS if document.get(key) is not None}
+    return kept, IdState.from_json(ids, source=state_file)
 
 
 def retire_nodes(document: object, nodes: Mapping[str, int], *, state_file: str) -> Retirement:
@@ -49,7 +54,7 @@ def retire_nodes(document: object, nodes: Mapping[str, int], *, state_file: str)
     its ID retired as long as no other host holds it.  Raises :class:`NodeIdError` when the
     state file records another ID for the host, or the ID for another host.
     """
-    cluster_id, state = _split(document, state_file)
+    kept, state = _split(document, state_file)
     to_retire: list[str] = []
     unrecorded: set[int] = set()
     already: list[str] = []
@@ -78,9 +83,7 @@ def retire_nodes(document: object, nodes: Mapping[str, int], *, state_file: str)
     new_state = IdState(
         assignments=retired_state.assignments, retired=retired_state.retired | unrecorded
     )
-    new_document: dict[str, object] = {**new_state.to_json()}
-    if cluster_id is not None:
-        new_document["cluster_id"] = cluster_id
+    new_document: dict[str, object] = {**new_state.to_json(), **kept}
     retired_now = sorted(
         host for host, node_id in nodes.items() if host in to_retire or node_id in unrecorded
     )

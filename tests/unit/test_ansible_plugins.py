@@ -156,6 +156,7 @@ def test_cluster_state_writes_the_state_file_once(tmp_path: Path) -> None:
     expected = {
         "assignments": {"h1": 0, "h2": 1, "h3": 2},
         "cluster_id": cluster_id,
+        "security": "secure",
         "retired": [],
     }
     text = state_file.read_text()
@@ -194,6 +195,7 @@ def test_cluster_state_check_mode_writes_nothing(tmp_path: Path) -> None:
     assert after == {
         "assignments": {"h1": 0, "h2": 1, "h3": 2},
         "cluster_id": result["cluster_id"],
+        "security": "secure",
         "retired": [],
     }
     assert result["diff"]["before"] == ""

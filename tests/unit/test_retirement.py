@@ -87,7 +87,8 @@ def test_a_retired_id_is_never_handed_out_again(later_hosts):
     """Scale out, decommission, scale out again: the new hosts never get the old ID."""
     controllers = [_spec(f"c{i}", False, i) for i in range(3)]
     first = plan_cluster(
-        DOCUMENT | {"assignments": {"c0": 0, "c1": 1, "c2": 2}, "retired": []},
+        DOCUMENT
+        | {"security": "secure", "assignments": {"c0": 0, "c1": 1, "c2": 2}, "retired": []},
         None,
         [*controllers, _spec("b1", True)],
         state_file=STATE_FILE,
@@ -104,3 +105,10 @@ def test_a_retired_id_is_never_handed_out_again(later_hosts):
         plan_cluster(
             retired.document, None, [*controllers, _spec("b1", True, 1000)], state_file=STATE_FILE
         )
+
+
+def test_a_retirement_keeps_the_recorded_security_mode() -> None:
+    document = DOCUMENT | {"security": "secure"}
+    retired = retire_nodes(document, {"n4": 1000}, state_file=STATE_FILE)
+    assert retired.document["security"] == "secure"
+    assert retired.document["cluster_id"] == DOCUMENT["cluster_id"]
