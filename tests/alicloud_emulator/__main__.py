@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -94,7 +95,11 @@ def _serve(argv: list[str]) -> int:
     source_vpcs = {}
     for entry in args.source_vpc:
         cidr, sep, vpc_id = entry.partition("=")
-        if not sep or not cidr or not vpc_id:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            sep = ""
+        if not sep or not vpc_id:
             parser.error(f"--source-vpc takes CIDR=VPC_ID, not {entry!r}")
         source_vpcs[cidr] = vpc_id
     logging.basicConfig(
@@ -127,7 +132,11 @@ def _serve(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     with Emulator(config) as emulator:
-        http = f" s3-http={config.s3_host}:{emulator.s3_http_port}" if args.s3_http_port is not None else ""
+        http = (
+            f" s3-http={config.s3_host}:{emulator.s3_http_port}"
+            if args.s3_http_port is not None
+            else ""
+        )
         print(
             f"alicloud-emulator ready rpc={emulator.rpc_endpoint} oss={emulator.oss_endpoint} "
             f"s3={config.s3_host}:{emulator.s3_port}{http} ca={emulator.oss_data_ca_file} "

@@ -486,7 +486,8 @@ class S3Service:
         after = start_after
         if token is not None:
             try:
-                after = max(after, base64.urlsafe_b64decode(token.encode()).decode())
+                decoded = base64.b64decode(token.encode(), altchars=b"-_", validate=True)
+                after = max(after, decoded.decode())
             except (ValueError, UnicodeDecodeError):
                 raise ApiError(
                     400, "InvalidArgument", "The continuation token provided is incorrect."
@@ -603,8 +604,8 @@ class S3Service:
         data = source.data
         raw_range = request.headers.get("x-amz-copy-source-range")
         if raw_range is not None:
-            byte_range = _parse_byte_range(raw_range, len(data))
-            if byte_range is None or not re.fullmatch(r"bytes=\d+-\d+", raw_range.strip()):
+            match = re.fullmatch(r"bytes=(\d+)-(\d+)", raw_range.strip())
+            if match is None or not int(match[1]) <= int(match[2]) < len(data):
                 raise ApiError(
                     400,
                     "InvalidArgument",
@@ -613,8 +614,7 @@ class S3Service:
                     ArgumentName="x-amz-copy-source-range",
                     ArgumentValue=raw_range,
                 )
-            start, end = byte_range
-            data = data[start : end + 1]
+            data = data[int(match[1]) : int(match[2]) + 1]
         part = self._put_part(upload, number, data)
         root = ET.Element("CopyPartResult")
         _sub(root, "LastModified", iso_millis(part.last_modified))

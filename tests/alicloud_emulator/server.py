@@ -154,7 +154,6 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body leave in separate writes
-    timeout = 120  # an idle keep-alive connection does not hold a thread forever
     server: _Server
     dispatch: Callable[[Emulator, _Handler], None]
 
@@ -221,6 +220,10 @@ class _OssHandler(_Handler):
 
 
 class _S3Handler(_Handler):
+    # Idle keep-alive connections (and stuck handshakes) do not hold a thread forever;
+    # longer than the AWS SDK's own idle limit (60 s), so the client closes first.
+    timeout = 300
+
     @staticmethod
     def dispatch(emulator: Emulator, handler: _Handler) -> None:
         emulator.s3.handle(handler)
