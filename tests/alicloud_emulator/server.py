@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import ssl
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -148,7 +149,10 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up or fail the TLS handshake are their own business.
-        LOG.debug("connection from %s failed", client_address, exc_info=True)
+        if isinstance(sys.exc_info()[1], OSError):
+            LOG.debug("connection from %s failed", client_address, exc_info=True)
+        else:
+            LOG.exception("connection from %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
