@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import signal
 import sys
@@ -27,6 +28,28 @@ def _serve(argv: list[str]) -> int:
         "--port", type=int, default=18080, help="RPC port: ECS, VPC, RAM, PrivateZone, STS"
     )
     parser.add_argument("--oss-port", type=int, default=18081, help="OSS port (path-style)")
+    parser.add_argument(
+        "--s3-host",
+        default=defaults.s3_host,
+        help="address of OSS's S3-compatible data plane (default %(default)s; the demo: 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--s3-port", type=int, default=18443, help="data plane HTTPS port (0: any free port)"
+    )
+    parser.add_argument(
+        "--s3-http-port", type=int, help="also serve the data plane over plain HTTP on this port"
+    )
+    parser.add_argument(
+        "--state-dir",
+        help="keep the data plane's CA and certificate here (default: a temporary directory)",
+    )
+    parser.add_argument(
+        "--source-vpc",
+        action="append",
+        default=[],
+        metavar="CIDR=VPC_ID",
+        help="requests from CIDR come from VPC_ID (acs:SourceVpc), besides the VPCs' networks",
+    )
     parser.add_argument("--account-id", default=defaults.account_id)
     parser.add_argument("--access-key-id", default=defaults.access_key_id)
     parser.add_argument("--access-key-secret", default=defaults.access_key_secret)
@@ -69,6 +92,16 @@ def _serve(argv: list[str]) -> int:
             if not sep or not image_id or not docker_image:
                 parser.error(f"--image takes IMAGE_ID=DOCKER_IMAGE, not {entry!r}")
             images[image_id] = docker_image
+    source_vpcs = {}
+    for entry in args.source_vpc:
+        cidr, sep, vpc_id = entry.partition("=")
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            sep = ""
+        if not sep or not vpc_id:
+            parser.error(f"--source-vpc takes CIDR=VPC_ID, not {entry!r}")
+        source_vpcs[cidr] = vpc_id
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -87,6 +120,11 @@ def _serve(argv: list[str]) -> int:
         host=args.host,
         rpc_port=args.port,
         oss_port=args.oss_port,
+        s3_host=args.s3_host,
+        s3_port=args.s3_port,
+        s3_http_port=args.s3_http_port,
+        state_dir=args.state_dir,
+        source_vpcs=source_vpcs,
         state_file=args.state_file,
         keep_containers=args.keep_containers,
     )
@@ -94,8 +132,14 @@ def _serve(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     with Emulator(config) as emulator:
+        http = (
+            f" s3-http={config.s3_host}:{emulator.s3_http_port}"
+            if args.s3_http_port is not None
+            else ""
+        )
         print(
             f"alicloud-emulator ready rpc={emulator.rpc_endpoint} oss={emulator.oss_endpoint} "
+            f"s3={config.s3_host}:{emulator.s3_port}{http} ca={emulator.oss_data_ca_file} "
             f"session={config.session}",
             flush=True,
         )

@@ -1,4 +1,4 @@
-"""Request signatures and RAM policy evaluation.
+"""Request signatures.
 
 Three schemes are verified byte for byte against the official SDKs:
 
@@ -13,6 +13,10 @@ Three schemes are verified byte for byte against the official SDKs:
   ``x-oss-*``/``content-type``/``content-md5`` and additional headers, the
   additional header list and ``x-oss-content-sha256``; key derived from
   ``"aliyun_v4" + secret``, date, region, ``oss`` and ``aliyun_v4_request``.
+
+The S3-compatible data plane verifies AWS Signature V4 (``AWS4-HMAC-SHA256`` in the
+``Authorization`` header) by AWS's documented rules, checked against botocore's
+signer: see :func:`verify_sigv4`.
 """
 
 from __future__ import annotations
@@ -21,14 +25,13 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, unquote
 
-from .util import ApiError, utcnow, wildcard_match
+from .util import ApiError, utcnow
 
 
 @dataclass(frozen=True)
@@ -338,70 +341,269 @@ def _check_oss_date(value: str) -> None:
         )
 
 
-# --------------------------------------------------------------------------- policies
+# --------------------------------------------------------------------------- AWS SigV4
+
+SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+# aws-chunked with a signature per chunk: OSS accepts it, the emulator does not implement it
+SIGNED_STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+# OSS answers 400 NotImplemented "Aws MultiChunkedEncoding <value> is not supported." to the
+# trailer variants (what botocore >= 1.36 sends by default for PutObject over HTTPS).
+STREAMING_REFUSED_BY_OSS = (
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+)
+_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UNRESERVED = "-_.~"
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+def _malformed(message: str) -> ApiError:
+    return ApiError(400, "AuthorizationHeaderMalformed", message)
 
 
-def policy_statements(document: str) -> list[dict[str, Any]]:
+def sigv4_canonical_uri(raw_path: str) -> str:
+    """AWS's UriEncode of the decoded path, ``/`` kept (S3 neither normalizes nor
+    double-encodes). Clients encode keys the same way, so this is their path."""
+    return quote(unquote(raw_path or "/"), safe="/" + _UNRESERVED)
+
+
+def sigv4_canonical_query(raw_query: str) -> str:
+    """Names and values decoded, UriEncoded (``/`` too), sorted by name then value."""
+    pairs = []
+    for part in raw_query.split("&") if raw_query else []:
+        name, _, value = part.partition("=")
+        pairs.append(
+            (quote(unquote(name), safe=_UNRESERVED), quote(unquote(value), safe=_UNRESERVED))
+        )
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def sigv4_canonical_headers(headers: Any, names: Sequence[str]) -> str:
+    """``name:value`` lines: values trimmed, inner runs of spaces collapsed, repeats joined."""
+    lines = []
+    for name in names:
+        values = [" ".join(value.split()) for value in _header_values(headers, name)]
+        lines.append(f"{name}:{','.join(values)}\n")
+    return "".join(lines)
+
+
+def sigv4_signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = _hmac_sha256(("AWS4" + secret).encode("utf-8"), date)
+    for part in (region, service, "aws4_request"):
+        key = _hmac_sha256(key, part)
+    return key
+
+
+def _parse_sigv4_authorization(authorization: str) -> tuple[list[str], list[str], str]:
+    if authorization.startswith("AWS "):
+        raise ApiError(
+            403,
+            "AccessDenied",
+            "AWS Signature V2 is not accepted by the emulator; sign with AWS4-HMAC-SHA256.",
+        )
+    algorithm, _, rest = authorization.partition(" ")
+    if algorithm != SIGV4_ALGORITHM:
+        raise ApiError(400, "InvalidArgument", f"Unsupported Authorization Type: {algorithm}")
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            fields[name] = value.strip()
+    if not {"Credential", "SignedHeaders", "Signature"} <= fields.keys():
+        raise _malformed(
+            "The authorization header is malformed; it needs Credential, SignedHeaders and "
+            "Signature."
+        )
+    credential = fields["Credential"].split("/")
+    if len(credential) != 5 or not all(credential):
+        raise _malformed(
+            "The authorization header is malformed; the Credential is mal-formed; expecting "
+            '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
+    signed = fields["SignedHeaders"].split(";")
+    return credential, signed, fields["Signature"]
+
+
+def _check_amz_date(value: str) -> dt.datetime:
     try:
-        parsed = json.loads(document)
-    except json.JSONDecodeError:
-        return []
-    statements = parsed.get("Statement", []) if isinstance(parsed, dict) else []
-    return [s for s in _as_list(statements) if isinstance(s, dict)]
+        when = dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise ApiError(
+            403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header"
+        ) from None
+    now = utcnow()
+    if abs(now - when) > CLOCK_SKEW:
+        raise ApiError(
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+            RequestTime=value,
+            ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            MaxAllowedSkewMilliseconds=str(int(CLOCK_SKEW.total_seconds() * 1000)),
+        )
+    return when
 
 
-def statement_matches(
-    statement: Mapping[str, Any],
-    action: str,
-    resource: str | None,
-    principal_ids: Sequence[str] | None = None,
-) -> bool:
-    """Whether a statement applies. Statements with a ``Condition`` never apply:
-    the emulator cannot evaluate source VPCs or IPs."""
-    if statement.get("Condition"):
-        return False
-    actions = [str(a) for a in _as_list(statement.get("Action"))]
-    if not any(wildcard_match(pattern.lower(), action.lower()) for pattern in actions):
-        return False
-    if resource is not None:
-        resources = [str(r) for r in _as_list(statement.get("Resource"))]
-        if not any(wildcard_match(pattern, resource) for pattern in resources):
-            return False
-    if principal_ids is not None:
-        principals = [str(p) for p in _as_list(statement.get("Principal"))] or ["*"]
-        if not any(p == "*" or p in principal_ids for p in principals):
-            return False
-    return True
+def _check_payload_hash(payload_hash: str, headers: Any) -> None:
+    """Refuse the payload forms the emulator (or OSS) does not take, before the signature."""
+    if not payload_hash:
+        raise ApiError(
+            400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
+        )
+    encodings = [e.strip().lower() for e in headers.get("Content-Encoding", "").split(",")]
+    if payload_hash in STREAMING_REFUSED_BY_OSS:
+        raise ApiError(
+            400, "NotImplemented", f"Aws MultiChunkedEncoding {payload_hash} is not supported."
+        )
+    if payload_hash == SIGNED_STREAMING:
+        raise ApiError(
+            501,
+            "NotImplemented",
+            "The emulator does not implement aws-chunked uploads "
+            f"(x-amz-content-sha256: {SIGNED_STREAMING}); send UNSIGNED-PAYLOAD or the "
+            "hex SHA-256 of the body, as AutoMQ's client does over HTTPS.",
+        )
+    if "aws-chunked" in encodings:
+        # https://www.alibabacloud.com/help/en/oss/user-guide/0017-00000804
+        raise ApiError(
+            400,
+            "InvalidArgument",
+            "aws-chunked encoding is not supported with the specified x-amz-content-sha256 value.",
+            ArgumentName="Content-Encoding",
+            ArgumentValue="aws-chunked",
+            EC="0017-00000804",
+        )
+    if payload_hash != UNSIGNED_PAYLOAD and not _HEX_SHA256.match(payload_hash):
+        # https://www.alibabacloud.com/help/en/oss/user-guide/0002-00000427
+        raise ApiError(
+            400,
+            "InvalidArgument",
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or the hex SHA-256 of the body.",
+            ArgumentName="x-amz-content-sha256",
+            ArgumentValue=payload_hash,
+            EC="0002-00000427",
+        )
 
 
-def evaluate(
-    documents: Iterable[str],
-    action: str,
-    resource: str | None,
-    resource_policy: str | None = None,
-    principal_ids: Sequence[str] = (),
-) -> bool:
-    """RAM-style evaluation: an explicit Deny wins, otherwise an Allow is needed."""
-    allowed = False
-    candidates: list[tuple[dict[str, Any], Sequence[str] | None]] = []
-    for document in documents:
-        candidates += [(s, None) for s in policy_statements(document)]
-    if resource_policy:
-        candidates += [(s, principal_ids) for s in policy_statements(resource_policy)]
-    for statement, principals in candidates:
-        if not statement_matches(statement, action, resource, principals):
-            continue
-        if str(statement.get("Effect", "")).lower() == "deny":
-            return False
-        if str(statement.get("Effect", "")).lower() == "allow":
-            allowed = True
-    return allowed
+def verify_sigv4(
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Any,
+    body: bytes,
+    lookup: KeyLookup,
+    regions: Collection[str],
+) -> Principal:
+    """Verify an ``AWS4-HMAC-SHA256`` Authorization header; ``regions``: the signing
+    regions accepted in the credential scope. Returns who signed.
+
+    Canonical request (AWS's "Create a signed AWS API request"): method, URI-encoded
+    path, sorted URI-encoded query, the ``SignedHeaders`` (lowercase, trimmed), the
+    signed header list and ``x-amz-content-sha256`` as the payload hash, which is
+    ``UNSIGNED-PAYLOAD`` or the body's hex SHA-256 (checked against the body).
+    """
+    credential, signed_headers, signature = _parse_sigv4_authorization(
+        headers.get("Authorization", "").strip()
+    )
+    access_key_id, date, region, service, terminator = credential
+    if terminator != "aws4_request":
+        raise _malformed(
+            f"The authorization header is malformed; incorrect terminal {terminator!r}. "
+            "This endpoint uses 'aws4_request'."
+        )
+    if service != "s3":
+        raise _malformed(
+            f"The authorization header is malformed; incorrect service {service!r}. "
+            "This endpoint belongs to 's3'."
+        )
+    found = lookup(access_key_id)
+    if found is None:
+        raise ApiError(
+            403,
+            "InvalidAccessKeyId",
+            "The OSS Access Key Id you provided does not exist in our records.",
+            OSSAccessKeyId=access_key_id,
+        )
+    secret, principal = found
+    if region not in regions:
+        raise _malformed(
+            f"The authorization header is malformed; the region {region!r} is wrong; "
+            f"expecting one of {', '.join(sorted(regions))}."
+        )
+    if "host" not in signed_headers:
+        raise _malformed("The authorization header is malformed; the host header must be signed.")
+    if "x-amz-date" not in signed_headers:
+        raise _malformed(
+            "The authorization header is malformed; the x-amz-date header must be signed."
+        )
+    unsigned = sorted(
+        {
+            name.lower()
+            for name in headers
+            if name.lower().startswith("x-amz-") and name.lower() not in signed_headers
+        }
+    )
+    if unsigned:
+        raise ApiError(
+            403,
+            "AccessDenied",
+            "There were headers present in the request which were not signed",
+            HeadersNotSigned=", ".join(unsigned),
+        )
+    amz_date = headers.get("x-amz-date", "")
+    _check_amz_date(amz_date)
+    if amz_date[:8] != date:
+        raise _malformed(
+            f"The authorization header is malformed; Invalid credential date {date!r}. "
+            "Date is not the same as X-Amz-Date."
+        )
+    payload_hash = headers.get("x-amz-content-sha256", "")
+    _check_payload_hash(payload_hash, headers)
+    canonical_request = "\n".join(
+        [
+            method,
+            sigv4_canonical_uri(raw_path),
+            sigv4_canonical_query(raw_query),
+            sigv4_canonical_headers(headers, signed_headers),
+            ";".join(signed_headers),
+            payload_hash,
+        ]
+    )
+    scope = f"{date}/{region}/{service}/{terminator}"
+    string_to_sign = "\n".join(
+        [
+            SIGV4_ALGORITHM,
+            amz_date,
+            scope,
+            hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
+        ]
+    )
+    key = sigv4_signing_key(secret, date, region, service)
+    expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise ApiError(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your key and signing method.",
+            AWSAccessKeyId=access_key_id,
+            SignatureProvided=signature,
+            StringToSign=string_to_sign,
+            CanonicalRequest=canonical_request,
+        )
+    if payload_hash != UNSIGNED_PAYLOAD:
+        computed = hashlib.sha256(body).hexdigest()
+        if computed != payload_hash:
+            raise ApiError(
+                400,
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                ClientComputedContentSHA256=payload_hash,
+                S3ComputedContentSHA256=computed,
+            )
+    return principal
 
 
 def parse_query(raw_query: str) -> list[tuple[str, str]]:

@@ -48,6 +48,18 @@ class Call:
 Handler = Callable[[Call], dict[str, Any]]
 
 
+@dataclass
+class CallRecord:
+    """One answered request, for ``Emulator.calls`` (products ``ecs`` ... ``oss``, ``s3``)."""
+
+    product: str
+    action: str
+    params: dict[str, str]
+    status: int
+    code: str
+    response: Any
+
+
 def unlocked(handler: Handler) -> Handler:
     """Mark a handler that takes the state lock itself (slow Docker work outside it)."""
     handler.unlocked = True  # type: ignore[attr-defined]

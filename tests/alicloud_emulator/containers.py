@@ -27,6 +27,7 @@ import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,6 +153,22 @@ class DockerBackend:
         self.session = session
         self.used = False  # whether anything was created, so stop() has to clean up
         self._checked_images: set[str] = set()
+        self._networks: dict[str, NetworkInfo] = {}  # by VPC ID: for the source VPC of requests
+        self._networks_lock = threading.Lock()
+
+    def _remember(self, vpc_id: str, network: NetworkInfo) -> NetworkInfo:
+        with self._networks_lock:
+            self._networks[vpc_id] = network
+        return network
+
+    def vpc_of_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        """The VPC whose network holds ``address``; the gateway is this machine, not a VPC."""
+        with self._networks_lock:
+            networks = list(self._networks.items())
+        for vpc_id, network in networks:
+            if address in network.subnet and address != network.gateway:
+                return vpc_id
+        return None
 
     def _labels(self, resource: str) -> list[str]:
         return [
@@ -196,10 +213,13 @@ class DockerBackend:
         except DockerError:
             return None
         subnet, _, gateway = out.partition(" ")
-        return NetworkInfo(
-            network_name(vpc_id),
-            ipaddress.IPv4Network(subnet),
-            ipaddress.IPv4Address(gateway),
+        return self._remember(
+            vpc_id,
+            NetworkInfo(
+                network_name(vpc_id),
+                ipaddress.IPv4Network(subnet),
+                ipaddress.IPv4Address(gateway),
+            ),
         )
 
     def ensure_network(
@@ -246,7 +266,7 @@ class DockerBackend:
             except DockerError as error:
                 errors.append(f"{subnet}: {error}")
                 continue
-            return NetworkInfo(network_name(vpc_id), subnet, gateway)
+            return self._remember(vpc_id, NetworkInfo(network_name(vpc_id), subnet, gateway))
         raise ApiError(
             500,
             "Emulator.NetworkConflict",
@@ -311,6 +331,8 @@ class DockerBackend:
                 LOG.warning("could not remove container %s: %s", name, error)
 
     def remove_network(self, vpc_id: str) -> None:
+        with self._networks_lock:
+            self._networks.pop(vpc_id, None)
         try:
             _docker("network", "rm", network_name(vpc_id), timeout=60)
         except DockerError as error:

@@ -1,4 +1,9 @@
-"""OSS REST API (path-style): buckets, their ACL, encryption, lifecycle and policy, objects."""
+"""OSS REST API (path-style): buckets, their ACL, encryption, lifecycle and policy, objects.
+
+:meth:`OssService.check_access` is the one authorization of OSS requests, for this API
+and for the S3-compatible data plane (``s3.py``), which shares the buckets, objects
+and multipart uploads.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .auth import Principal, evaluate
-from .state import Bucket, OssObject
+from .auth import Principal
+from .policy import Caller, Decision, RequestContext, UnsupportedCondition, decide
+from .state import Bucket, MultipartUpload, OssObject
 from .util import ApiError, iso_millis, wildcard_match
 
 if TYPE_CHECKING:
@@ -61,6 +67,7 @@ class OssRequest:
     headers: Any
     body: bytes
     principal: Principal | None  # None: anonymous
+    context: RequestContext = field(default_factory=RequestContext)
 
 
 @dataclass
@@ -68,6 +75,46 @@ class OssResponse:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def check_content_md5(headers: Any, body: bytes) -> None:
+    """A Content-MD5 header, when sent, must be the base64 MD5 of the body."""
+    md5 = headers.get("Content-MD5")
+    if md5 is not None:
+        actual = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest())
+        if md5.strip() != actual.decode():
+            raise ApiError(400, "InvalidDigest", "The Content-MD5 you specified is not valid.")
+
+
+def object_etag(data: bytes) -> str:
+    """OSS's ETag of a simple upload: the MD5 in upper-case hex, quoted."""
+    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest().upper() + '"'
+
+
+def error_response(
+    error: ApiError, method: str, host: str, bucket: str | None, request_id: str
+) -> OssResponse:
+    """OSS's ``<Error>`` body; HEAD answers carry it base64-encoded in ``x-oss-err`` only."""
+    root = ET.Element("Error")
+    fields = {
+        "Code": error.code,
+        "Message": error.message,
+        "RequestId": request_id,
+        "HostId": host,
+    }
+    if bucket and error.code in ("NoSuchBucket", "BucketNotEmpty", "BucketAlreadyExists"):
+        fields["BucketName"] = bucket
+    fields.update(error.extra)
+    for name, value in fields.items():
+        ET.SubElement(root, name).text = value
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+    headers = {"Content-Type": "application/xml"}
+    if error.extra.get("EC"):
+        headers["x-oss-ec"] = error.extra["EC"]
+    if method == "HEAD":
+        headers["x-oss-err"] = base64.b64encode(body).decode()
+        return OssResponse(error.status, b"", {**headers, "Content-Length": "0"})
+    return OssResponse(error.status, body, headers)
 
 
 def _xml(root: ET.Element) -> OssResponse:
@@ -182,6 +229,8 @@ class OssService:
             raise ApiError(
                 501, "NotImplemented", f"The emulator does not implement ?{sorted(others)[0]}."
             )
+        if method == "DELETE" and "uploadId" in request.query:
+            return "AbortMultipartUpload", self.abort_multipart_upload
         if set(request.query) & {"acl", "tagging", "uploads", "uploadId", "append", "symlink"}:
             raise ApiError(
                 501, "NotImplemented", "The emulator does not implement this object API."
@@ -197,50 +246,94 @@ class OssService:
         raise ApiError(405, "MethodNotAllowed", "The specified method is not allowed.")
 
     def authorize(self, op: str, request: OssRequest) -> None:
-        """Account keys may do anything; RAM users need a RAM or bucket policy Allow."""
-        principal = request.principal
-        bucket = self.emulator.state.buckets.get(request.bucket or "")
+        """The RAM action of ``op`` on the request's bucket or object (DeleteMultipleObjects
+        checks oss:DeleteObject per key itself)."""
+        if op == "DeleteMultipleObjects":
+            return
         action = "oss:" + {"HeadObject": "GetObject", "ListObjectsV2": "ListObjects"}.get(op, op)
+        self.check_access(request.principal, request.context, request.bucket, action, request.key)
+
+    def check_access(
+        self,
+        principal: Principal | None,
+        context: RequestContext,
+        bucket_name: str | None,
+        action: str,
+        key: str | None = None,
+    ) -> None:
+        """Raise AccessDenied unless ``principal`` may do ``action`` on the bucket (or its
+        object ``key``): an explicit Deny of the bucket policy or the caller's RAM policies
+        refuses; the bucket owner needs nothing else; RAM users and anonymous callers need
+        an Allow of either document, or an ACL granting the access."""
+        state = self.emulator.state
+        bucket = state.buckets.get(bucket_name or "")
+        account = self.emulator.config.account_id
+        region = bucket.region if bucket else self.region
+        resource = f"acs:oss:{region}:{account}:{bucket_name or '*'}"
+        if key:
+            resource += f"/{key}"
+        documents: list[str] = []
         if principal is None:
-            acl = bucket.acl if bucket else "private"
-            obj = bucket.objects.get(request.key or "") if bucket and request.key else None
-            if obj is not None and obj.acl != "default":
-                acl = obj.acl
-            if (
-                op in ("GetObject", "HeadObject") and acl in ("public-read", "public-read-write")
-            ) or (op in ("PutObject", "DeleteObject") and acl == "public-read-write"):
-                return
+            caller = Caller(())
+        elif principal.is_account:
+            caller = Caller((account,), is_owner=True)
+        else:
+            caller = Caller((principal.user_id or "", account))
+            user = state.users.get(principal.user_name or "")
+            for policy_key in user.policies if user else ():
+                policy = state.policies.get(policy_key)
+                if policy is not None:
+                    documents.append(policy.document)
+        try:
+            decision = decide(
+                documents, action, resource, context, bucket.policy if bucket else None, caller
+            )
+        except UnsupportedCondition as error:
+            raise ApiError(
+                403,
+                "AccessDenied",
+                f"The emulator cannot evaluate a policy that applies to {action} on "
+                f"{resource} ({error}), so it refuses the request.",
+            ) from None
+        who = (
+            "anonymous"
+            if principal is None
+            else "the account"
+            if principal.is_account
+            else f"RAM user {principal.user_name}"
+        )
+        if decision is Decision.DENY:
+            raise ApiError(
+                403,
+                "AccessDenied",
+                f"You are denied by an explicit Deny of the bucket policy or a RAM policy: "
+                f"{action} on {resource} ({who}).",
+            )
+        if decision is Decision.ALLOW or (principal is not None and principal.is_account):
+            return
+        if self._acl_allows(bucket, action, key):
+            return
+        if principal is None:
             raise ApiError(
                 403,
                 "AccessDenied",
                 "You have no right to access this object because of bucket acl.",
             )
-        if principal.is_account:
-            return
-        account = self.emulator.config.account_id
-        resource = f"acs:oss:{self.region}:{account}:"
-        resource += (request.bucket or "*") + (f"/{request.key}" if request.key else "")
-        state = self.emulator.state
-        user = state.users.get(principal.user_name or "")
-        documents = []
-        if user is not None:
-            for key in user.policies:
-                policy = state.policies.get(key)
-                if policy is not None:
-                    documents.append(policy.document)
-        allowed = evaluate(
-            documents,
-            action,
-            resource,
-            resource_policy=bucket.policy if bucket else None,
-            principal_ids=[principal.user_id or "", account],
-        )
-        if not allowed:
-            raise ApiError(
-                403,
-                "AccessDenied",
-                f"You are forbidden to {action} on {resource} (RAM user {principal.user_name}).",
-            )
+        raise ApiError(403, "AccessDenied", f"You are forbidden to {action} on {resource} ({who}).")
+
+    @staticmethod
+    def _acl_allows(bucket: Bucket | None, action: str, key: str | None) -> bool:
+        if bucket is None:
+            return False
+        acl = bucket.acl
+        obj = bucket.objects.get(key) if key else None
+        if obj is not None and obj.acl != "default":
+            acl = obj.acl
+        if action == "oss:GetObject" and key:
+            return acl in ("public-read", "public-read-write")
+        if action in ("oss:PutObject", "oss:DeleteObject") and key:
+            return acl == "public-read-write"
+        return False
 
     # ----------------------------------------------------------------- helpers
 
@@ -250,7 +343,7 @@ class OssService:
             raise ApiError(404, "NoSuchBucket", "The specified bucket does not exist.")
         return bucket
 
-    def _owner(self, parent: ET.Element) -> None:
+    def add_owner(self, parent: ET.Element) -> None:
         owner = _sub(parent, "Owner")
         _sub(owner, "ID", self.emulator.config.account_id)
         _sub(owner, "DisplayName", self.emulator.config.account_id)
@@ -260,11 +353,7 @@ class OssService:
 
     @staticmethod
     def _check_md5(request: OssRequest) -> None:
-        md5 = request.headers.get("Content-MD5")
-        if md5 is not None:
-            actual = base64.b64encode(hashlib.md5(request.body, usedforsecurity=False).digest())
-            if md5.strip() != actual.decode():
-                raise ApiError(400, "InvalidDigest", "The Content-MD5 you specified is not valid.")
+        check_content_md5(request.headers, request.body)
 
     # ----------------------------------------------------------------- buckets
 
@@ -277,7 +366,7 @@ class OssService:
         )
         page = names[:max_keys]
         root = ET.Element("ListAllMyBucketsResult")
-        self._owner(root)
+        self.add_owner(root)
         if prefix:
             _sub(root, "Prefix", prefix)
         if marker:
@@ -343,7 +432,7 @@ class OssService:
 
     def delete_bucket(self, request: OssRequest) -> OssResponse:
         bucket = self._bucket(request)
-        if bucket.objects:
+        if bucket.objects or bucket.uploads:  # parts of unfinished uploads count too
             raise ApiError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.")
         del self.emulator.state.buckets[bucket.name]
         return OssResponse(204)
@@ -366,7 +455,7 @@ class OssService:
         _sub(info, "ResourceGroupId", self.emulator.resource_group_id)
         _sub(info, "Comment", "")
         _sub(info, "BlockPublicAccess", False)
-        self._owner(info)
+        self.add_owner(info)
         acl = _sub(info, "AccessControlList")
         _sub(acl, "Grant", bucket.acl)
         sse = _sub(info, "ServerSideEncryptionRule")
@@ -395,7 +484,7 @@ class OssService:
     def get_bucket_acl(self, request: OssRequest) -> OssResponse:
         bucket = self._bucket(request)
         root = ET.Element("AccessControlPolicy")
-        self._owner(root)
+        self.add_owner(root)
         _sub(_sub(root, "AccessControlList"), "Grant", bucket.acl)
         return _xml(root)
 
@@ -665,14 +754,14 @@ class OssService:
         return headers
 
     @staticmethod
-    def _check_key(key: str) -> None:
+    def check_key(key: str) -> None:
         if not key or len(key.encode()) > 1023 or key.startswith(("/", "\\")):
             raise ApiError(400, "InvalidObjectName", "The specified object is not valid.")
 
     def put_object(self, request: OssRequest) -> OssResponse:
         bucket = self._bucket(request)
         key = request.key or ""
-        self._check_key(key)
+        self.check_key(key)
         self._check_md5(request)
         acl = request.headers.get("x-oss-object-acl", "default")
         if acl not in (*ACLS, "default"):
@@ -685,7 +774,7 @@ class OssService:
         obj = OssObject(
             key=key,
             data=request.body,
-            etag='"' + hashlib.md5(request.body, usedforsecurity=False).hexdigest().upper() + '"',
+            etag=object_etag(request.body),
             content_type=request.headers.get("Content-Type", "application/octet-stream"),
             metadata=metadata,
             acl=acl,
@@ -742,15 +831,21 @@ class OssService:
         objects = root.findall("Object")
         if len(objects) > 1000:
             raise ApiError(400, "MalformedXML", "At most 1000 objects can be deleted at once.")
+        keys = []
         for element in objects:
             found = element.find("Key")  # raw, not stripped: encoding-type is about the answer
-            key = found.text or "" if found is not None else ""
+            keys.append(found.text or "" if found is not None else "")
+        for key in keys:
+            self.check_access(
+                request.principal, request.context, bucket.name, "oss:DeleteObject", key
+            )
+        for key in keys:
             bucket.objects.pop(key, None)
             if not quiet:
                 _sub(_sub(result, "Deleted"), "Key", quote(key) if url else key)
         return _xml(result)
 
-    def _listing(
+    def listing(
         self, bucket: Bucket, prefix: str, delimiter: str, after: str, max_keys: int
     ) -> tuple[list[OssObject], list[str], bool, str]:
         contents: list[OssObject] = []
@@ -779,8 +874,9 @@ class OssService:
             last = key
         return contents, prefixes, truncated, last
 
-    def _max_keys(self, request: OssRequest) -> int:
-        raw = request.query.get("max-keys") or "100"
+    @staticmethod
+    def max_keys(query: dict[str, str]) -> int:
+        raw = query.get("max-keys") or "100"
         if not raw.isdigit() or not 1 <= int(raw) <= 1000:
             raise ApiError(400, "InvalidArgument", "max-keys must be between 1 and 1000.")
         return int(raw)
@@ -794,7 +890,7 @@ class OssService:
             return quote(value) if url else value
 
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
-        max_keys = self._max_keys(request)
+        max_keys = self.max_keys(request.query)
         if marker_field == "continuation-token":
             after = query.get("start-after", "")
             token = query.get("continuation-token")
@@ -802,7 +898,7 @@ class OssService:
                 after = max(after, base64.urlsafe_b64decode(token.encode()).decode())
         else:
             after = query.get("marker", "")
-        contents, prefixes, truncated, last = self._listing(
+        contents, prefixes, truncated, last = self.listing(
             bucket, prefix, delimiter, after, max_keys
         )
         _sub(root, "Name", bucket.name)
@@ -837,7 +933,7 @@ class OssService:
             _sub(entry, "Size", len(obj.data))
             _sub(entry, "StorageClass", bucket.storage_class)
             if fetch_owner:
-                self._owner(entry)
+                self.add_owner(entry)
         for common in prefixes:
             _sub(_sub(root, "CommonPrefixes"), "Prefix", enc(common))
 
@@ -847,8 +943,28 @@ class OssService:
         return _xml(root)
 
     def list_multipart_uploads(self, request: OssRequest) -> OssResponse:
-        """Always empty: the emulator does not implement multipart uploads, so none exist."""
+        """The unfinished uploads (made through the S3-compatible data plane), by key and
+        initiation time."""
         bucket = self._bucket(request)
+        query = request.query
+        prefix = query.get("prefix", "")
+        key_marker = query.get("key-marker", "")
+        upload_marker = query.get("upload-id-marker", "")
+        raw_max = query.get("max-uploads") or "1000"
+        if not raw_max.isdigit() or not 1 <= int(raw_max) <= 1000:
+            raise ApiError(400, "InvalidArgument", "max-uploads must be between 1 and 1000.")
+        max_uploads = int(raw_max)
+        uploads = sorted(
+            (u for u in bucket.uploads.values() if u.key.startswith(prefix)),
+            key=lambda u: (u.key, u.initiated, u.upload_id),
+        )
+        if key_marker:
+            uploads = [
+                u
+                for u in uploads
+                if u.key > key_marker or (u.key == key_marker and u.upload_id > upload_marker)
+            ]
+        page, truncated = uploads[:max_uploads], len(uploads) > max_uploads
         root = ET.Element("ListMultipartUploadsResult")
         _sub(root, "Bucket", bucket.name)
         for name, query_name in (
@@ -857,12 +973,35 @@ class OssService:
             ("Prefix", "prefix"),
             ("Delimiter", "delimiter"),
         ):
-            _sub(root, name, request.query.get(query_name, ""))
-        _sub(root, "NextKeyMarker", "")
-        _sub(root, "NextUploadIdMarker", "")
-        _sub(root, "MaxUploads", request.query.get("max-uploads") or 1000)
-        _sub(root, "IsTruncated", False)
+            _sub(root, name, query.get(query_name, ""))
+        _sub(root, "NextKeyMarker", page[-1].key if truncated else "")
+        _sub(root, "NextUploadIdMarker", page[-1].upload_id if truncated else "")
+        _sub(root, "MaxUploads", max_uploads)
+        _sub(root, "IsTruncated", truncated)
+        for upload in page:
+            entry = _sub(root, "Upload")
+            _sub(entry, "Key", upload.key)
+            _sub(entry, "UploadId", upload.upload_id)
+            _sub(entry, "Initiated", iso_millis(upload.initiated))
         return _xml(root)
+
+    def upload_of(self, bucket: Bucket, key: str, upload_id: str) -> MultipartUpload:
+        upload = bucket.uploads.get(upload_id)
+        if upload is None or upload.key != key:
+            raise ApiError(
+                404,
+                "NoSuchUpload",
+                "The specified upload does not exist. The upload ID may be invalid, or the "
+                "upload may have been aborted or completed.",
+                UploadId=upload_id,
+            )
+        return upload
+
+    def abort_multipart_upload(self, request: OssRequest) -> OssResponse:
+        bucket = self._bucket(request)
+        upload = self.upload_of(bucket, request.key or "", request.query.get("uploadId", ""))
+        del bucket.uploads[upload.upload_id]
+        return OssResponse(204)
 
     def list_objects(self, request: OssRequest) -> OssResponse:
         root = ET.Element("ListBucketResult")

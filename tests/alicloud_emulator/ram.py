@@ -414,6 +414,22 @@ def delete_access_key(call: Call) -> dict[str, Any]:
     return {}
 
 
+def update_access_key(call: Call) -> dict[str, Any]:
+    """Status Active or Inactive; an inactive key signs nothing (InvalidAccessKeyId)."""
+    name = call.params.get("UserName") or call.principal.user_name
+    if name is not None:
+        get_user_record(call, name)
+    key_id = call.params.require("UserAccessKeyId")
+    status = call.params.require("Status")
+    if status not in ("Active", "Inactive"):
+        raise invalid("Status", "It must be Active or Inactive.")
+    key = call.emulator.state.access_keys.get(key_id)
+    if key is None or key.user_name != name or key_id == call.emulator.config.access_key_id:
+        raise ApiError(404, "EntityNotExist.User.AccessKey", "The access key does not exist.")
+    key.status = status
+    return {}
+
+
 # --------------------------------------------------------------------------- STS
 
 
@@ -453,6 +469,7 @@ RAM_ACTIONS: dict[str, Handler] = {
     "CreateAccessKey": create_access_key,
     "ListAccessKeys": list_access_keys,
     "DeleteAccessKey": delete_access_key,
+    "UpdateAccessKey": update_access_key,
 }
 
 STS_ACTIONS: dict[str, Handler] = {"GetCallerIdentity": get_caller_identity}

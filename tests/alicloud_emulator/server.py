@@ -1,23 +1,27 @@
-"""The emulator: two threaded HTTP servers (RPC products and OSS) over one state.
+"""The emulator: threaded HTTP servers (RPC products, OSS, OSS's S3 data plane) over one state.
 
 RPC (ECS, VPC, RAM, PrivateZone, STS) answers on one port and dispatches on
 the ``x-acs-version``/``x-acs-action`` headers (or the classic ``Version`` and
-``Action`` parameters); OSS answers path-style requests on a second port.
+``Action`` parameters); OSS answers path-style requests on a second port; the
+S3-compatible data plane (``s3.py``) answers virtual-hosted requests over HTTPS
+(and, when configured, plain HTTP) on its own address.
 """
 
 from __future__ import annotations
 
-import base64
 import collections
 import copy
 import dataclasses
+import ipaddress
 import json
 import logging
 import os
 import secrets
+import shutil
+import ssl
+import sys
 import tempfile
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -27,10 +31,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from . import containers, ecs, pvtz, ram, vpc
-from .auth import Principal, evaluate, parse_query, verify_acs3, verify_oss4, verify_rpc_v1
-from .call import Call, Handler
-from .oss import OssRequest, OssResponse, OssService
+from .auth import Principal, parse_query, verify_acs3, verify_oss4, verify_rpc_v1
+from .call import Call, CallRecord, Handler
+from .oss import OssRequest, OssService, error_response
+from .policy import RequestContext, UnsupportedCondition, evaluate
+from .s3 import S3Service
 from .state import AccessKey, Instance, State
+from .tls import TlsFiles, ensure_tls_files
 from .util import ApiError, Params, random_string, request_id, utcnow
 
 LOG = logging.getLogger("alicloud_emulator")
@@ -103,6 +110,17 @@ class EmulatorConfig:
     host: str = "127.0.0.1"
     rpc_port: int = 0  # 0: any free port
     oss_port: int = 0
+    # OSS's S3-compatible data plane: HTTPS on s3_host:s3_port, plain HTTP on
+    # s3_host:s3_http_port when that is not None (0: any free port)
+    s3_host: str = "127.0.0.1"
+    s3_port: int = 0
+    s3_http_port: int | None = None
+    # Where the data plane's CA and certificate are kept; None: a temporary directory
+    # removed on stop()
+    state_dir: str | None = None
+    # Source VPCs of client addresses besides the Docker networks of the VPCs:
+    # CIDR block -> VPC ID (lets tests make loopback requests "come from" a VPC)
+    source_vpcs: dict[str, str] = field(default_factory=dict)
     state_file: str | None = None  # JSON dump of the state after every change
     keep_containers: bool = False  # leave containers and networks behind on stop()
     session: str = field(default_factory=lambda: secrets.token_hex(4))
@@ -123,20 +141,18 @@ class Fault:
     remaining: int
 
 
-@dataclass
-class CallRecord:
-    product: str
-    action: str
-    params: dict[str, str]
-    status: int
-    code: str
-    response: Any
-
-
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     emulator: Emulator
+    secure = False  # serves HTTPS
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up or fail the TLS handshake are their own business.
+        if isinstance(sys.exc_info()[1], OSError):
+            LOG.debug("connection from %s failed", client_address, exc_info=True)
+        else:
+            LOG.exception("connection from %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -145,12 +161,18 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     dispatch: Callable[[Emulator, _Handler], None]
 
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            # in this connection's thread, not in the accepting one
+            self.connection.do_handshake()
+
     def log_message(self, format: str, *args: Any) -> None:
         LOG.debug("%s %s", self.address_string(), format % args)
 
     def read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -161,6 +183,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
+
+    def context(self) -> RequestContext:
+        """The condition keys of this request: its source address, VPC and transport."""
+        address = self.client_address[0]
+        return RequestContext(
+            source_ip=address,
+            source_vpc=self.server.emulator.source_vpc_of(address),
+            secure_transport=self.server.secure,
+        )
 
     def send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.log_request(status)
@@ -192,6 +223,16 @@ class _OssHandler(_Handler):
         emulator.handle_oss(handler)
 
 
+class _S3Handler(_Handler):
+    # Idle keep-alive connections (and stuck handshakes) do not hold a thread forever;
+    # longer than the AWS SDK's own idle limit (60 s), so the client closes first.
+    timeout = 300
+
+    @staticmethod
+    def dispatch(emulator: Emulator, handler: _Handler) -> None:
+        emulator.s3.handle(handler)
+
+
 class Emulator:
     """The emulator, in-process::
 
@@ -218,41 +259,80 @@ class Emulator:
             containers.DockerBackend(self.config.session) if self.config.containers else None
         )
         self.oss = OssService(self)
+        self.s3 = S3Service(self)
+        self.tls: TlsFiles | None = None
+        self._tmp_state_dir: str | None = None
+        blocks = [(ipaddress.ip_network(c), v) for c, v in self.config.source_vpcs.items()]
+        # the most specific block first
+        self._source_vpcs = sorted(blocks, key=lambda entry: -entry[0].prefixlen)
         self.calls: collections.deque[CallRecord] = collections.deque(maxlen=10000)
         self._faults: dict[tuple[str | None, str], list[Fault]] = {}
         self._nonces: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._servers: list[_Server] = []
+        self._servers: dict[str, _Server] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> Emulator:
-        for port, handler in (
-            (self.config.rpc_port, _RpcHandler),
-            (self.config.oss_port, _OssHandler),
-        ):
-            server = _Server((self.config.host, port), handler)
-            server.emulator = self
-            self._servers.append(server)
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"emulator-{handler.__name__}",
-                daemon=True,
+    def _serve(
+        self, name: str, host: str, port: int, handler: type[_Handler], tls: TlsFiles | None
+    ) -> None:
+        server = _Server((host, port), handler)
+        server.emulator = self
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+            context.set_alpn_protocols(["http/1.1"])
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
             )
-            thread.start()
-        LOG.info("RPC endpoint %s, OSS endpoint %s", self.rpc_endpoint, self.oss_endpoint)
+            server.secure = True
+        self._servers[name] = server
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"emulator-{name}",
+            daemon=True,
+        )
+        thread.start()
+
+    def start(self) -> Emulator:
+        config = self.config
+        state_dir = config.state_dir
+        if state_dir is None:
+            self._tmp_state_dir = state_dir = tempfile.mkdtemp(prefix="alicloud-emulator-")
+        self.tls = ensure_tls_files(Path(state_dir), config.regions)
+        try:
+            self._serve("rpc", config.host, config.rpc_port, _RpcHandler, None)
+            self._serve("oss", config.host, config.oss_port, _OssHandler, None)
+            self._serve("s3", config.s3_host, config.s3_port, _S3Handler, self.tls)
+            if config.s3_http_port is not None:
+                self._serve("s3-http", config.s3_host, config.s3_http_port, _S3Handler, None)
+        except BaseException:
+            self.stop()
+            raise
+        LOG.info(
+            "RPC endpoint %s, OSS endpoint %s, OSS data plane %s:%s (HTTPS, CA %s)",
+            self.rpc_endpoint,
+            self.oss_endpoint,
+            config.s3_host,
+            self.s3_port,
+            self.oss_data_ca_file,
+        )
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        for server in self._servers:
+        for server in self._servers.values():
             server.shutdown()
             server.server_close()
         self._servers.clear()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self._tmp_state_dir is not None:
+            shutil.rmtree(self._tmp_state_dir, ignore_errors=True)
+            self._tmp_state_dir = None
         if self.docker is not None and self.docker.used and not self.config.keep_containers:
             try:
                 containers.cleanup(self.config.session)
@@ -269,11 +349,49 @@ class Emulator:
 
     @property
     def rpc_port(self) -> int:
-        return self._servers[0].server_address[1]
+        return int(self._servers["rpc"].server_address[1])
 
     @property
     def oss_port(self) -> int:
-        return self._servers[1].server_address[1]
+        return int(self._servers["oss"].server_address[1])
+
+    @property
+    def s3_port(self) -> int:
+        """The data plane's HTTPS port."""
+        return int(self._servers["s3"].server_address[1])
+
+    @property
+    def s3_http_port(self) -> int | None:
+        """The data plane's plain HTTP port, when ``s3_http_port`` is configured."""
+        server = self._servers.get("s3-http")
+        return None if server is None else int(server.server_address[1])
+
+    @property
+    def oss_data_ca_file(self) -> str:
+        """The CA (PEM) that signed the data plane's certificate: trust it to reach it."""
+        if self.tls is None:
+            raise RuntimeError("the emulator is not started")
+        return str(self.tls.ca_file)
+
+    def oss_data_host(self, bucket: str, region: str | None = None, internal: bool = True) -> str:
+        """``<bucket>.oss-<region>[-internal].aliyuncs.com``: the virtual host of a bucket."""
+        suffix = "-internal" if internal else ""
+        return f"{bucket}.oss-{region or self.region_id}{suffix}.aliyuncs.com"
+
+    def source_vpc_of(self, address: str) -> str | None:
+        """The emulated VPC a client address belongs to (``acs:SourceVpc``): the configured
+        ``source_vpcs`` blocks, then the Docker network of each VPC (its gateway, this
+        machine, excepted); None for every other address."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        for network, vpc_id in self._source_vpcs:
+            if ip in network:
+                return vpc_id
+        return self.docker.vpc_of_address(ip) if self.docker is not None else None
 
     @property
     def rpc_endpoint(self) -> str:
@@ -384,7 +502,7 @@ class Emulator:
         with self.lock:
             instance.status, instance.started = "Running", utcnow()
 
-    def _take_fault(self, product: str, action: str) -> Fault | None:
+    def take_fault(self, product: str, action: str) -> Fault | None:
         with self.lock:
             for key in ((product, action), (None, action)):
                 faults = self._faults.get(key)
@@ -396,7 +514,7 @@ class Emulator:
                     return fault
         return None
 
-    def _record(self, record: CallRecord) -> None:
+    def record(self, record: CallRecord) -> None:
         with self.lock:
             self.calls.append(record)
             if self.config.state_file and not record.action.startswith(READ_PREFIXES):
@@ -465,10 +583,10 @@ class Emulator:
                     "IncompleteSignature",
                     "The request signature does not conform to Alibaba Cloud standards.",
                 )
-            fault = self._take_fault(product, action)
+            fault = self.take_fault(product, action)
             if fault is not None:
                 raise ApiError(fault.status, fault.code, fault.message)
-            self._authorize_rpc(principal, product, action)
+            self._authorize_rpc(principal, product, action, handler.context())
             for name in REQUIRED.get((product, action), ()):
                 if params.get(name) is None:
                     raise ApiError(
@@ -504,7 +622,7 @@ class Emulator:
                 "Message": f"The emulator failed: {error!r}",
             }
         LOG.info("RPC %s %s -> %s %s", product or "?", action or "?", status, code)
-        self._record(
+        self.record(
             CallRecord(product, action, dict(params.data), status, code, copy.deepcopy(answer))
         )
         payload = json.dumps(answer).encode()
@@ -517,7 +635,9 @@ class Emulator:
             },
         )
 
-    def _authorize_rpc(self, principal: Principal, product: str, action: str) -> None:
+    def _authorize_rpc(
+        self, principal: Principal, product: str, action: str, context: RequestContext
+    ) -> None:
         if principal.is_account or (product, action) == ("sts", "GetCallerIdentity"):
             return
         with self.lock:
@@ -527,8 +647,15 @@ class Emulator:
                 policy = self.state.policies.get(key)
                 if policy is not None:
                     documents.append(policy.document)
-        if evaluate(documents, f"{product}:{action}", None):
-            return
+        try:
+            if evaluate(documents, f"{product}:{action}", None, context):
+                return
+        except UnsupportedCondition as error:
+            raise ApiError(
+                403,
+                "Forbidden.RAM",
+                f"The emulator cannot evaluate a condition of the user's policies ({error}).",
+            ) from None
         if product == "ram":
             raise ApiError(
                 403,
@@ -549,7 +676,15 @@ class Emulator:
         status, answer = 200, {}
         try:
             if path == "/_emulator/health":
-                answer = {"status": "ok", "rpc": self.rpc_endpoint, "oss": self.oss_endpoint}
+                answer = {
+                    "status": "ok",
+                    "rpc": self.rpc_endpoint,
+                    "oss": self.oss_endpoint,
+                    "s3_host": self.config.s3_host,
+                    "s3_port": self.s3_port,
+                    "s3_http_port": self.s3_http_port,
+                    "oss_data_ca_file": self.oss_data_ca_file,
+                }
             elif path == "/_emulator/state":
                 answer = self.snapshot()
             elif path == "/_emulator/calls":
@@ -592,8 +727,9 @@ class Emulator:
             for k, _, v in (p.partition("=") for p in split.query.split("&") if p)
         }
         op, code = "", ""
+        headers = handler.headers
+        host = headers.get("Host", "")
         try:
-            headers = handler.headers
             principal: Principal | None = None
             if headers.get("Authorization"):
                 principal = verify_oss4(
@@ -607,28 +743,31 @@ class Emulator:
                 )
             elif "x-oss-signature" in query or "OSSAccessKeyId" in query:
                 raise ApiError(403, "AccessDenied", "The emulator does not accept presigned URLs.")
-            request = OssRequest(handler.command, bucket, key, query, headers, body, principal)
+            request = OssRequest(
+                handler.command, bucket, key, query, headers, body, principal, handler.context()
+            )
             with self.lock:
                 op, function = self.oss.operation(request)
-                fault = self._take_fault("oss", op)
+                fault = self.take_fault("oss", op)
                 if fault is not None:
                     raise ApiError(fault.status, fault.code, fault.message)
                 self.oss.authorize(op, request)
                 response = function(request)
         except ApiError as error:
             code = error.code
-            response = self._oss_error(error, handler, bucket, request_id_)
+            response = error_response(error, handler.command, host, bucket, request_id_)
         except Exception as error:
             LOG.exception("OSS %s failed", op)
             code = "InternalError"
-            response = self._oss_error(
+            response = error_response(
                 ApiError(500, "InternalError", f"The emulator failed: {error!r}"),
-                handler,
+                handler.command,
+                host,
                 bucket,
                 request_id_,
             )
         LOG.info("OSS %s %s -> %s", op or handler.command, path, response.status)
-        self._record(
+        self.record(
             CallRecord(
                 "oss",
                 op or handler.command,
@@ -638,34 +777,13 @@ class Emulator:
                 None,
             )
         )
-        headers = {
-            "Server": "AliyunOSS",
-            "Date": formatdate(usegmt=True),
-            "x-oss-request-id": request_id_,
-            **response.headers,
-        }
-        handler.send(response.status, response.body, headers)
-
-    def _oss_error(
-        self, error: ApiError, handler: _Handler, bucket: str | None, request_id_: str
-    ) -> OssResponse:
-        root = ET.Element("Error")
-        fields = {
-            "Code": error.code,
-            "Message": error.message,
-            "RequestId": request_id_,
-            "HostId": handler.headers.get("Host", ""),
-        }
-        if bucket and error.code in ("NoSuchBucket", "BucketNotEmpty", "BucketAlreadyExists"):
-            fields["BucketName"] = bucket
-        fields.update(error.extra)
-        for name, value in fields.items():
-            ET.SubElement(root, name).text = value
-        body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
-        headers = {"Content-Type": "application/xml", "x-oss-ec": error.extra.get("EC", "")}
-        if not headers["x-oss-ec"]:
-            headers.pop("x-oss-ec")
-        if handler.command == "HEAD":
-            headers["x-oss-err"] = base64.b64encode(body).decode()
-            return OssResponse(error.status, b"", {**headers, "Content-Length": "0"})
-        return OssResponse(error.status, body, headers)
+        handler.send(
+            response.status,
+            response.body,
+            {
+                "Server": "AliyunOSS",
+                "Date": formatdate(usegmt=True),
+                "x-oss-request-id": request_id_,
+                **response.headers,
+            },
+        )

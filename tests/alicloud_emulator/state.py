@@ -237,6 +237,24 @@ class OssObject:
 
 
 @dataclass
+class UploadPart:
+    number: int
+    data: bytes
+    etag: str
+    last_modified: dt.datetime = field(default_factory=_now)
+
+
+@dataclass
+class MultipartUpload:
+    upload_id: str
+    key: str
+    content_type: str
+    metadata: dict[str, str]
+    parts: dict[int, UploadPart] = field(default_factory=dict)
+    initiated: dt.datetime = field(default_factory=_now)
+
+
+@dataclass
 class Bucket:
     name: str
     region: str
@@ -248,6 +266,7 @@ class Bucket:
     policy: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     objects: dict[str, OssObject] = field(default_factory=dict)
+    uploads: dict[str, MultipartUpload] = field(default_factory=dict)  # by upload ID
     created: dt.datetime = field(default_factory=_now)
 
 
@@ -293,7 +312,7 @@ class State:
                 return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
             return value
 
-        view = convert(self)
+        view: dict[str, Any] = convert(self)
         for key in view["access_keys"].values():
             key["secret"] = "***"
         view.pop("client_tokens", None)

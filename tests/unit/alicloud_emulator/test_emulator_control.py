@@ -127,6 +127,8 @@ def test_command_line(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [
             sys.executable, "-m", "tests.alicloud_emulator", "--port", "0", "--oss-port", "0",
+            "--s3-port", "0", "--s3-http-port", "0", "--state-dir", str(tmp_path / "emulator"),
+            "--source-vpc", "127.0.0.0/8=vpc-cli",
             "--no-containers", "--account-id", "5555000011112222", "--access-key-id",
             "LTAI5tCommandLineKey00", "--access-key-secret", "cli-secret",
             "--state-file", str(tmp_path / "state.json"),
@@ -144,6 +146,14 @@ def test_command_line(tmp_path: Path) -> None:
         bad = StsClient(_config(rpc, "LTAI5tCommandLineKey00", "wrong"))
         with pytest.raises(ClientException):
             bad.get_caller_identity()
+        assert fields["ca"] == str(tmp_path / "emulator" / "oss-data-ca.pem")
+        host, _, port = fields["s3"].rpartition(":")
+        assert host == "127.0.0.1"
+        assert int(port) > 0
+        assert int(fields["s3-http"].rpartition(":")[2]) not in (0, int(port))
+        with urllib.request.urlopen(f"http://{rpc}/_emulator/health", timeout=10) as answer:
+            health = json.load(answer)
+        assert (health["s3_port"], health["oss_data_ca_file"]) == (int(port), fields["ca"])
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0

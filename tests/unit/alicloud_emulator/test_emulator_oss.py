@@ -136,8 +136,8 @@ def test_bucket_tags(client: oss.Client) -> None:
     assert client.get_bucket_tags(get).tagging.tag_set.tags in (None, [])
 
 
-def test_no_multipart_uploads_are_listed(client: oss.Client) -> None:
-    """The emulator has no multipart uploads, so the listing is always empty."""
+def test_a_new_bucket_lists_no_multipart_uploads(client: oss.Client) -> None:
+    """Uploads are made through the S3 data plane (test_emulator_s3.py lists them)."""
     result = client.list_multipart_uploads(oss.ListMultipartUploadsRequest(bucket=BUCKET))
     assert (result.bucket, result.uploads or [], result.is_truncated) == (BUCKET, [], False)
 
