@@ -694,9 +694,7 @@ def service_fix(step: str, status: Optional[int], code: str, context: Context) -
         )
     if code == "RequestTimeTooSkewed":
         return "this host's clock is more than 15 minutes off: fix time sync (chrony)"
-    if code in ("AuthorizationHeaderMalformed", "InvalidRegion", "InvalidArgument") and (
-        "region" in code.lower() or step == "head"
-    ):
+    if code in ("AuthorizationHeaderMalformed", "InvalidRegion"):
         return f"region={context.region} does not match the endpoint {context.endpoint}"
     if code in ("PermanentRedirect", "TemporaryRedirect") or status in (301, 307):
         return (
