@@ -43,6 +43,14 @@ def run_playbook(
     tmp_path: Path, tasks: list[dict[str, Any]], *options: str
 ) -> tuple[int, dict[str, Any]]:
     """Run the tasks as a play on localhost; return the exit code and the task results."""
+    completed, results = run_playbook_output(tmp_path, tasks, *options)
+    return completed.returncode, results
+
+
+def run_playbook_output(
+    tmp_path: Path, tasks: list[dict[str, Any]], *options: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Like run_playbook, with the whole process (its stdout and stderr) instead of the code."""
     playbook = tmp_path / "playbook.yml"
     # JSON is YAML: no quoting surprises for the Jinja expressions and the data.
     playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
@@ -73,16 +81,17 @@ def run_playbook(
         timeout=120,
         check=False,
     )
-    # The profile_tasks callback of ansible.cfg prints around the JSON document.
-    start = completed.stdout.find("{")
-    assert start >= 0, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start)
+    # The profile_tasks callback of ansible.cfg (and -v) prints around the JSON document,
+    # which starts on a line of its own.
+    start = re.search(r"^\{$", completed.stdout, re.MULTILINE)
+    assert start, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start.start())
     results = {
         task["task"]["name"]: task["hosts"]["localhost"]
         for play in document["plays"]
         for task in play["tasks"]
     }
-    return completed.returncode, results
+    return completed, results
 
 
 def cluster_state_task(state_file: Path, nodes: list[dict[str, Any]]) -> dict[str, Any]:

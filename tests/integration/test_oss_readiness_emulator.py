@@ -1,0 +1,277 @@
+"""The OSS readiness check against the emulator's S3-compatible data plane, in-process.
+
+The emulator (``tests/alicloud_emulator``) serves OSS's S3 API virtual-hosted over HTTPS
+with its own CA, verifies Signature V4 and evaluates RAM and bucket policies with their
+``acs:SourceVpc`` conditions. The buckets, the RAM user, its AccessKey and both policies
+are made as the installer makes them (``automq_ram_policy``, ``automq_bucket_statements``)
+through the official SDKs; the check then runs with the node's configuration as the
+automq role writes it. The bucket names resolve nowhere here, so the transport connects
+to the emulator's port while keeping the virtual-hosted name for SNI, the certificate and
+the Host header. No Docker is needed: the emulator's ``source_vpcs`` tells it that
+requests from 127.0.0.1 come from the cluster's VPC (or, in one test, that they do not).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import alibabacloud_oss_v2 as oss
+import pytest
+from alibabacloud_ram20150501 import models as ram_models
+
+from automq_helpers.alicloud.bucket_policy import automq_bucket_statements
+from automq_helpers.alicloud.ram_policy import automq_ram_policy
+from automq_helpers.oss_readiness import (
+    PROBE_ROOT,
+    BucketReport,
+    HttpClientTransport,
+    check_buckets,
+    load_targets,
+)
+
+from .conftest import REPO
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+
+from tests.alicloud_emulator import Emulator
+from tests.alicloud_emulator.sdk import Clients, make_clients
+
+VPC = "vpc-automq0test"
+DATA, OPS = "automq-it-data", "automq-it-ops"
+ENDPOINT = "https://oss-cn-hangzhou-internal.aliyuncs.com"
+CREDENTIALS_FILE = "/etc/automq/credentials.env"
+FULL_STEPS = [
+    "head",
+    "put",
+    "get",
+    "list",
+    "multipart_create",
+    "multipart_upload_part",
+    "multipart_complete",
+    "ranged_get",
+    "delete",
+    "verify_deleted",
+]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    emulator: Emulator
+    clients: Clients
+    user_id: str
+    key_id: str
+    secret: str
+
+
+def server_properties(data: str = DATA, ops: str = OPS, extra: str = "") -> str:
+    """The bucket keys of server.properties as roles/automq/templates/server.properties.j2
+    writes them."""
+    query = f"region=oss-cn-hangzhou&endpoint={ENDPOINT}{extra}"
+    return (
+        f"s3.data.buckets=0@s3://{data}?{query}\n"
+        f"s3.ops.buckets=1@s3://{ops}?{query}\n"
+        f"s3.wal.path=0@s3://{data}?{query}\n"
+    )
+
+
+def credentials_env(key_id: str, secret: str) -> str:
+    return f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n"
+
+
+def provision(emulator: Emulator, ram_policy: dict | None = None, bucket_policy: bool = True):
+    """Buckets, RAM user, policies and AccessKey, as playbooks/provision.yml makes them."""
+    clients = make_clients(emulator)
+    for bucket in (DATA, OPS):
+        clients.oss.put_bucket(oss.PutBucketRequest(bucket=bucket))
+    user = clients.ram.create_user(ram_models.CreateUserRequest(user_name="automq")).body.user
+    document = ram_policy or automq_ram_policy(
+        [DATA, OPS], account_id=emulator.account_id, source_vpc_ids=[VPC]
+    )
+    clients.ram.create_policy(
+        ram_models.CreatePolicyRequest(policy_name="automq", policy_document=json.dumps(document))
+    )
+    clients.ram.attach_policy_to_user(
+        ram_models.AttachPolicyToUserRequest(
+            policy_type="Custom", policy_name="automq", user_name="automq"
+        )
+    )
+    if bucket_policy:
+        for bucket in (DATA, OPS):
+            statements = automq_bucket_statements(
+                bucket=bucket, account_id=emulator.account_id, principal=user.user_id, vpc_ids=[VPC]
+            )
+            clients.oss.put_bucket_policy(
+                oss.PutBucketPolicyRequest(
+                    bucket=bucket, body=json.dumps({"Version": "1", "Statement": statements})
+                )
+            )
+    key = clients.ram.create_access_key(ram_models.CreateAccessKeyRequest(user_name="automq"))
+    access_key = key.body.access_key
+    return Cluster(
+        emulator, clients, user.user_id, access_key.access_key_id, access_key.access_key_secret
+    )
+
+
+@pytest.fixture
+def in_vpc() -> Iterator[Emulator]:
+    """Requests from 127.0.0.1 come from the cluster's VPC."""
+    with Emulator(containers=False, source_vpcs={"127.0.0.1/32": VPC}) as emulator:
+        yield emulator
+
+
+def transport(emulator: Emulator) -> HttpClientTransport:
+    """To the emulator's data plane, trusting only its CA."""
+    names = [emulator.oss_data_host(bucket) for bucket in (DATA, OPS, "automq-it-missing")]
+    names.append("oss-cn-hangzhou-internal.aliyuncs.com")  # path-style requests
+    return HttpClientTransport(
+        timeout=5.0,
+        ca_file=emulator.oss_data_ca_file,
+        connect_to={(name, 443): ("127.0.0.1", emulator.s3_port) for name in names},
+    )
+
+
+def run_check(
+    cluster: Cluster,
+    properties: str | None = None,
+    secret: str | None = None,
+    key_id: str | None = None,
+    check_mode: bool = False,
+) -> list[BucketReport]:
+    targets = load_targets(
+        properties or server_properties(),
+        credentials_env(key_id or cluster.key_id, secret or cluster.secret),
+        CREDENTIALS_FILE,
+    )
+    return check_buckets(targets, transport(cluster.emulator), "node-0", check_mode=check_mode)
+
+
+def probe_objects(cluster: Cluster, bucket: str) -> list[str]:
+    """What is under the probe root, seen through the OSS API with the account's key."""
+    result = cluster.clients.oss.list_objects_v2(
+        oss.ListObjectsV2Request(bucket=bucket, prefix=PROBE_ROOT)
+    )
+    return [item.key for item in result.contents or []]
+
+
+def test_the_installers_policies_pass_from_the_vpc(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+
+    reports = run_check(cluster)
+
+    assert [(report.roles, report.bucket) for report in reports] == [
+        (("data", "wal"), DATA),
+        (("ops",), OPS),
+    ]
+    for report in reports:
+        assert report.ok, report.summary()
+        assert [step.step for step in report.steps] == FULL_STEPS
+        assert report.url == f"https://{report.bucket}.oss-cn-hangzhou-internal.aliyuncs.com/"
+    assert probe_objects(cluster, DATA) == []
+    assert probe_objects(cluster, OPS) == []
+
+
+def test_check_mode_writes_nothing(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+
+    reports = run_check(cluster, check_mode=True)
+
+    assert [(report.ok, report.mode) for report in reports] == [(True, "head-only")] * 2
+    assert [[step.step for step in report.steps] for report in reports] == [["head"]] * 2
+    for bucket in (DATA, OPS):
+        listing = cluster.clients.oss.list_objects_v2(oss.ListObjectsV2Request(bucket=bucket))
+        assert not listing.contents
+
+
+def test_outside_the_vpc_the_bucket_policy_denies() -> None:
+    with Emulator(containers=False, source_vpcs={"127.0.0.2/32": VPC}) as emulator:
+        cluster = provision(emulator)
+        reports = run_check(cluster)
+
+    for report in reports:
+        failure = report.failure
+        assert failure is not None
+        assert (failure.step, failure.http_status, failure.code) == ("head", 403, "AccessDenied")
+        assert "acs:SourceVpc" in failure.fix
+        assert [step.step for step in report.steps][-1] != "put"  # stopped at HEAD
+
+
+def test_a_wrong_secret(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+
+    reports = run_check(cluster, secret="not-" + cluster.secret)
+
+    assert {(r.failure.step, r.failure.code) for r in reports} == {
+        ("head", "SignatureDoesNotMatch")
+    }
+    assert "check automq_oss_access_key_secret" in reports[0].summary()
+    assert cluster.secret not in json.dumps([report.as_dict() for report in reports])
+
+
+def test_an_unknown_access_key_id(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+
+    reports = run_check(cluster, key_id="LTAI5tNoSuchKey000")
+
+    assert {(r.failure.step, r.failure.code) for r in reports} == {("head", "InvalidAccessKeyId")}
+    assert "LTAI5tNoSuchKey000" in reports[0].failure.fix
+
+
+def test_an_inactive_access_key(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+    cluster.clients.ram.update_access_key(
+        ram_models.UpdateAccessKeyRequest(
+            user_name="automq", user_access_key_id=cluster.key_id, status="Inactive"
+        )
+    )
+
+    reports = run_check(cluster)
+
+    failure = reports[0].failure
+    assert failure is not None
+    assert failure.step == "head"
+    assert failure.code == "InvalidAccessKeyId", reports[0].summary()
+    assert "wrong, disabled or deleted" in failure.fix
+
+
+def test_a_misspelt_bucket(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+
+    reports = run_check(cluster, server_properties(data="automq-it-missing"))
+
+    failure = reports[0].failure
+    assert reports[0].bucket == "automq-it-missing"
+    assert (failure.step, failure.http_status, failure.code) == ("head", 404, "NoSuchBucket")
+    assert reports[1].ok  # the ops bucket is fine
+
+
+def test_path_style(in_vpc: Emulator) -> None:
+    cluster = provision(in_vpc)
+
+    reports = run_check(cluster, server_properties(extra="&pathStyle=true"))
+
+    assert {(r.failure.step, r.failure.code) for r in reports} == {
+        ("head", "SecondLevelDomainForbidden")
+    }
+    assert "remove pathStyle=true" in reports[0].failure.fix
+
+
+def test_a_ram_policy_without_delete_leaves_objects_to_remove(in_vpc: Emulator) -> None:
+    no_delete = automq_ram_policy([DATA, OPS], account_id=in_vpc.account_id)
+    for statement in no_delete["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != "oss:DeleteObject"]
+    cluster = provision(in_vpc, ram_policy=no_delete, bucket_policy=False)
+
+    reports = run_check(cluster)
+
+    report = reports[0]
+    assert report.failure is not None
+    assert (report.failure.step, report.failure.code) == ("delete", "AccessDenied")
+    assert "allow oss:DeleteObject" in report.failure.fix
+    assert sorted(report.leftover_keys) == sorted(probe_objects(cluster, DATA))
+    assert len(report.leftover_keys) == 2
