@@ -286,6 +286,8 @@ def valid_group_vars(env: TestbedEnv, cluster_name: str) -> dict[str, Any]:
         "automq_oss_ops_bucket": f"automq-{cluster_name}-ops",
         "automq_oss_access_key_id": FAKE_ACCESS_KEY_ID,
         "automq_oss_access_key_secret": FAKE_ACCESS_KEY_SECRET,
+        # No OSS behind these placeholders (the alicloud scenario checks the real path).
+        "automq_oss_readiness_check": False,
         "automq_heap_opts": "-Xms512m -Xmx512m -XX:MaxDirectMemorySize=256m",
         "automq_host_sysctl_apply": False,
     }
