@@ -62,7 +62,10 @@ ACL_KEYS = frozenset(
         "state",
     }
 )
-USER_KEYS = frozenset({"name", "password", "state"})
+USER_KEYS = frozenset({"name", "password", "state", "mechanism", "iterations"})
+# The CLIENT listener enables SCRAM-SHA-512 only; Kafka accepts 4096-16384 iterations.
+USER_MECHANISMS = ("SCRAM-SHA-512",)
+ITERATIONS_RANGE = (4096, 16384)
 
 
 @dataclass(frozen=True, order=True)
@@ -122,6 +125,22 @@ def user_problems(users: object, reserved: Sequence[str]) -> List[str]:
         state = entry.get("state", "present")
         if state not in STATES:
             problems.append(f"{where}.state is {state!r}: use present or absent")
+        mechanism = entry.get("mechanism", USER_MECHANISMS[0])
+        if mechanism not in USER_MECHANISMS:
+            problems.append(
+                f"{where}.mechanism is {mechanism!r}: the client listener offers "
+                f"{', '.join(USER_MECHANISMS)} only"
+            )
+        iterations = entry.get("iterations", 8192)
+        if (
+            isinstance(iterations, bool)
+            or not isinstance(iterations, int)
+            or not ITERATIONS_RANGE[0] <= iterations <= ITERATIONS_RANGE[1]
+        ):
+            problems.append(
+                f"{where}.iterations is {iterations!r}: an integer from {ITERATIONS_RANGE[0]} "
+                f"to {ITERATIONS_RANGE[1]}"
+            )
         password = entry.get("password")
         if state == "present" and (
             not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH

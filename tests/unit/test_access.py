@@ -54,6 +54,8 @@ def test_good_users_and_acls_have_no_problem() -> None:
             "use present or absent",
         ),
         ({"name": "admin", "password": "correct-horse-battery"}, "installer's own user"),
+        ({"name": "app", "password": PASSWORD, "mechanism": "SCRAM-SHA-256"}, "SCRAM-SHA-512 only"),
+        ({"name": "app", "password": PASSWORD, "iterations": 100}, "from 4096 to 16384"),
         (
             {"name": "app", "password": PASSWORD, "pasword": "x"},
             "unknown key(s) pasword",
