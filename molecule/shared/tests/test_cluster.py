@@ -121,7 +121,7 @@ def test_every_node_listens(nodes, listener):
 # --- Security: third-party clients with the deploy's client configuration -------------
 
 THIRD_PARTY_RECORDS = 10_000
-ACCESS_VARS = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "group_vars/all/60-access.yml"
+ACCESS_VARS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "molecule/shared/group_vars/all.yml"
 PACKAGE = (
     Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     / ".testbed/packages/automq-1.7.3-fixture_kafka-3.9.1.tgz"
@@ -196,11 +196,12 @@ def test_kafkas_console_tools_produce_and_consume_with_the_java_config(
 def _metadata_error(settings: dict) -> str:
     """What a client with these settings gets when it asks for the cluster's metadata."""
     errors: list[str] = []
-    settings = {**settings, "error_cb": lambda error: errors.append(str(error))}
+    client = AdminClient({**settings, "error_cb": lambda error: errors.append(str(error))})
     try:
-        AdminClient(settings).list_topics(timeout=15)
+        client.list_topics(timeout=15)
     except KafkaException as exception:
         errors.append(str(exception))
+    client.poll(2)  # serves the error callbacks, which carry the cause
     return " | ".join(errors)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
+import yaml
 from testbed_hosts import HOST_SPECS
 
 testinfra_hosts = HOST_SPECS
@@ -136,14 +138,18 @@ def _scram_passwords() -> list[str]:
 
 
 def test_tls_files_are_private(host):
+    def owner_and_mode(path: str) -> tuple[str, str, int]:
+        file = host.file(path)
+        return file.user, file.group, file.mode
+
     with host.sudo():
-        key = host.file("/etc/automq/tls/node.d/1-private-key.pem")
-        keystore = host.file("/etc/automq/tls/node-keystore.pem")
-        tools = host.file("/etc/automq/admin-client.properties")
-        assert key.content_string.startswith("-----BEGIN PRIVATE KEY-----")
-    for private in (key, keystore):
-        assert (private.user, private.group, private.mode) == ("root", "automq", 0o640)
-    assert (tools.user, tools.group, tools.mode) == ("root", "root", 0o600)
+        key = owner_and_mode("/etc/automq/tls/node.d/1-private-key.pem")
+        keystore = owner_and_mode("/etc/automq/tls/node-keystore.pem")
+        tools = owner_and_mode("/etc/automq/admin-client.properties")
+        pem = host.file("/etc/automq/tls/node.d/1-private-key.pem").content_string
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+    assert key == keystore == ("root", "automq", 0o640)
+    assert tools == ("root", "root", 0o600)
 
 
 def test_the_nodes_certificate_names_the_node(host):
@@ -162,16 +168,31 @@ def test_the_nodes_certificate_names_the_node(host):
     assert verified.rc == 0, verified.stderr
 
 
+def _declared_user_passwords() -> list[str]:
+    """automq_users' passwords of the scenarios (molecule/shared/group_vars/all.yml)."""
+    shared = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "molecule/shared/group_vars/all.yml"
+    return [user["password"] for user in yaml.safe_load(shared.read_text())["automq_users"]]
+
+
 def test_scram_passwords_and_keys_absent_from_ansible_output(ansible_log):
-    for password in _scram_passwords():
+    for password in _scram_passwords() + _declared_user_passwords():
         assert password not in ansible_log
     assert "PRIVATE KEY-----" not in ansible_log
 
 
 def test_scram_passwords_absent_from_the_hosts(host):
-    for password in _scram_passwords():
-        with host.sudo():
-            found = host.run("grep -rlF -- %s /etc /var/log/automq /var/lib/automq", password)
-            journal = host.run("journalctl --no-pager")
-        assert found.rc == 1, f"a SCRAM password found in: {found.stdout}"
+    passwords = _scram_passwords()
+    with host.sudo():
+        journal = host.run("journalctl --no-pager")
+        # The pattern travels base64-encoded: sudo logs the command line.
+        found = [
+            host.run(
+                'grep -rlF -- "$(echo %s | base64 -d)" /etc /var/log/automq /var/lib/automq',
+                base64.b64encode(password.encode()).decode(),
+            )
+            for password in passwords
+        ]
+    assert journal.rc == 0
+    for password, result in zip(passwords, found, strict=True):
         assert password not in journal.stdout
+        assert result.rc == 1, f"a SCRAM password found in: {result.stdout}"
