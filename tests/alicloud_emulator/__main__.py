@@ -57,6 +57,19 @@ def _serve(argv: list[str]) -> int:
         default=defaults.settle_seconds,
         help="seconds new VPCs and vSwitches stay Pending",
     )
+    parser.add_argument(
+        "--internet-cidr",
+        default=defaults.internet_cidr,
+        help="the emulator's Internet network: EIPs are its addresses, this machine its "
+        "first (the admin CIDR's address); must overlap no other network (default %(default)s)",
+    )
+    parser.add_argument(
+        "--oss-private-address",
+        help="where instances reach the OSS data plane (default: the VPC network's gateway)",
+    )
+    parser.add_argument(
+        "--trusted-ca-file", help="a CA certificate (PEM) every instance trusts from first boot"
+    )
     parser.add_argument("--state-file", help="write the state as JSON here after every change")
     parser.add_argument("--keep-containers", action="store_true", help="leave containers on exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -89,6 +102,9 @@ def _serve(argv: list[str]) -> int:
         oss_port=args.oss_port,
         state_file=args.state_file,
         keep_containers=args.keep_containers,
+        internet_cidr=args.internet_cidr,
+        oss_private_address=args.oss_private_address,
+        trusted_ca_file=args.trusted_ca_file,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -96,7 +112,7 @@ def _serve(argv: list[str]) -> int:
     with Emulator(config) as emulator:
         print(
             f"alicloud-emulator ready rpc={emulator.rpc_endpoint} oss={emulator.oss_endpoint} "
-            f"session={config.session}",
+            f"internet-gateway={emulator.internet_gateway} session={config.session}",
             flush=True,
         )
         done.wait()

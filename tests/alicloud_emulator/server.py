@@ -11,6 +11,7 @@ import base64
 import collections
 import copy
 import dataclasses
+import ipaddress
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import containers, ecs, pvtz, ram, vpc
+from . import containers, ecs, network, pvtz, ram, vpc
 from .auth import Principal, evaluate, parse_query, verify_acs3, verify_oss4, verify_rpc_v1
 from .call import Call, Handler
 from .oss import OssRequest, OssResponse, OssService
@@ -70,6 +71,11 @@ REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
     ("ecs", "DescribeSecurityGroupAttribute"): ("RegionId", "SecurityGroupId"),
     ("ecs", "AuthorizeSecurityGroup"): ("RegionId", "SecurityGroupId"),
     ("ecs", "RevokeSecurityGroup"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "AuthorizeSecurityGroupEgress"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "RevokeSecurityGroupEgress"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "ModifySecurityGroupPolicy"): ("RegionId", "SecurityGroupId", "InnerAccessPolicy"),
+    ("ecs", "JoinSecurityGroup"): ("SecurityGroupId",),
+    ("ecs", "LeaveSecurityGroup"): ("SecurityGroupId",),
     ("ecs", "DeleteSecurityGroup"): ("RegionId", "SecurityGroupId"),
     ("ecs", "ImportKeyPair"): ("RegionId", "KeyPairName", "PublicKeyBody"),
     ("ecs", "DescribeKeyPairs"): ("RegionId",),
@@ -105,6 +111,13 @@ class EmulatorConfig:
     oss_port: int = 0
     state_file: str | None = None  # JSON dump of the state after every change
     keep_containers: bool = False  # leave containers and networks behind on stop()
+    # The emulator's "Internet": EIPs are its addresses, this machine is its gateway (.1).
+    internet_cidr: str = "10.213.240.0/24"
+    # Where instances reach the OSS data plane (the OSS endpoint names resolve to it);
+    # None: the VPC network's gateway, where a data plane bound to 0.0.0.0 answers.
+    oss_private_address: str | None = None
+    # A CA certificate (PEM) every instance trusts from its first boot.
+    trusted_ca_file: str | None = None
     session: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property
@@ -217,6 +230,7 @@ class Emulator:
         self.docker = (
             containers.DockerBackend(self.config.session) if self.config.containers else None
         )
+        self.net = network.Networking(self, self.docker) if self.docker is not None else None
         self.oss = OssService(self)
         self.calls: collections.deque[CallRecord] = collections.deque(maxlen=10000)
         self._faults: dict[tuple[str | None, str], list[Fault]] = {}
@@ -253,6 +267,8 @@ class Emulator:
         self._servers.clear()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self.net is not None:
+            self.net.stop(keep_files=self.config.keep_containers)
         if self.docker is not None and self.docker.used and not self.config.keep_containers:
             try:
                 containers.cleanup(self.config.session)
@@ -284,6 +300,17 @@ class Emulator:
     def oss_endpoint(self) -> str:
         """For ``alibabacloud_oss_v2`` ``config.endpoint`` (path-style, since it is an IP)."""
         return f"http://{self.config.host}:{self.oss_port}"
+
+    @property
+    def trusted_ca_file(self) -> str | None:
+        """The CA certificate instances trust (the OSS data plane's issuer), if any."""
+        return self.config.trusted_ca_file
+
+    @property
+    def internet_gateway(self) -> str:
+        """This machine's address on the emulator's Internet: the source of what it sends
+        to an EIP, so the admin CIDR that lets it in is ``<internet_gateway>/32``."""
+        return str(ipaddress.IPv4Network(self.config.internet_cidr).network_address + 1)
 
     @property
     def account_id(self) -> str:
@@ -367,6 +394,8 @@ class Emulator:
                 self.docker.stop(instance.container)
             except containers.DockerError as error:
                 LOG.warning("docker stop %s failed: %s", instance.container, error)
+            if self.net is not None:
+                self.net.stopped(instance.container)
         with self.lock:
             if instance.status == "Stopping":
                 instance.status = "Stopped"
@@ -375,6 +404,8 @@ class Emulator:
         if self.docker is not None and instance.container:
             try:
                 self.docker.start(instance.container)
+                if self.net is not None:
+                    self.net.started(instance)  # a new network namespace: filter it again
             except containers.DockerError as error:
                 with self.lock:
                     instance.status, instance.boot_error = "Stopped", str(error)
@@ -483,6 +514,9 @@ class Emulator:
             else:
                 with self.lock:
                     answer = function(call)
+            if self.net is not None and not action.startswith(READ_PREFIXES):
+                # As on the cloud, a change applies before the call returns.
+                self.net.sync()
             answer = {"RequestId": request_id(), **answer}
             status, code = 200, ""
         except ApiError as error:
