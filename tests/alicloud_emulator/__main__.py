@@ -70,6 +70,18 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument(
         "--trusted-ca-file", help="a CA certificate (PEM) every instance trusts from first boot"
     )
+    parser.add_argument(
+        "--dns-upstream",
+        action="append",
+        metavar="ADDRESS",
+        help="a resolver the VPC resolver forwards other names to "
+        "(default: this machine's, from /etc/resolv.conf)",
+    )
+    parser.add_argument(
+        "--no-dns-recursion",
+        action="store_true",
+        help="the VPC resolver answers NXDOMAIN to names it does not know",
+    )
     parser.add_argument("--state-file", help="write the state as JSON here after every change")
     parser.add_argument("--keep-containers", action="store_true", help="leave containers on exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -105,6 +117,9 @@ def _serve(argv: list[str]) -> int:
         internet_cidr=args.internet_cidr,
         oss_private_address=args.oss_private_address,
         trusted_ca_file=args.trusted_ca_file,
+        dns_upstreams=()
+        if args.no_dns_recursion
+        else (tuple(args.dns_upstream) if args.dns_upstream else None),
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

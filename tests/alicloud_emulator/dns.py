@@ -11,19 +11,23 @@ addresses and nothing listens on port 53 of this machine.
 Answers: A records of the zones bound to the VPC (``BindZoneVpc``, wildcard
 ``*`` records included); ``oss-<region>[-internal].aliyuncs.com`` and every
 name below them (virtual-hosted buckets) -> the address of the emulator's OSS
-data plane for that VPC. Everything else is NXDOMAIN: there is no Internet to
-recurse to. A name that exists without records of the asked type answers
+data plane for that VPC. Everything else is recursed, as Alibaba's resolver
+does: forwarded to the upstream resolvers (by default this machine's, which is
+what Docker's embedded DNS did for the containers before), or NXDOMAIN when
+there are none. A name that exists without records of the asked type answers
 NOERROR with no records (NODATA), as resolvers do: glibc asks A and AAAA.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import struct
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 
@@ -43,11 +47,16 @@ class DnsView:
     names: frozenset[str] = frozenset()  # names with records of any type
     service_domains: tuple[str, ...] = ()  # oss-<region>[-internal].aliyuncs.com
     service_address: str = ""
+    upstreams: tuple[str, ...] = ()  # resolvers that answer everything else
+
+
+FORWARD = "FORWARD"  # Answer.rcode of names the upstream resolvers answer
+UPSTREAM_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True)
 class Answer:
-    rcode: str  # NOERROR | NXDOMAIN
+    rcode: str  # NOERROR | NXDOMAIN | FORWARD
     addresses: tuple[tuple[str, int], ...] = ()  # (IPv4 address, TTL)
 
 
@@ -57,8 +66,29 @@ def oss_domains(regions: Iterable[str]) -> tuple[str, ...]:
     )
 
 
+def system_resolvers(resolv_conf: str = "/etc/resolv.conf") -> tuple[str, ...]:
+    """The IPv4 nameservers of this machine."""
+    found = []
+    try:
+        lines = Path(resolv_conf).read_text().splitlines()
+    except OSError:
+        return ()
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            try:
+                found.append(str(ipaddress.IPv4Address(parts[1])))
+            except ValueError:
+                continue
+    return tuple(found)
+
+
 def dns_view(
-    zones: Iterable[PrivateZone], vpc_id: str, regions: Iterable[str], service_address: str
+    zones: Iterable[PrivateZone],
+    vpc_id: str,
+    regions: Iterable[str],
+    service_address: str,
+    upstreams: Iterable[str] = (),
 ) -> DnsView:
     bound = [z for z in zones if any(v.get("VpcId") == vpc_id for v in z.vpcs)]
     a_records: dict[str, list[tuple[str, int]]] = {}
@@ -76,6 +106,7 @@ def dns_view(
         names=frozenset(names),
         service_domains=oss_domains(regions),
         service_address=service_address,
+        upstreams=tuple(upstreams),
     )
 
 
@@ -105,7 +136,7 @@ def lookup(view: DnsView, name: str, qtype: str) -> Answer:
         return Answer("NOERROR")
     zone = next((z for z in view.zones if _within(name, z)), None)
     if zone is None:
-        return Answer("NXDOMAIN")
+        return Answer(FORWARD if view.upstreams else "NXDOMAIN")
     if name not in view.names:
         wildcard = _wildcard(view, name, zone)
         if wildcard is None:
@@ -127,12 +158,35 @@ def reply(query: bytes, view_of: Callable[[], DnsView]) -> bytes | None:
         response.header.rcode = RCODE.FORMERR
         return bytes(response.pack())
     question = request.questions[0]
-    answer = lookup(view_of(), str(question.qname), QTYPE.get(question.qtype, str(question.qtype)))
+    view = view_of()
+    answer = lookup(view, str(question.qname), QTYPE.get(question.qtype, str(question.qtype)))
+    if answer.rcode == FORWARD:
+        forwarded = forward(query, view.upstreams)
+        if forwarded is not None:
+            return forwarded
+        response.header.rcode = RCODE.SERVFAIL
+        return bytes(response.pack())
     response.header.rcode = getattr(RCODE, answer.rcode)
     response.header.ra = 1
     for address, ttl in answer.addresses:
         response.add_answer(RR(question.qname, QTYPE.A, rdata=A(address), ttl=ttl))
     return bytes(response.pack())
+
+
+def forward(query: bytes, upstreams: Iterable[str]) -> bytes | None:
+    """The first upstream resolver's answer to ``query`` (UDP), None if none answers.
+    An upstream is ``address`` or ``address:port``."""
+    for upstream in upstreams:
+        address, _, port = upstream.partition(":")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(UPSTREAM_TIMEOUT)
+            try:
+                sock.connect((address, int(port or 53)))
+                sock.send(query)
+                return sock.recv(65535)
+            except OSError as error:
+                LOG.debug("upstream resolver %s: %s", upstream, error)
+    return None
 
 
 class _Endpoint:

@@ -16,7 +16,9 @@ Addresses, from an instance's point of view:
   an EIP comes from there, so that is the address an admin CIDR names;
 * the resolver 100.100.2.136/138, DNATed to the VPC's DNS server on the VPC
   network's gateway; the OSS endpoint names resolve to the VPC network's gateway
-  too (or ``oss_private_address``), where a data plane bound to 0.0.0.0 answers.
+  too (or ``oss_private_address``), where a data plane bound to 0.0.0.0 answers;
+  other names are forwarded to ``dns_upstreams`` (default: this machine's
+  resolvers, as Docker's embedded DNS did).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .containers import DockerBackend, DockerError, NetworkInfo, resolv_conf
-from .dns import DnsServers, DnsView, dns_view
+from .dns import DnsServers, DnsView, dns_view, system_resolvers
 from .firewall import RESOLVER_ADDRESSES, Resolver, interface_firewall, render_ruleset
 from .state import Instance
 
@@ -50,6 +52,8 @@ class Networking:
         self._sync_lock = threading.Lock()
         self._runtime = Path(tempfile.mkdtemp(prefix=f"automq-emu-{docker.session}-"))
         self._runtime.chmod(0o755)
+        configured = emulator.config.dns_upstreams
+        self._upstreams = system_resolvers() if configured is None else tuple(configured)
 
     # ----------------------------------------------------------------- VPCs and DNS
 
@@ -69,6 +73,7 @@ class Networking:
                 vpc_id,
                 self.emulator.config.regions,
                 self.oss_address(vpc_id),
+                self._upstreams,
             )
 
     def vpc_removed(self, vpc_id: str) -> None:

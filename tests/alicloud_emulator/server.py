@@ -118,6 +118,9 @@ class EmulatorConfig:
     oss_private_address: str | None = None
     # A CA certificate (PEM) every instance trusts from its first boot.
     trusted_ca_file: str | None = None
+    # Where the VPC resolver sends the names it does not answer itself (Alibaba's
+    # recurses): None: this machine's resolvers (/etc/resolv.conf); (): nowhere (NXDOMAIN).
+    dns_upstreams: tuple[str, ...] | None = None
     session: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property

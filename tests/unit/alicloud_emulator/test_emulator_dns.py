@@ -6,7 +6,15 @@ import socket
 import struct
 
 from dnslib import QTYPE, RCODE, DNSRecord
-from tests.alicloud_emulator.dns import DnsServers, DnsView, dns_view, lookup, reply
+from tests.alicloud_emulator.dns import (
+    FORWARD,
+    DnsServers,
+    DnsView,
+    dns_view,
+    lookup,
+    reply,
+    system_resolvers,
+)
 from tests.alicloud_emulator.state import PrivateZone, ZoneRecord
 
 OSS = "10.213.64.1"
@@ -74,9 +82,24 @@ def test_oss_endpoints_of_every_region_resolve_to_the_data_plane() -> None:
     assert lookup(v, "xoss-cn-hangzhou.aliyuncs.com", "A").rcode == "NXDOMAIN"
 
 
-def test_everything_else_is_nxdomain() -> None:
+def test_everything_else_is_nxdomain_without_upstreams_and_forwarded_with() -> None:
     for name in ("example.com", "ecs.aliyuncs.com", "automq.private", "localhost"):
         assert lookup(view(), name, "A").rcode == "NXDOMAIN"
+    zones = [zone("z.private", ["vpc-1"], {"a": ("A", "10.0.0.3")})]
+    recursing = dns_view(zones, "vpc-1", ["cn-hangzhou"], OSS, upstreams=["10.255.255.53"])
+    assert lookup(recursing, "deb.debian.org", "A").rcode == FORWARD
+    # What the resolver knows is never forwarded: bound zones are authoritative.
+    assert lookup(recursing, "missing.z.private", "A").rcode == "NXDOMAIN"
+    assert lookup(recursing, "oss-cn-hangzhou.aliyuncs.com", "A").addresses == ((OSS, 60),)
+
+
+def test_system_resolvers(tmp_path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(
+        "# x\nnameserver 10.255.255.53\nnameserver fe80::1\nsearch lan\nnameserver 1.1.1.1\n"
+    )
+    assert system_resolvers(str(conf)) == ("10.255.255.53", "1.1.1.1")
+    assert system_resolvers(str(tmp_path / "missing")) == ()
 
 
 def test_wire_replies() -> None:
@@ -111,3 +134,30 @@ def test_servers_answer_over_udp_and_tcp_and_follow_the_state() -> None:
     finally:
         servers.stop()
     assert servers.listener("vpc-1") is None
+
+
+def test_unknown_names_are_forwarded_to_the_upstream_resolver() -> None:
+    """A second server on loopback plays the upstream: its answers come back unchanged;
+    a silent upstream gives SERVFAIL."""
+    upstream_zones = [zone("example.test", ["vpc-up"], {"www": ("A", "192.0.2.80")})]
+    upstream = DnsServers(lambda _: dns_view(upstream_zones, "vpc-up", [], ""))
+    try:
+        address = upstream.listen("vpc-up", "127.0.0.1")
+        vpc = dns_view(
+            [], "vpc-1", ["cn-hangzhou"], OSS, upstreams=[f"127.0.0.1:{address.udp_port}"]
+        )
+        query = DNSRecord.question("www.example.test", "A")
+        answer = DNSRecord.parse(reply(bytes(query.pack()), lambda: vpc))
+        assert answer.header.id == query.header.id
+        assert [str(r.rdata) for r in answer.rr] == ["192.0.2.80"]
+        missing = DNSRecord.parse(
+            reply(bytes(DNSRecord.question("nope.example.test").pack()), lambda: vpc)
+        )
+        assert missing.header.rcode == RCODE.NXDOMAIN
+    finally:
+        upstream.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # receives, never answers
+        dead = dns_view([], "vpc-1", [], OSS, upstreams=[f"127.0.0.1:{silent.getsockname()[1]}"])
+        failed = DNSRecord.parse(reply(bytes(DNSRecord.question("x.test").pack()), lambda: dead))
+    assert failed.header.rcode == RCODE.SERVFAIL
