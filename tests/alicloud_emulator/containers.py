@@ -495,8 +495,14 @@ def wait_for_sshd(
     return False
 
 
+def runtime_dirs(session: str) -> list[Path]:
+    """The session's files on this machine (its instances' resolv.conf)."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"{NAME_PREFIX}{session}-*"))
+
+
 def cleanup(session: str | None = None) -> tuple[int, int]:
-    """Remove every container and network the emulator made (or one session's).
+    """Remove every container and network the emulator made (or one session's, and that
+    session's files).
 
     Returns the number of containers and networks removed."""
     label = f"{SESSION_LABEL}={session}" if session else LABEL
@@ -509,6 +515,8 @@ def cleanup(session: str | None = None) -> tuple[int, int]:
             _docker("network", "rm", network, timeout=60)
         except DockerError as error:
             LOG.warning("could not remove network %s: %s", network, error)
+    for directory in runtime_dirs(session) if session else ():
+        shutil.rmtree(directory, ignore_errors=True)
     return len(containers), len(networks)
 
 

@@ -30,7 +30,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .containers import DockerBackend, DockerError, NetworkInfo, resolv_conf
+from .containers import NAME_PREFIX, DockerBackend, DockerError, NetworkInfo, resolv_conf
 from .dns import DnsServers, DnsView, dns_view, system_resolvers
 from .firewall import RESOLVER_ADDRESSES, Resolver, interface_firewall, render_ruleset
 from .state import Instance
@@ -50,7 +50,8 @@ class Networking:
         self._pids: dict[str, int] = {}  # running container -> PID of its init
         self._applied: dict[str, tuple[int, str]] = {}  # container -> (PID, ruleset)
         self._sync_lock = threading.Lock()
-        self._runtime = Path(tempfile.mkdtemp(prefix=f"automq-emu-{docker.session}-"))
+        # containers.runtime_dirs finds it by this name.
+        self._runtime = Path(tempfile.mkdtemp(prefix=f"{NAME_PREFIX}{docker.session}-"))
         self._runtime.chmod(0o755)
         configured = emulator.config.dns_upstreams
         self._upstreams = system_resolvers() if configured is None else tuple(configured)

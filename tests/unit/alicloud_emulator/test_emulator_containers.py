@@ -27,6 +27,7 @@ from tests.alicloud_emulator.containers import (
     SESSION_LABEL,
     network_name,
     remove_networks_overlapping,
+    runtime_dirs,
 )
 from tests.alicloud_emulator.sdk import Clients, check_answers_parse, make_clients
 
@@ -283,12 +284,16 @@ def test_cleanup_command_removes_what_an_emulator_left(ssh_key: Path) -> None:
         session = emu.config.session
     assert container
     assert docker_exists("container", container)
+    assert [f.name for f in runtime_dirs(session)[0].iterdir()] == [
+        f"{instance_id}.resolv.conf"
+    ]  # kept for the kept container
     result = subprocess.run(
         [sys.executable, "-m", "tests.alicloud_emulator", "cleanup", "--session", session],
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "removed 1 containers and 1 networks"
+    assert runtime_dirs(session) == []
     assert not docker_exists("container", container)
     assert not docker_exists("network", network_name(vpc_id))
     leftovers = subprocess.run(
