@@ -80,6 +80,31 @@ def _serve(argv: list[str]) -> int:
         default=defaults.settle_seconds,
         help="seconds new VPCs and vSwitches stay Pending",
     )
+    parser.add_argument(
+        "--internet-cidr",
+        default=defaults.internet_cidr,
+        help="the emulator's Internet network: EIPs are its addresses, this machine its "
+        "first (the admin CIDR's address); must overlap no other network (default %(default)s)",
+    )
+    parser.add_argument(
+        "--oss-private-address",
+        help="where instances reach the OSS data plane (default: the VPC network's gateway)",
+    )
+    parser.add_argument(
+        "--trusted-ca-file", help="a CA certificate (PEM) every instance trusts from first boot"
+    )
+    parser.add_argument(
+        "--dns-upstream",
+        action="append",
+        metavar="ADDRESS",
+        help="a resolver the VPC resolver forwards other names to "
+        "(default: this machine's, from /etc/resolv.conf)",
+    )
+    parser.add_argument(
+        "--no-dns-recursion",
+        action="store_true",
+        help="the VPC resolver answers NXDOMAIN to names it does not know",
+    )
     parser.add_argument("--state-file", help="write the state as JSON here after every change")
     parser.add_argument("--keep-containers", action="store_true", help="leave containers on exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
@@ -127,6 +152,12 @@ def _serve(argv: list[str]) -> int:
         source_vpcs=source_vpcs,
         state_file=args.state_file,
         keep_containers=args.keep_containers,
+        internet_cidr=args.internet_cidr,
+        oss_private_address=args.oss_private_address,
+        trusted_ca_file=args.trusted_ca_file,
+        dns_upstreams=()
+        if args.no_dns_recursion
+        else (tuple(args.dns_upstream) if args.dns_upstream else None),
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -140,7 +171,7 @@ def _serve(argv: list[str]) -> int:
         print(
             f"alicloud-emulator ready rpc={emulator.rpc_endpoint} oss={emulator.oss_endpoint} "
             f"s3={config.s3_host}:{emulator.s3_port}{http} ca={emulator.oss_data_ca_file} "
-            f"session={config.session}",
+            f"internet-gateway={emulator.internet_gateway} session={config.session}",
             flush=True,
         )
         done.wait()

@@ -13,8 +13,19 @@ without ``--privileged``); before they start, the emulator copies in what
 cloud-init does on an ECS image: the key pair's public key as
 ``/root/.ssh/authorized_keys``, an sshd drop-in allowing key-only root logins
 (the image itself says ``PermitRootLogin no``; the image is not changed) and
-a fresh ed25519 host key, so sshd does not spend seconds in ``ssh-keygen -A``.
-An instance is Running once its sshd answers.
+a fresh ed25519 host key, so sshd does not spend seconds in ``ssh-keygen -A``,
+and, when the emulator is given one, a CA certificate trusted at first boot
+(``update-ca-certificates``, before sshd starts). ``/etc/resolv.conf`` is a file
+of the emulator's mounted over Docker's, naming the VPC resolver
+(100.100.2.136, 100.100.2.138). An instance is Running once its sshd answers
+inside the container (``docker exec``: its security groups decide whether
+this machine may reach port 22).
+
+The instance's security groups are nftables tables in the container's network
+namespace, written from this machine (``nsenter --net nft -f -``, as root): the
+container has no NET_ADMIN capability and cannot change them. An EIP is an
+address on the emulator's "Internet" network ``automq-emu-wan-<session>``,
+which the instance's container joins while the EIP is associated.
 """
 
 from __future__ import annotations
@@ -22,8 +33,8 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
+import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
@@ -44,6 +55,14 @@ NAME_PREFIX = "automq-emu-"
 HINT = "Run `make testbed` to install Docker and build the test-bed host image."
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/00-alicloud-emulator.conf"
 SSH_UNIT_DROP_IN = "/etc/systemd/system/ssh.service.d/zz-alicloud-emulator.conf"
+CA_FILE = "/usr/local/share/ca-certificates/alicloud-emulator.crt"
+CA_UNIT = "alicloud-emulator-ca.service"
+CA_DONE = "/var/lib/alicloud-emulator/ca-trusted"
+FIREWALL_HINT = (
+    "The emulator enforces security groups with nftables, applied as root into each "
+    "instance's network namespace: run it as root on a machine with nft and nsenter "
+    "(`make testbed` installs Debian's nftables)."
+)
 
 
 class DockerError(Exception):
@@ -71,6 +90,12 @@ def _docker(*args: str, timeout: float = 120, stdin: bytes | None = None) -> str
 
 def network_name(vpc_id: str) -> str:
     return NAME_PREFIX + vpc_id
+
+
+def internet_network_name(session: str) -> str:
+    # "wan" sorts after "vpc-": Docker gives a container the default route of the
+    # network whose name sorts first, so the VPC's stays the instance's default route.
+    return f"{NAME_PREFIX}wan-{session}"
 
 
 def container_name(instance_id: str) -> str:
@@ -101,20 +126,25 @@ def _host_key() -> tuple[bytes, bytes] | None:
         return path.read_bytes(), path.with_suffix(".pub").read_bytes()
 
 
-def _first_boot_tar(public_key: str | None) -> bytes:
+def _first_boot_tar(public_key: str | None, trusted_ca: bytes | None = None) -> bytes:
     """What cloud-init would do on an ECS image: the key pair's public key for
     root, root logins by key, and the instance's own SSH host key (made here,
-    which is much faster than the image's ``ssh-keygen -A`` at boot)."""
+    which is much faster than the image's ``ssh-keygen -A`` at boot); and the
+    emulator's CA (its OSS data plane's certificate issuer), trusted at first boot."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
 
-        def add(path: str, data: bytes | None, mode: int) -> None:
+        def add(path: str, data: bytes | None, mode: int, link: str = "") -> None:
             info = tarfile.TarInfo(path)
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             info.mtime = int(time.time())
             info.mode = mode
-            if data is None:
+            if link:
+                info.type = tarfile.SYMTYPE
+                info.linkname = link
+                archive.addfile(info)
+            elif data is None:
                 info.type = tarfile.DIRTYPE
                 archive.addfile(info)
             else:
@@ -136,7 +166,41 @@ def _first_boot_tar(public_key: str | None) -> bytes:
             unit = "[Service]\nExecStartPre=\nExecStartPre=/usr/sbin/sshd -t\n"
             add(SSH_UNIT_DROP_IN.lstrip("/"), unit.encode(), 0o644)
         add(SSHD_DROP_IN.lstrip("/"), ("\n".join(sshd) + "\n").encode(), 0o644)
+        if trusted_ca is not None:
+            add(CA_FILE.lstrip("/"), trusted_ca, 0o644)
+            add(f"etc/systemd/system/{CA_UNIT}", _ca_unit().encode(), 0o644)
+            add(
+                f"etc/systemd/system/multi-user.target.wants/{CA_UNIT}",
+                None,
+                0o777,
+                link=f"/etc/systemd/system/{CA_UNIT}",
+            )
     return buffer.getvalue()
+
+
+def _ca_unit() -> str:
+    return "\n".join(
+        [
+            "# Written by the Alibaba Cloud emulator: trust its CA once, before sshd answers.",
+            "[Unit]",
+            "Description=Trust the Alibaba Cloud emulator's CA (first boot)",
+            f"ConditionPathExists=!{CA_DONE}",
+            "Before=ssh.service",
+            "[Service]",
+            "Type=oneshot",
+            "ExecStart=/usr/sbin/update-ca-certificates",
+            f"ExecStartPost=/bin/sh -c 'mkdir -p {Path(CA_DONE).parent} && touch {CA_DONE}'",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def resolv_conf(nameservers: Sequence[str]) -> str:
+    """An ECS instance's /etc/resolv.conf (Alibaba's images write these options)."""
+    lines = [f"nameserver {address}" for address in nameservers]
+    return "\n".join([*lines, "options timeout:2 attempts:3 rotate single-request-reopen", ""])
 
 
 @dataclass
@@ -200,27 +264,16 @@ class DockerBackend:
             ) from None
         self._checked_images.add(image)
 
+    def check_firewall(self) -> None:
+        """Refuse to start instances whose security groups could not be enforced."""
+        missing = [tool for tool in ("nft", "nsenter") if shutil.which(tool) is None]
+        if missing or os.geteuid() != 0:
+            problem = f"{' and '.join(missing)} missing" if missing else "not running as root"
+            raise ApiError(500, "Emulator.FirewallUnavailable", f"{problem}. {FIREWALL_HINT}")
+
     def inspect_network(self, vpc_id: str) -> NetworkInfo | None:
-        try:
-            out = _docker(
-                "network",
-                "inspect",
-                "--format",
-                "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
-                network_name(vpc_id),
-                timeout=30,
-            )
-        except DockerError:
-            return None
-        subnet, _, gateway = out.partition(" ")
-        return self._remember(
-            vpc_id,
-            NetworkInfo(
-                network_name(vpc_id),
-                ipaddress.IPv4Network(subnet),
-                ipaddress.IPv4Address(gateway),
-            ),
-        )
+        info = _inspect_network(network_name(vpc_id))
+        return None if info is None else self._remember(vpc_id, info)
 
     def ensure_network(
         self, vpc_id: str, vpc_cidr: str, vswitch_cidrs: Sequence[str], in_use: bool
@@ -274,6 +327,90 @@ class DockerBackend:
             "vSwitch CIDR blocks that do not overlap this machine's networks.",
         )
 
+    def ensure_internet_network(self, cidr: str) -> NetworkInfo:
+        """The emulator's "Internet": the network of its EIPs; this machine is its gateway."""
+        name = internet_network_name(self.session)
+        existing = _inspect_network(name)
+        if existing is not None:
+            return existing
+        self.used = True
+        subnet = ipaddress.IPv4Network(cidr)
+        gateway = subnet.network_address + 1
+        try:
+            _docker(
+                "network",
+                "create",
+                "--driver",
+                "bridge",
+                "--subnet",
+                str(subnet),
+                "--gateway",
+                str(gateway),
+                # No NAT towards this machine's own networks: the "Internet" ends here.
+                "--opt",
+                "com.docker.network.bridge.enable_ip_masquerade=false",
+                *self._labels("internet"),
+                name,
+                timeout=60,
+            )
+        except DockerError as error:
+            raise ApiError(
+                500,
+                "Emulator.NetworkConflict",
+                f"Cannot create the emulator's Internet network {subnet} for EIPs: {error}. "
+                "Give the emulator an internet_cidr (--internet-cidr) that overlaps no network "
+                "of this machine.",
+            ) from None
+        return NetworkInfo(name, subnet, gateway)
+
+    def attach_address(self, container: str, network: str, ip: str) -> None:
+        _docker("network", "connect", "--ip", ip, network, container, timeout=60)
+
+    def detach_address(self, container: str, network: str) -> None:
+        try:
+            _docker("network", "disconnect", "--force", network, container, timeout=60)
+        except DockerError as error:
+            if "is not connected" not in str(error) and "No such container" not in str(error):
+                raise
+
+    def container_pid(self, name: str) -> int:
+        """The host PID of the container's init, 0 when it does not run."""
+        return int(_docker("inspect", "--format", "{{.State.Pid}}", name, timeout=30) or 0)
+
+    def apply_ruleset(self, pid: int, ruleset: str) -> None:
+        """Load ``ruleset`` into the network namespace of process ``pid`` (from this machine:
+        the container itself cannot change it)."""
+        try:
+            result = subprocess.run(
+                ["nsenter", "--target", str(pid), "--net", "nft", "-f", "-"],
+                input=ruleset.encode(),
+                capture_output=True,
+                timeout=30,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise DockerError(f"nft in the namespace of {pid} failed: {error}") from None
+        if result.returncode != 0:
+            stderr = result.stderr.decode(errors="replace").strip()
+            raise DockerError(f"nft in the namespace of {pid}: {stderr}")
+
+    def sshd_answers(self, name: str) -> bool:
+        """Whether sshd sends its banner on the container's loopback."""
+        try:
+            banner = _docker(
+                "exec",
+                name,
+                "timeout",
+                "3",
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/22 && head -c 4 <&3",
+                timeout=15,
+            )
+        except DockerError:
+            return False
+        return banner.startswith("SSH-")
+
     def create_instance(
         self,
         instance_id: str,
@@ -282,8 +419,15 @@ class DockerBackend:
         hostname: str,
         image: str,
         public_key: str | None,
+        resolv_conf_file: Path | None = None,
+        trusted_ca: bytes | None = None,
     ) -> str:
+        """Create and start the instance's container; returns its name."""
         name = container_name(instance_id)
+        mounts = []
+        if resolv_conf_file is not None:
+            # A file of ours over Docker's: Docker leaves a mounted resolv.conf alone.
+            mounts = ["--volume", f"{resolv_conf_file}:/etc/resolv.conf"]
         _docker(
             "create",
             "--name",
@@ -304,13 +448,14 @@ class DockerBackend:
             "/sys/fs/cgroup:/sys/fs/cgroup:ro",
             "--stop-signal",
             "SIGRTMIN+3",
+            *mounts,
             *self._labels(instance_id),
             image,
             "/sbin/init",
             timeout=120,
         )
         try:
-            _docker("cp", "-", f"{name}:/", stdin=_first_boot_tar(public_key))
+            _docker("cp", "-", f"{name}:/", stdin=_first_boot_tar(public_key, trusted_ca))
             _docker("start", name, timeout=120)
         except DockerError:
             self.remove_container(name)
@@ -340,25 +485,44 @@ class DockerBackend:
                 LOG.warning("could not remove network of %s: %s", vpc_id, error)
 
 
-def wait_for_sshd(address: str, timeout: float, stop: object | None = None) -> bool:
-    """Whether ``address:22`` sends an SSH banner within ``timeout`` seconds."""
+def _inspect_network(name: str) -> NetworkInfo | None:
+    try:
+        out = _docker(
+            "network",
+            "inspect",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+            name,
+            timeout=30,
+        )
+    except DockerError:
+        return None
+    subnet, _, gateway = out.partition(" ")
+    return NetworkInfo(name, ipaddress.IPv4Network(subnet), ipaddress.IPv4Address(gateway))
+
+
+def wait_for_sshd(
+    docker: DockerBackend, container: str | None, timeout: float, stop: object | None = None
+) -> bool:
+    """Whether the container's sshd sends its banner within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while container and time.monotonic() < deadline:
         if stop is not None and getattr(stop, "is_set", lambda: False)():
             return False
-        try:
-            with socket.create_connection((address, 22), timeout=1) as sock:
-                sock.settimeout(2)
-                if sock.recv(4).startswith(b"SSH-"):
-                    return True
-        except OSError:
-            pass
+        if docker.sshd_answers(container):
+            return True
         time.sleep(0.3)
     return False
 
 
+def runtime_dirs(session: str) -> list[Path]:
+    """The session's files on this machine (its instances' resolv.conf)."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"{NAME_PREFIX}{session}-*"))
+
+
 def cleanup(session: str | None = None) -> tuple[int, int]:
-    """Remove every container and network the emulator made (or one session's).
+    """Remove every container and network the emulator made (or one session's, and that
+    session's files).
 
     Returns the number of containers and networks removed."""
     label = f"{SESSION_LABEL}={session}" if session else LABEL
@@ -371,6 +535,8 @@ def cleanup(session: str | None = None) -> tuple[int, int]:
             _docker("network", "rm", network, timeout=60)
         except DockerError as error:
             LOG.warning("could not remove network %s: %s", network, error)
+    for directory in runtime_dirs(session) if session else ():
+        shutil.rmtree(directory, ignore_errors=True)
     return len(containers), len(networks)
 
 

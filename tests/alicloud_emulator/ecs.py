@@ -151,6 +151,7 @@ def create_security_group(call: Call) -> dict[str, Any]:
             description=params.get("Description", "") or "",
             group_type=group_type or "normal",
             tags=tags,
+            inner_access_policy="Accept" if group_type == "normal" else "Drop",
         )
         call.emulator.state.security_groups[group.id] = group
         return {"SecurityGroupId": group.id}
@@ -257,7 +258,7 @@ def describe_security_group_attribute(call: Call) -> dict[str, Any]:
         "Description": group.description,
         "VpcId": group.vpc_id,
         "RegionId": group.region,
-        "InnerAccessPolicy": "Accept",
+        "InnerAccessPolicy": group.inner_access_policy,
         "Permissions": {"Permission": [_rule_view(call, r) for r in rules]},
     }
 
@@ -311,6 +312,13 @@ def _permission(call: Call, group: SecurityGroup, spec: dict[str, str], directio
                     "InvalidSecurityGroup.NotInSameVpc",
                     "The security groups of the rule are not in the same VPC.",
                 )
+            if "enterprise" in (group.group_type, peer.group_type):
+                # Advanced groups neither reference groups nor may be referenced.
+                raise ApiError(
+                    400,
+                    "InvalidSecurityGroup.InvalidNetworkType",
+                    "Enterprise security groups do not support group authorization.",
+                )
     rule = Rule(
         id=short_id("sgr-"),
         direction=direction,
@@ -332,6 +340,16 @@ def _permission(call: Call, group: SecurityGroup, spec: dict[str, str], directio
             "MissingParameter",
             "An ingress rule needs SourceCidrIp or SourceGroupId.",
         )
+    if direction == "egress" and not (rule.dest_cidr or rule.dest_group):
+        raise ApiError(
+            400,
+            "MissingParameter",
+            "An egress rule needs DestCidrIp or DestGroupId.",
+        )
+    if direction == "ingress":  # the destination fields belong to egress rules only
+        rule.dest_cidr = rule.dest_group = ""
+    else:
+        rule.source_cidr = rule.source_group = ""
     return rule
 
 
@@ -358,7 +376,7 @@ def _permission_specs(call: Call) -> list[dict[str, str]]:
     return specs
 
 
-def authorize_security_group(call: Call) -> dict[str, Any]:
+def _authorize(call: Call, direction: str) -> dict[str, Any]:
     call.region()
     group = get_group(call, call.params.require("SecurityGroupId"))
     specs = _permission_specs(call)
@@ -366,7 +384,7 @@ def authorize_security_group(call: Call) -> dict[str, Any]:
         raise ApiError(
             400, "MissingParameter", 'The input parameter "Permissions" is not supplied.'
         )
-    rules = [_permission(call, group, spec, "ingress") for spec in specs]
+    rules = [_permission(call, group, spec, direction) for spec in specs]
     for rule in rules:
         existing = next((r for r in group.rules if r.identity() == rule.identity()), None)
         if existing is not None:  # the cloud updates a duplicate rule instead of failing
@@ -376,7 +394,15 @@ def authorize_security_group(call: Call) -> dict[str, Any]:
     return {}
 
 
-def revoke_security_group(call: Call) -> dict[str, Any]:
+def authorize_security_group(call: Call) -> dict[str, Any]:
+    return _authorize(call, "ingress")
+
+
+def authorize_security_group_egress(call: Call) -> dict[str, Any]:
+    return _authorize(call, "egress")
+
+
+def _revoke(call: Call, direction: str) -> dict[str, Any]:
     call.region()
     group = get_group(call, call.params.require("SecurityGroupId"))
     rule_ids = call.params.indexed("SecurityGroupRuleId")
@@ -385,9 +411,9 @@ def revoke_security_group(call: Call) -> dict[str, Any]:
         raise ApiError(
             400, "MissingParameter", 'The input parameter "Permissions" is not supplied.'
         )
-    identities = {_permission(call, group, spec, "ingress").identity() for spec in specs}
+    identities = {_permission(call, group, spec, direction).identity() for spec in specs}
     for rule_id in rule_ids:
-        if not any(r.id == rule_id for r in group.rules):
+        if not any(r.id == rule_id and r.direction == direction for r in group.rules):
             raise ApiError(
                 404,
                 "InvalidSecurityGroupRuleId.NotFound",
@@ -397,6 +423,83 @@ def revoke_security_group(call: Call) -> dict[str, Any]:
     group.rules = [
         r for r in group.rules if r.id not in rule_ids and r.identity() not in identities
     ]
+    return {}
+
+
+def revoke_security_group(call: Call) -> dict[str, Any]:
+    return _revoke(call, "ingress")
+
+
+def revoke_security_group_egress(call: Call) -> dict[str, Any]:
+    return _revoke(call, "egress")
+
+
+def modify_security_group_policy(call: Call) -> dict[str, Any]:
+    call.region()
+    group = get_group(call, call.params.require("SecurityGroupId"))
+    policy = (call.params.require("InnerAccessPolicy") or "").capitalize()
+    if policy not in ("Accept", "Drop"):
+        raise invalid("InnerAccessPolicy", code="InvalidInnerAccessPolicy.Malformed")
+    if group.group_type != "normal":
+        raise ApiError(
+            403,
+            "InvalidSecurityGroupType.NotSupported",
+            "The internal access policy of an enterprise security group cannot be modified.",
+        )
+    group.inner_access_policy = policy
+    return {}
+
+
+def _membership(call: Call) -> tuple[SecurityGroup, Instance]:
+    call.region()
+    group = get_group(call, call.params.require("SecurityGroupId"))
+    if call.params.get("NetworkInterfaceId"):
+        raise invalid("NetworkInterfaceId", "The emulator has only primary interfaces.")
+    instance = _get_instance(call, call.params.require("InstanceId"))
+    if instance.status not in ("Running", "Stopped"):
+        raise _incorrect_status()
+    return group, instance
+
+
+def join_security_group(call: Call) -> dict[str, Any]:
+    group, instance = _membership(call)
+    if group.vpc_id != instance.vpc_id:
+        raise ApiError(
+            400,
+            "InvalidInstanceId.Mismatch",
+            "Specified instance and security group are not in the same VPC.",
+        )
+    if group.id in instance.security_group_ids:
+        raise ApiError(
+            403,
+            "InvalidInstanceId.AlreadyExists",
+            "The specified instance already exists in the specified security group.",
+        )
+    if len(instance.security_group_ids) >= 5:
+        raise ApiError(
+            400,
+            "InstanceSecurityGroupLimitExceeded",
+            "Exceeding the allowed amount of security groups that an instance can be in.",
+        )
+    instance.security_group_ids.append(group.id)
+    return {}
+
+
+def leave_security_group(call: Call) -> dict[str, Any]:
+    group, instance = _membership(call)
+    if group.id not in instance.security_group_ids:
+        raise ApiError(
+            400,
+            "InvalidSecurityGroupAssociation.NotFound",
+            "The specified ECS or ENI is not associated with the specified security group.",
+        )
+    if len(instance.security_group_ids) == 1:
+        raise ApiError(
+            403,
+            "InstanceLastSecurityGroup",
+            "The specified security group is the last security group for the instance.",
+        )
+    instance.security_group_ids.remove(group.id)
     return {}
 
 
@@ -602,17 +705,30 @@ def run_instances(call: Call) -> dict[str, Any]:
     if docker is None:
         return answer
 
+    net = emulator.net
+    assert net is not None
+
     def create(instance: Instance) -> None:
         name = docker.create_instance(
-            instance.id, vpc.id, instance.private_ip, instance.hostname, image, public_key
+            instance.id,
+            vpc.id,
+            instance.private_ip,
+            instance.hostname,
+            image,
+            public_key,
+            resolv_conf_file=net.resolv_conf_file(instance.id),
+            trusted_ca=net.trusted_ca(),
         )
         with emulator.lock:
             instance.container = name
+        net.started(instance)  # its security groups, before anything answers
         emulator.watch_boot(instance)
 
     try:
         docker.check_image(image)
-        docker.ensure_network(vpc.id, vpc.cidr, vswitch_cidrs, in_use)
+        docker.check_firewall()
+        network = docker.ensure_network(vpc.id, vpc.cidr, vswitch_cidrs, in_use)
+        net.prepare_vpc(vpc.id, network)
         with ThreadPoolExecutor(max_workers=8) as pool:
             for future in [pool.submit(create, instance) for instance in instances]:
                 future.result()
@@ -951,10 +1067,11 @@ def delete_instances(call: Call) -> dict[str, Any]:
 
 
 def watch_boot(emulator: Any, instance: Instance, stop: threading.Event) -> None:
-    """Run in a thread: Pending/Starting becomes Running when sshd answers."""
+    """Run in a thread: Pending/Starting becomes Running when sshd answers (inside the
+    instance: whether this machine may reach it is up to the security groups)."""
     from .containers import wait_for_sshd
 
-    ok = wait_for_sshd(instance.private_ip, emulator.config.boot_timeout, stop)
+    ok = wait_for_sshd(emulator.docker, instance.container, emulator.config.boot_timeout, stop)
     with emulator.lock:
         if instance.status not in ("Pending", "Starting"):
             return
@@ -962,7 +1079,7 @@ def watch_boot(emulator: Any, instance: Instance, stop: threading.Event) -> None
             instance.status, instance.started = "Running", utcnow()
         else:
             instance.boot_error = (
-                f"sshd on {instance.private_ip} did not answer within "
+                f"sshd of {instance.id} ({instance.private_ip}) did not answer within "
                 f"{emulator.config.boot_timeout:.0f} s"
             )
 
@@ -974,6 +1091,11 @@ ACTIONS: dict[str, Handler] = {
     "DescribeSecurityGroupAttribute": describe_security_group_attribute,
     "AuthorizeSecurityGroup": authorize_security_group,
     "RevokeSecurityGroup": revoke_security_group,
+    "AuthorizeSecurityGroupEgress": authorize_security_group_egress,
+    "RevokeSecurityGroupEgress": revoke_security_group_egress,
+    "ModifySecurityGroupPolicy": modify_security_group_policy,
+    "JoinSecurityGroup": join_security_group,
+    "LeaveSecurityGroup": leave_security_group,
     "DeleteSecurityGroup": delete_security_group,
     "ImportKeyPair": import_key_pair,
     "DescribeKeyPairs": describe_key_pairs,

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import containers, ecs, pvtz, ram, vpc
+from . import containers, ecs, network, pvtz, ram, vpc
 from .auth import Principal, parse_query, verify_acs3, verify_oss4, verify_rpc_v1
 from .call import Call, CallRecord, Handler
 from .oss import OssRequest, OssService, error_response
@@ -77,6 +77,11 @@ REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
     ("ecs", "DescribeSecurityGroupAttribute"): ("RegionId", "SecurityGroupId"),
     ("ecs", "AuthorizeSecurityGroup"): ("RegionId", "SecurityGroupId"),
     ("ecs", "RevokeSecurityGroup"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "AuthorizeSecurityGroupEgress"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "RevokeSecurityGroupEgress"): ("RegionId", "SecurityGroupId"),
+    ("ecs", "ModifySecurityGroupPolicy"): ("RegionId", "SecurityGroupId", "InnerAccessPolicy"),
+    ("ecs", "JoinSecurityGroup"): ("SecurityGroupId",),
+    ("ecs", "LeaveSecurityGroup"): ("SecurityGroupId",),
     ("ecs", "DeleteSecurityGroup"): ("RegionId", "SecurityGroupId"),
     ("ecs", "ImportKeyPair"): ("RegionId", "KeyPairName", "PublicKeyBody"),
     ("ecs", "DescribeKeyPairs"): ("RegionId",),
@@ -123,6 +128,16 @@ class EmulatorConfig:
     source_vpcs: dict[str, str] = field(default_factory=dict)
     state_file: str | None = None  # JSON dump of the state after every change
     keep_containers: bool = False  # leave containers and networks behind on stop()
+    # The emulator's "Internet": EIPs are its addresses, this machine is its gateway (.1).
+    internet_cidr: str = "10.213.240.0/24"
+    # Where instances reach the OSS data plane (the OSS endpoint names resolve to it);
+    # None: the VPC network's gateway, where a data plane bound to 0.0.0.0 answers.
+    oss_private_address: str | None = None
+    # A CA certificate (PEM) every instance trusts from its first boot.
+    trusted_ca_file: str | None = None
+    # Where the VPC resolver sends the names it does not answer itself (Alibaba's
+    # recurses): None: this machine's resolvers (/etc/resolv.conf); (): nowhere (NXDOMAIN).
+    dns_upstreams: tuple[str, ...] | None = None
     session: str = field(default_factory=lambda: secrets.token_hex(4))
 
     @property
@@ -258,6 +273,7 @@ class Emulator:
         self.docker = (
             containers.DockerBackend(self.config.session) if self.config.containers else None
         )
+        self.net = network.Networking(self, self.docker) if self.docker is not None else None
         self.oss = OssService(self)
         self.s3 = S3Service(self)
         self.tls: TlsFiles | None = None
@@ -330,6 +346,8 @@ class Emulator:
         self._servers.clear()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self.net is not None:
+            self.net.stop(keep_files=self.config.keep_containers)
         if self._tmp_state_dir is not None:
             shutil.rmtree(self._tmp_state_dir, ignore_errors=True)
             self._tmp_state_dir = None
@@ -388,8 +406,8 @@ class Emulator:
             return None
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        for network, vpc_id in self._source_vpcs:
-            if ip in network:
+        for block, vpc_id in self._source_vpcs:
+            if ip in block:
                 return vpc_id
         return self.docker.vpc_of_address(ip) if self.docker is not None else None
 
@@ -402,6 +420,20 @@ class Emulator:
     def oss_endpoint(self) -> str:
         """For ``alibabacloud_oss_v2`` ``config.endpoint`` (path-style, since it is an IP)."""
         return f"http://{self.config.host}:{self.oss_port}"
+
+    @property
+    def trusted_ca_file(self) -> str | None:
+        """The CA certificate instances trust: the configured one, else the OSS data plane's
+        issuer (as ECS images trust the public CA behind the real OSS endpoints)."""
+        if self.config.trusted_ca_file:
+            return self.config.trusted_ca_file
+        return self.oss_data_ca_file if self.tls is not None else None
+
+    @property
+    def internet_gateway(self) -> str:
+        """This machine's address on the emulator's Internet: the source of what it sends
+        to an EIP, so the admin CIDR that lets it in is ``<internet_gateway>/32``."""
+        return str(ipaddress.IPv4Network(self.config.internet_cidr).network_address + 1)
 
     @property
     def account_id(self) -> str:
@@ -485,6 +517,8 @@ class Emulator:
                 self.docker.stop(instance.container)
             except containers.DockerError as error:
                 LOG.warning("docker stop %s failed: %s", instance.container, error)
+            if self.net is not None:
+                self.net.stopped(instance.container)
         with self.lock:
             if instance.status == "Stopping":
                 instance.status = "Stopped"
@@ -493,6 +527,8 @@ class Emulator:
         if self.docker is not None and instance.container:
             try:
                 self.docker.start(instance.container)
+                if self.net is not None:
+                    self.net.started(instance)  # a new network namespace: filter it again
             except containers.DockerError as error:
                 with self.lock:
                     instance.status, instance.boot_error = "Stopped", str(error)
@@ -601,6 +637,9 @@ class Emulator:
             else:
                 with self.lock:
                     answer = function(call)
+            if self.net is not None and not action.startswith(READ_PREFIXES):
+                # As on the cloud, a change applies before the call returns.
+                self.net.sync()
             answer = {"RequestId": request_id(), **answer}
             status, code = 200, ""
         except ApiError as error:

@@ -102,6 +102,9 @@ class SecurityGroup:
     group_type: str
     tags: dict[str, str]
     rules: list[Rule] = field(default_factory=list)
+    # Accept: members reach each other whatever the rules say (basic groups' default);
+    # Drop: the rules decide (enterprise groups, always).
+    inner_access_policy: str = "Accept"
     created: dt.datetime = field(default_factory=_now)
 
 

@@ -7,7 +7,8 @@ import ipaddress
 import re
 from typing import Any
 
-from .call import Call, Handler
+from .call import Call, Handler, unlocked
+from .containers import DockerError
 from .state import Eip, Vpc, VSwitch
 from .util import (
     ApiError,
@@ -26,7 +27,6 @@ PRIVATE_BLOCKS = [
     ipaddress.IPv4Network("172.16.0.0/12"),
     ipaddress.IPv4Network("192.168.0.0/16"),
 ]
-EIP_POOL = ipaddress.IPv4Network("203.0.113.0/24")  # documentation range (RFC 5737)
 NAME_RE = re.compile(r"^[A-Za-z\u4e00-\u9fa5][\w.\-\u4e00-\u9fa5]{1,127}$")
 
 
@@ -180,6 +180,8 @@ def delete_vpc(call: Call) -> dict[str, Any]:
             400, "DryRunOperation", "Request validation has been passed with DryRun flag set."
         )
     del state.vpcs[vpc.id]
+    if call.emulator.net is not None:
+        call.emulator.net.vpc_removed(vpc.id)
     if call.emulator.docker is not None:
         call.emulator.docker.remove_network(vpc.id)
     return {}
@@ -331,8 +333,10 @@ def allocate_eip_address(call: Call) -> dict[str, Any]:
 
     def create() -> dict[str, Any]:
         state = call.emulator.state
+        # The Internet network's addresses; its first (this machine) is no EIP.
+        pool = list(ipaddress.IPv4Network(call.emulator.config.internet_cidr).hosts())[1:]
         used = {e.ip for e in state.eips.values()}
-        ip = next((str(a) for a in EIP_POOL.hosts() if str(a) not in used), None)
+        ip = next((str(a) for a in pool if str(a) not in used), None)
         if ip is None:
             raise ApiError(400, "QuotaExceeded.Eip", "The EIP quota of the emulator is exhausted.")
         eip = Eip(
@@ -355,55 +359,88 @@ def allocate_eip_address(call: Call) -> dict[str, Any]:
     return call.once(create)
 
 
+@unlocked
 def associate_eip_address(call: Call) -> dict[str, Any]:
-    params = call.params
-    eip = get_eip(call, params.require("AllocationId"))
-    instance_type = params.get("InstanceType", "EcsInstance")
-    if instance_type != "EcsInstance":
-        raise invalid("InstanceType", "The emulator associates EIPs with EcsInstance only.")
-    instance = call.emulator.state.instances.get(params.require("InstanceId"))
-    if instance is None:
+    emulator = call.emulator
+    with emulator.lock:
+        params = call.params
+        eip = get_eip(call, params.require("AllocationId"))
+        instance_type = params.get("InstanceType", "EcsInstance")
+        if instance_type != "EcsInstance":
+            raise invalid("InstanceType", "The emulator associates EIPs with EcsInstance only.")
+        instance = emulator.state.instances.get(params.require("InstanceId"))
+        if instance is None:
+            raise ApiError(
+                404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."
+            )
+        emulator.refresh_instance(instance)
+        if eip.status == "InUse" and eip.instance_id == instance.id:
+            return {}
+        if eip.status != "Available":
+            raise ApiError(
+                400,
+                "IncorrectEipStatus",
+                "The current status of the EIP does not support this operation.",
+            )
+        if instance.eip_allocation_id or instance.public_ip:
+            raise ApiError(
+                400,
+                "InvalidAssociation.Duplicated",
+                "The instance already has a public IP address or an EIP.",
+            )
+        if instance.status not in ("Running", "Stopped"):
+            raise ApiError(
+                403,
+                "IncorrectInstanceStatus",
+                "The current status of the resource does not support this operation.",
+            )
+        eip.status, eip.instance_id, eip.instance_type = "Associating", instance.id, instance_type
+        instance.eip_allocation_id = eip.id
+        container = instance.container
+    try:
+        if emulator.net is not None and container:
+            emulator.net.attach_eip(container, eip.ip)
+    except (ApiError, DockerError) as error:
+        with emulator.lock:
+            eip.status, eip.instance_id, eip.instance_type = "Available", "", ""
+            instance.eip_allocation_id = ""
+        if isinstance(error, ApiError):
+            raise
         raise ApiError(
-            404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist."
-        )
-    call.emulator.refresh_instance(instance)
-    if eip.status == "InUse" and eip.instance_id == instance.id:
-        return {}
-    if eip.status != "Available":
-        raise ApiError(
-            400,
-            "IncorrectEipStatus",
-            "The current status of the EIP does not support this operation.",
-        )
-    if instance.eip_allocation_id or instance.public_ip:
-        raise ApiError(
-            400,
-            "InvalidAssociation.Duplicated",
-            "The instance already has a public IP address or an EIP.",
-        )
-    if instance.status not in ("Running", "Stopped"):
-        raise ApiError(
-            403,
-            "IncorrectInstanceStatus",
-            "The current status of the resource does not support this operation.",
-        )
-    eip.status, eip.instance_id, eip.instance_type = "InUse", instance.id, instance_type
-    instance.eip_allocation_id = eip.id
+            500, "Emulator.DockerError", f"AssociateEipAddress failed: {error}"
+        ) from None
+    with emulator.lock:
+        eip.status = "InUse"
     return {}
 
 
+@unlocked
 def unassociate_eip_address(call: Call) -> dict[str, Any]:
-    params = call.params
-    eip = get_eip(call, params.require("AllocationId"))
-    instance_id = params.require("InstanceId")
-    if eip.status != "InUse" or eip.instance_id != instance_id:
+    emulator = call.emulator
+    with emulator.lock:
+        params = call.params
+        eip = get_eip(call, params.require("AllocationId"))
+        instance_id = params.require("InstanceId")
+        if eip.status != "InUse" or eip.instance_id != instance_id:
+            raise ApiError(
+                400, "IncorrectEipStatus", "The EIP is not associated with the specified instance."
+            )
+        instance = emulator.state.instances.get(instance_id)
+        container = instance.container if instance is not None else None
+        eip.status = "Unassociating"
+    try:
+        if emulator.net is not None and container:
+            emulator.net.detach_eip(container)
+    except DockerError as error:
+        with emulator.lock:
+            eip.status = "InUse"
         raise ApiError(
-            400, "IncorrectEipStatus", "The EIP is not associated with the specified instance."
-        )
-    instance = call.emulator.state.instances.get(instance_id)
-    if instance is not None:
-        instance.eip_allocation_id = ""
-    eip.status, eip.instance_id, eip.instance_type = "Available", "", ""
+            500, "Emulator.DockerError", f"UnassociateEipAddress failed: {error}"
+        ) from None
+    with emulator.lock:
+        if instance is not None:
+            instance.eip_allocation_id = ""
+        eip.status, eip.instance_id, eip.instance_type = "Available", "", ""
     return {}
 
 

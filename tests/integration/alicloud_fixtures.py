@@ -2,7 +2,9 @@
 
 * ``alicloud_emulator``: the emulator of ``tests/alicloud_emulator``, in-process, whose
   RunInstances starts test-bed host containers (Docker bridge network = VPC) reached over
-  SSH as root with the imported key pair. It needs the test bed (``make testbed``) and
+  SSH as root with the imported key pair, their security groups enforced; EIPs are
+  addresses of its Internet network (the module's ``INTERNET_CIDR``), from which this
+  machine is ``emulator.internet_gateway``. It needs the test bed (``make testbed``) and
   fails, never skips, without it. Its containers and networks are removed when the module
   ends, also after a failure.
 * :class:`CloudEnv`: the environment a playbook run gets: the emulator's endpoints
@@ -97,19 +99,30 @@ class CloudEnv:
         return secrets[0]
 
 
-def start_emulator(vpc_block: str, **overrides: Any) -> Emulator:
+def start_emulator(vpc_block: str, internet_cidr: str, **overrides: Any) -> Emulator:
     containers.remove_networks_overlapping(vpc_block)
-    return Emulator(containers=True, boot_timeout=180, **overrides).start()
+    containers.remove_networks_overlapping(internet_cidr)
+    # The OSS data plane on every address of this machine (a free port): the instances
+    # reach it at their VPC gateway, port 443 forwarded to it by their firewall.
+    return Emulator(
+        containers=True,
+        boot_timeout=180,
+        internet_cidr=internet_cidr,
+        s3_host="0.0.0.0",
+        **overrides,
+    ).start()
 
 
 @pytest.fixture(scope="module")
 def alicloud_emulator(testbed: None, request: pytest.FixtureRequest) -> Iterator[CloudEnv]:
-    """A fresh emulator with containers for the module; the module sets ``VPC_BLOCK``."""
+    """A fresh emulator with containers for the module; the module sets ``VPC_BLOCK`` and
+    ``INTERNET_CIDR`` (blocks no other test or demo uses)."""
     saved: Mapping[str, str] = {k: os.environ[k] for k in PROXY_VARIABLES if k in os.environ}
     for name in saved:
         del os.environ[name]
     vpc_block = getattr(request.module, "VPC_BLOCK", "10.213.0.0/16")
-    emulator = start_emulator(vpc_block)
+    internet_cidr = getattr(request.module, "INTERNET_CIDR", "10.213.241.0/24")
+    emulator = start_emulator(vpc_block, internet_cidr)
     try:
         yield CloudEnv(emulator)
     finally:

@@ -9,9 +9,14 @@ the account's AccessKey from the environment (the SDK's default credential chain
 The steps run in order and share one emulator and one inventory directory:
 
 1. wrong credentials: a clear error, nothing created (in the cloud or on this machine);
-2. provision + deploy, then the proof: produce and consume through the private IPs, the
-   least-privilege security groups, private encrypted buckets with an ops expiry, the
-   bucket policy (only the RAM user, only from the VPC), the RAM policy (only the two
+2. provision + deploy in the production layout (the console's EIP, Ansible jumping
+   through it, the admin CIDR = this machine's address on the emulator's Internet, nodes
+   advertising PrivateZone names), then the proof: the console answers on its EIP,
+   produce and consume inside the VPC (on the console host), the least-privilege security
+   groups as rules and as traffic (enforced by the emulator: what answers from here, from
+   the console, from another node; a revoked rule cuts, a re-authorized one restores), the
+   VPC resolver (PrivateZone and OSS names), private encrypted buckets with an ops expiry,
+   the bucket policy (only the RAM user, only from the VPC), the RAM policy (only the two
    buckets), the instances, the private zone, the written inventory;
 3. the AccessKey secret: only in the nodes' mode-0600 credentials file, nowhere in
    Ansible's output, logs or files on this machine (its key file is vault-encrypted);
@@ -23,12 +28,13 @@ The steps run in order and share one emulator and one inventory directory:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shlex
+import socket
 import stat
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -42,8 +48,6 @@ import yaml
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 from ansible.parsing.vault import VaultLib, VaultSecret
-from confluent_kafka import Consumer, KafkaError, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from automq_helpers.properties import parse_properties
 
@@ -61,10 +65,15 @@ from .conftest import (
 pytestmark = pytest.mark.testbed
 
 CLUSTER = "itest"
-VPC_BLOCK = "10.213.16.0/20"  # clear of the test bed's 172.30.x networks
+VPC_BLOCK = "10.213.16.0/20"  # clear of the test bed's 172.30.x networks and the demo's
 ZONES = (("cn-hangzhou-h", "10.213.17.0/24"), ("cn-hangzhou-i", "10.213.18.0/24"))
-ADMIN_CIDR = "10.213.16.1/32"  # the VPC network's gateway: this machine, running Ansible
+VPC_GATEWAY = "10.213.16.1"  # this machine, as the instances see it from the VPC
+# The emulator's Internet (EIPs), clear of the demo's 10.213.240.0/24. What this machine
+# sends to an EIP comes from its gateway: this machine's public address, the admin CIDR.
+INTERNET_CIDR = "10.213.241.0/24"
+ADMIN_CIDR = "10.213.241.1/32"
 CLIENT_CIDR = "192.0.2.0/24"
+CONSOLE_VENV_PYTHON = "/opt/automq-console/venv/bin/python"
 CONSOLE_PORT = 8080
 DATA_BUCKET, OPS_BUCKET = f"{CLUSTER}-data", f"{CLUSTER}-ops"
 RAM_USER = f"{CLUSTER}-oss"
@@ -132,6 +141,25 @@ class Scenario:
     def node_address(self, name: str) -> str:
         return self.written_inventory()["all"]["hosts"][name]["ansible_host"]
 
+    def private_ip(self, name: str) -> str:
+        with self.cloud.emulator.lock:
+            (address,) = [
+                i.private_ip for i in self.cloud.emulator.state.instances.values() if i.name == name
+            ]
+        return address
+
+    def exec(self, name: str, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """Run ``argv`` as root on the instance (docker exec, not through its network)."""
+        return subprocess.run(
+            ["docker", "exec", "-i", self.containers()[name], *argv],
+            input=stdin, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+
+    def reaches(self, name: str, address: str, port: int) -> bool:
+        """Whether a TCP connection from the instance ``name`` is accepted within 3 s."""
+        done = self.exec(name, "timeout", "3", "bash", "-c", f"</dev/tcp/{address}/{port}")
+        return done.returncode == 0
+
     def containers(self) -> dict[str, str]:
         """Instance name -> container, for the instances the emulator runs now."""
         with self.cloud.emulator.lock:
@@ -154,10 +182,12 @@ def group_vars(root: Path) -> dict[str, Any]:
         "alicloud_network_client_cidrs": [CLIENT_CIDR],
         "alicloud_network_console_port": CONSOLE_PORT,
         "alicloud_compute_image_id": "debian_12_x64_20G_alibase_20260101.vhd",
+        # Production's layout: Ansible reaches the private nodes through the console's EIP.
         "alicloud_compute_console_eip": True,
+        "alicloud_inventory_jump_via_console": True,
         "alicloud_identity_vault_password_file": str(root / "vault-password"),
-        # The emulator's containers have no PrivateZone resolver: advertise IPs.
-        "alicloud_dns_use_for_advertising": False,
+        # The nodes advertise their PrivateZone names (the emulator's VPC resolver).
+        "alicloud_dns_use_for_advertising": True,
         # Test bed only: the fixture broker package, served from this machine.
         "automq_version": FIXTURE_VERSION,
         "automq_kafka_version": FIXTURE_KAFKA_VERSION,
@@ -246,8 +276,8 @@ def load_policy(text: str) -> dict[str, Any]:
 
 
 def test_inventory_through_the_console_eip(tmp_path: Path):
-    """Production without a VPN: the console's EIP is the jump host of the private nodes
-    (the emulator does not route EIPs, so this runs the role alone, on made-up hosts)."""
+    """The inventory role alone, on made-up hosts: a broker-only node and a node without a
+    PrivateZone name, which the emulated cluster below does not have."""
     inventory = tmp_path / "inventory"
     inventory.mkdir()
     (inventory / "hosts.yml").write_text("all: {}\n")
@@ -350,61 +380,173 @@ def test_site_provisions_and_deploys(deployed: Scenario):
     stats = recap(deployed.runs["site"])
     assert set(stats) == {"localhost", *NODES, CONSOLE}
     assert all(s["failures"] == 0 and s["dark"] == 0 for s in stats.values()), stats
-    # The console, deployed by the same run, answers on its private address.
-    console = f"http://{deployed.node_address(CONSOLE)}:{CONSOLE_PORT}/healthz"
+    # The console, deployed by the same run, answers on its EIP (from the admin CIDR), and
+    # not on its private address (this machine comes from the VPC gateway there).
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(console, timeout=10) as answer:
+    eip = deployed.node_address(CONSOLE)
+    assert ipaddress.IPv4Address(eip) in ipaddress.IPv4Network(INTERNET_CIDR)
+    with opener.open(f"http://{eip}:{CONSOLE_PORT}/healthz", timeout=10) as answer:
         assert answer.read().strip() == b"ok"
+    assert not answers_here(deployed.private_ip(CONSOLE), CONSOLE_PORT)
+
+
+PRODUCE_AND_CONSUME = """
+import json, sys, time, uuid
+from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+produce_via, consume_via = sys.argv[1], sys.argv[2]
+topic = "alicloud-" + uuid.uuid4().hex[:8]
+admin = AdminClient({**SETTINGS, "bootstrap.servers": produce_via})
+brokers = sorted(b.host for b in admin.list_topics(timeout=30).brokers.values())
+admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(60)
+sent = ["record-%d-%s" % (i, uuid.uuid4().hex) for i in range(1000)]
+errors = []
+producer = Producer({**SETTINGS, "bootstrap.servers": produce_via, "acks": "all",
+                     "enable.idempotence": True})
+for value in sent:
+    producer.produce(topic, value=value.encode(),
+                     on_delivery=lambda e, _m: errors.append(str(e)) if e else None)
+unflushed = producer.flush(60)
+consumer = Consumer({**SETTINGS, "bootstrap.servers": consume_via, "group.id": "verify-" + topic,
+                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer.subscribe([topic])
+received = []
+deadline = time.monotonic() + 90
+while len(received) < len(sent) and time.monotonic() < deadline:
+    message = consumer.poll(1.0)
+    if message is None:
+        continue
+    if message.error():
+        if message.error().code() != KafkaError._PARTITION_EOF:
+            errors.append(str(message.error()))
+        continue
+    received.append(message.value().decode())
+consumer.close()
+print(json.dumps({"brokers": brokers, "unflushed": unflushed, "errors": errors,
+                  "complete": sorted(received) == sorted(sent), "received": len(received)}))
+"""
 
 
 def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
-    produce_via = f"{deployed.node_address(NODES[0])}:9092"
-    consume_via = f"{deployed.node_address(NODES[-1])}:9092"
-    topic = f"alicloud-{uuid.uuid4().hex[:8]}"
+    """A Kafka client inside the VPC (the console host's confluent-kafka), bootstrapping
+    from the advertised PrivateZone names, which only the VPC resolver knows."""
+    names = [f"{n}.{CLUSTER}.automq.private" for n in NODES]
+    # The admin's client configuration as the deploy wrote it on this machine, with the
+    # CA inline; it travels in the script on stdin, never on a command line.
     settings = parse_properties((deployed.root / "client.properties").read_text())
-    admin = AdminClient({**settings, "bootstrap.servers": produce_via})
-    brokers = admin.list_topics(timeout=30).brokers
-    assert sorted(b.host for b in brokers.values()) == sorted(
-        deployed.node_address(n) for n in NODES
-    )
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(
-        timeout=60
-    )
-    sent = [f"record-{i}-{uuid.uuid4().hex}".encode() for i in range(1000)]
-    errors: list[str] = []
-    producer = Producer(
-        {**settings, "bootstrap.servers": produce_via, "acks": "all", "enable.idempotence": True}
-    )
-    for value in sent:
-        producer.produce(
-            topic, value=value, on_delivery=lambda e, _m: errors.append(str(e)) if e else None
-        )
-    assert producer.flush(60) == 0
-    assert errors == []
-    consumer = Consumer(
-        {
-            **settings,
-            "bootstrap.servers": consume_via,
-            "group.id": f"verify-{topic}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    received: list[bytes] = []
-    deadline = time.monotonic() + 90
+    settings["ssl.ca.pem"] = Path(settings.pop("ssl.ca.location")).read_text()
+    settings.pop("bootstrap.servers", None)
+    done = deployed.exec(
+        CONSOLE, CONSOLE_VENV_PYTHON, "-", f"{names[0]}:9092", f"{names[-1]}:9092",
+        stdin=f"SETTINGS = {json.dumps(settings)}\n" + PRODUCE_AND_CONSUME,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["brokers"] == sorted(names)
+    assert (result["unflushed"], result["errors"]) == (0, [])
+    assert result["complete"], result
+
+
+def answers_here(address: str, port: int) -> bool:
+    """Whether a TCP connection from this machine is accepted within 3 s."""
     try:
-        while len(received) < len(sent) and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            if message.error():
-                assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
-                continue
-            received.append(message.value())
+        with socket.create_connection((address, port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def group_ids(scenario: Scenario) -> tuple[str, str]:
+    groups = {g["name"]: g["id"] for g in scenario.cloud.snapshot()["security_groups"].values()}
+    return groups[f"{CLUSTER}-nodes"], groups[f"{CLUSTER}-console"]
+
+
+def set_rule(scenario: Scenario, group_id: str, present: bool, ports: str, **source: str):
+    """Authorize (``present``) or revoke one TCP rule as the modules wrote it."""
+    ecs = scenario.cloud.clients().ecs
+    fields = {"ip_protocol": "TCP", "port_range": ports, "policy": "accept", "priority": "1",
+              **source}  # fmt: skip
+    if present:
+        description = "automq-ansible: " + (
+            "SSH" if "source_cidr_ip" in source else "from the console"
+        )
+        ecs.authorize_security_group(
+            ecs_models.AuthorizeSecurityGroupRequest(
+                region_id="cn-hangzhou", security_group_id=group_id,
+                permissions=[ecs_models.AuthorizeSecurityGroupRequestPermissions(
+                    description=description, **fields)],
+            )
+        )  # fmt: skip
+    else:
+        ecs.revoke_security_group(
+            ecs_models.RevokeSecurityGroupRequest(
+                region_id="cn-hangzhou", security_group_id=group_id,
+                permissions=[ecs_models.RevokeSecurityGroupRequestPermissions(**fields)],
+            )
+        )  # fmt: skip
+
+
+def test_nodes_answer_only_inside_the_vpc_as_the_groups_say(deployed: Scenario):
+    node, other = deployed.private_ip(NODES[0]), deployed.private_ip(NODES[1])
+    # From this machine (the VPC gateway, in no rule but Kafka's VPC block): no SSH, no
+    # controller on the nodes, no SSH on the console's private address.
+    for port in (22, 9093):
+        assert not answers_here(node, port), port
+    assert not answers_here(deployed.private_ip(CONSOLE), 22)
+    # From the console's group: SSH, the controller, Kafka and the JMX exporter.
+    for port in (22, 9093, 9092, 9404):
+        assert deployed.reaches(CONSOLE, node, port), port
+    # Between the nodes: the cluster ports, not SSH (the group isolates its members).
+    for port in (9092, 9093):
+        assert deployed.reaches(NODES[1], node, port), port
+    assert not deployed.reaches(NODES[1], node, 22)
+    # A revoked rule cuts the console's new connections to the controllers at once; the
+    # rule authorized again restores them.
+    nodes_group, console_group = group_ids(deployed)
+    set_rule(deployed, nodes_group, False, "9093/9093", source_group_id=console_group)
+    try:
+        assert not deployed.reaches(CONSOLE, node, 9093)
+        assert not deployed.reaches(CONSOLE, other, 9093)
+        assert deployed.reaches(CONSOLE, node, 9092)  # the other rules still hold
     finally:
-        consumer.close()
-    assert sorted(received) == sorted(sent)
+        set_rule(deployed, nodes_group, True, "9093/9093", source_group_id=console_group)
+    assert deployed.reaches(CONSOLE, node, 9093)
+
+
+def test_the_console_eip_answers_ssh_only_from_the_admin_cidr(deployed: Scenario):
+    eip = deployed.node_address(CONSOLE)
+    assert answers_here(eip, 22)
+    assert not answers_here(eip, 9090)  # its Prometheus is not opened
+    _, console_group = group_ids(deployed)
+    set_rule(deployed, console_group, False, "22/22", source_cidr_ip=ADMIN_CIDR)
+    try:
+        assert not answers_here(eip, 22)
+        assert answers_here(eip, CONSOLE_PORT)  # its own rule, still there
+    finally:
+        set_rule(deployed, console_group, True, "22/22", source_cidr_ip=ADMIN_CIDR)
+    assert answers_here(eip, 22)
+
+
+def test_nodes_resolve_privatezone_and_oss_names(deployed: Scenario):
+    def resolve(on: str, name: str) -> str:
+        done = deployed.exec(on, "getent", "ahostsv4", name)
+        return done.stdout.split()[0] if done.returncode == 0 else ""
+
+    resolv_conf = deployed.exec(NODES[1], "cat", "/etc/resolv.conf").stdout.splitlines()
+    assert resolv_conf[:2] == ["nameserver 100.100.2.136", "nameserver 100.100.2.138"]
+    first = f"{NODES[0]}.{CLUSTER}.automq.private"
+    assert resolve(NODES[1], first) == deployed.private_ip(NODES[0])
+    # The OSS internal endpoint (and a bucket below it): the emulator's data plane, on
+    # the VPC network's gateway.
+    for name in (
+        "oss-cn-hangzhou-internal.aliyuncs.com",
+        f"{DATA_BUCKET}.oss-cn-hangzhou-internal.aliyuncs.com",
+    ):
+        assert resolve(NODES[1], name) == VPC_GATEWAY, name
+    # A name of no zone bound to the VPC and no Alibaba Cloud service: not answered here
+    # (the VPC resolver forwards it to this machine's resolvers, which do not know it).
+    assert resolve(NODES[1], f"absent.{CLUSTER}-other.automq.private") == ""
 
 
 def test_security_groups_are_least_privilege(deployed: Scenario):
@@ -428,13 +570,29 @@ def test_security_groups_are_least_privilege(deployed: Scenario):
     assert ingress(nodes) == {
         ("TCP", "9092/9092", VPC_BLOCK),
         ("TCP", "9092/9092", CLIENT_CIDR),
-        ("TCP", "9093/9093", f"group {nodes}"),  # only between the cluster nodes
+        # Only between the cluster nodes: Kafka, the controllers, the inter-broker port.
+        ("TCP", "9092/9092", f"group {nodes}"),
+        ("TCP", "9093/9093", f"group {nodes}"),
+        ("TCP", "9094/9094", f"group {nodes}"),
+        # From the console: SSH (Ansible's jump), Kafka and the quorum, the metrics.
+        ("TCP", "22/22", f"group {console}"),
+        ("TCP", "9092/9092", f"group {console}"),
+        ("TCP", "9093/9093", f"group {console}"),
+        ("TCP", "9464/9464", f"group {console}"),
+        ("TCP", "9404/9404", f"group {console}"),
         ("TCP", "22/22", ADMIN_CIDR),
     }
     assert ingress(console) == {
         ("TCP", "22/22", ADMIN_CIDR),
         ("TCP", f"{CONSOLE_PORT}/{CONSOLE_PORT}", ADMIN_CIDR),
     }
+    for group_id in (nodes, console):  # members reach each other only as the rules say
+        policy = clients.ecs.describe_security_group_attribute(
+            ecs_models.DescribeSecurityGroupAttributeRequest(
+                region_id="cn-hangzhou", security_group_id=group_id
+            )
+        ).body.inner_access_policy
+        assert policy == "Drop"
     instances = deployed.cloud.snapshot()["instances"].values()
     assert {i["name"]: i["security_group_ids"] for i in instances} == {
         **{n: [nodes] for n in NODES},
@@ -532,6 +690,7 @@ def test_instances_zone_and_inventory(deployed: Scenario):
     assert {instances[n]["zone_id"] for n in NODES} == {z for z, _ in ZONES}, "spread"
     (eip,) = snapshot["eips"].values()
     assert eip["instance_id"] == instances[CONSOLE]["id"], "only the console has a public IP"
+    assert ipaddress.IPv4Address(eip["ip"]) in ipaddress.IPv4Network(INTERNET_CIDR)
 
     (zone,) = snapshot["zones"].values()
     (vpc_id,) = snapshot["vpcs"]
@@ -547,11 +706,14 @@ def test_instances_zone_and_inventory(deployed: Scenario):
     assert sorted(children["automq_broker"]["hosts"]) == NODES
     assert list(children["automq_console"]["hosts"]) == [CONSOLE]
     hosts = written["all"]["hosts"]
-    for name, instance in instances.items():
-        assert hosts[name]["ansible_host"] == instance["private_ip"]
+    assert hosts[CONSOLE]["ansible_host"] == eip["ip"]  # Ansible's way in
+    assert "ProxyCommand" not in hosts[CONSOLE]["ansible_ssh_common_args"]
+    for name in instances:
         assert hosts[name]["ansible_user"] == "root"
     for name in NODES:
-        assert hosts[name]["automq_advertised_host"] == instances[name]["private_ip"]
+        assert hosts[name]["ansible_host"] == instances[name]["private_ip"]
+        assert f"root@{eip['ip']}" in hosts[name]["ansible_ssh_common_args"]  # the jump
+        assert hosts[name]["automq_advertised_host"] == f"{name}.{CLUSTER}.automq.private"
         assert hosts[name]["automq_oss_data_bucket"] == DATA_BUCKET
         assert hosts[name]["automq_oss_access_key_secret"].startswith("{{ (lookup(")
     assert "automq_oss_access_key_secret" not in hosts[CONSOLE]

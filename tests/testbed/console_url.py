@@ -16,6 +16,19 @@ from pathlib import Path
 from inventory_vars import group_addresses, rendered_variable
 
 
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def user_at(inventory: str, host: str) -> str:
+    user = rendered_variable(inventory, host, "ansible_user | default('')")
+    return f"{user}@" if user else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--inventory", required=True)
@@ -46,7 +59,15 @@ def main() -> int:
             return 1
         print(f"console={url} user={user}")
         print(f"console initial password: in {password_file} (mode 0600, on this machine)")
-        print(f"prometheus=http://{address}:{prometheus_port}")
+        prometheus = f"http://{address}:{prometheus_port}"
+        if answers(f"{prometheus}/-/ready"):
+            print(f"prometheus={prometheus}")
+        else:  # on Alibaba Cloud the console's security group opens SSH and the console only
+            print(
+                f"prometheus: port {prometheus_port} of the console host, not reachable from "
+                f"here (ssh -L {prometheus_port}:127.0.0.1:{prometheus_port} "
+                f"{user_at(args.inventory, host)}{address})"
+            )
     return 0
 
 

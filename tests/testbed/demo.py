@@ -40,6 +40,9 @@ INVENTORY = REPO / "inventories" / "emulator"
 STATE = REPO / ".testbed" / "demo"
 CLUSTER = "demo"
 VPC_BLOCK = "10.213.32.0/20"  # inventories/emulator/group_vars/all.yml
+# The emulator's Internet (EIPs); this machine is its .1, the demo's admin CIDR
+# (inventories/emulator/group_vars/all.yml).
+INTERNET_CIDR = "10.213.240.0/24"
 RPC_PORT, OSS_PORT = 18480, 18481
 RPC_SERVICES = ("ECS", "VPC", "RAM", "PVTZ", "STS")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -130,6 +133,7 @@ def start_emulator(credentials: Credentials) -> None:
     if session_file.exists():  # an emulator that did not stop cleanly
         containers.cleanup(session_file.read_text().strip())
     containers.remove_networks_overlapping(VPC_BLOCK)
+    containers.remove_networks_overlapping(INTERNET_CIDR)
     forget_cloud_state()
     log = STATE / "emulator.log"
     with log.open("w") as output:
@@ -141,6 +145,10 @@ def start_emulator(credentials: Credentials) -> None:
                 "--access-key-id", credentials.access_key_id,
                 "--access-key-secret", credentials.access_key_secret,
                 "--state-file", str(STATE / "emulator-state.json"),
+                "--internet-cidr", INTERNET_CIDR,
+                # OSS's data plane for the nodes (at their VPC gateway, 443 forwarded).
+                "--s3-host", "0.0.0.0", "--s3-port", "0",
+                "--state-dir", str(STATE / "emulator"),
             ],
             cwd=REPO,
             env=clean_environment(),

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers. On a fresh Debian machine (CI, a new
-# laptop VM) install Debian's docker.io and start dockerd as root: the test
+# Make sure a Docker engine answers and nft is installed. On a fresh Debian machine (CI, a new
+# laptop VM) install Debian's docker.io and nftables and start dockerd as root: the test
 # bed has no other container engine and no registry.
 set -euo pipefail
+
+# The Alibaba Cloud emulator enforces security groups with nftables, applied
+# from this machine into its containers' network namespaces.
+if ! command -v nft >/dev/null 2>&1; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "ensure_docker: nft is missing and this is not root; apt-get install nftables" >&2
+    exit 1
+  fi
+  echo "ensure_docker: installing Debian's nftables"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nftables >/dev/null
+fi
 
 if docker info >/dev/null 2>&1; then
   exit 0

@@ -18,7 +18,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = [
+    "CONTROLLER_PORT",
+    "INTER_BROKER_PORT",
+    "KAFKA_PORT",
     "MANAGED_MARKER",
+    "METRICS_PORTS",
     "SELF",
     "ActualRule",
     "IngressRule",
@@ -37,6 +41,8 @@ PROTOCOLS = ("TCP", "UDP", "ICMP", "GRE", "ALL")
 POLICIES = ("accept", "drop")
 KAFKA_PORT = 9092
 CONTROLLER_PORT = 9093
+INTER_BROKER_PORT = 9094  # the brokers' TLS listener between nodes
+METRICS_PORTS = (9464, 9404)  # AutoMQ's Prometheus exporter, the JMX exporter agent
 SSH_PORT = 22
 
 
@@ -280,35 +286,75 @@ def plan_rules(
     return RulePlan(add, tuple(revoke), tuple(keep))
 
 
+def _ports(ports: Iterable[int], what: str) -> list[int]:
+    result = []
+    for port in ports:
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise RuleError(f"{what}: {port!r} is not a TCP port")
+        result.append(port)
+    return list(dict.fromkeys(result))
+
+
 def automq_ingress_rules(
     *,
     vpc_cidr: str,
     client_cidrs: Iterable[str] = (),
     admin_cidrs: Iterable[str] = (),
     console_port: int | None = None,
+    console_group: str | None = None,
     kafka_port: int = KAFKA_PORT,
     controller_port: int = CONTROLLER_PORT,
+    inter_broker_port: int = INTER_BROKER_PORT,
+    metrics_ports: Iterable[int] = METRICS_PORTS,
+    target: str = "nodes",
 ) -> list[dict[str, Any]]:
-    """The least-privilege ingress of an AutoMQ cluster, in the ``rules`` option's format.
+    """The least-privilege ingress of an AutoMQ cluster's groups, in the ``rules`` format.
 
-    Kafka from the VPC and the client CIDRs; the controller port only between members of
-    the group; SSH and the console port only from the admin CIDRs.
+    ``target="nodes"``: Kafka from the VPC and the client CIDRs; Kafka, the controller
+    and the inter-broker port between members of the group; from the console's group
+    (``console_group``, an ID) SSH, Kafka, the controller port (the console is a Kafka
+    client and shows the quorum) and the metrics ports (its Prometheus scrapes them);
+    SSH (and ``console_port``, if given) from the admin CIDRs.
+
+    ``target="console"``: SSH and ``console_port`` from the admin CIDRs, nothing else.
     """
+    if target not in ("nodes", "console"):
+        raise RuleError(f"target {target!r}: give nodes or console")
+    admins = list(dict.fromkeys(_cidr(c, "admin CIDR") for c in admin_cidrs))
     rules: list[dict[str, Any]] = []
-    sources = [vpc_cidr, *client_cidrs]
-    for cidr in dict.fromkeys(_cidr(c, "client CIDR") for c in sources):
-        rules.append(
-            {"protocol": "tcp", "ports": kafka_port, "cidr": cidr, "description": "Kafka clients"}
-        )
-    rules.append(
-        {
-            "protocol": "tcp",
-            "ports": controller_port,
-            "source_group": SELF,
-            "description": "KRaft controllers, between cluster nodes",
-        }
-    )
-    for cidr in dict.fromkeys(_cidr(c, "admin CIDR") for c in admin_cidrs):
+    if target == "nodes":
+        sources = [vpc_cidr, *client_cidrs]
+        for cidr in dict.fromkeys(_cidr(c, "client CIDR") for c in sources):
+            rules.append(
+                {
+                    "protocol": "tcp",
+                    "ports": kafka_port,
+                    "cidr": cidr,
+                    "description": "Kafka clients",
+                }
+            )
+        cluster_ports = _ports([kafka_port, controller_port, inter_broker_port], "cluster port")
+        for port in cluster_ports:
+            rules.append(
+                {
+                    "protocol": "tcp",
+                    "ports": port,
+                    "source_group": SELF,
+                    "description": "between cluster nodes",
+                }
+            )
+        if console_group:
+            console_ports = [SSH_PORT, kafka_port, controller_port, *metrics_ports]
+            for port in _ports(console_ports, "console port"):
+                rules.append(
+                    {
+                        "protocol": "tcp",
+                        "ports": port,
+                        "source_group": console_group,
+                        "description": "from the console",
+                    }
+                )
+    for cidr in admins:
         rules.append({"protocol": "tcp", "ports": SSH_PORT, "cidr": cidr, "description": "SSH"})
         if console_port is not None:
             rules.append(

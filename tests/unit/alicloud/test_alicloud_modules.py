@@ -164,6 +164,18 @@ def cluster_tasks(cluster: str, key_file: Path, count: int = 3) -> list[dict[str
             "register": "vswitches",
         },
         {
+            "name": "console group",
+            "automq.alicloud.security_group": {
+                "cluster": cluster,
+                "name": f"{cluster}-console",
+                "vpc_id": "{{ vpc.vpc_id }}",
+                "rules": "{{ '10.0.0.0/16' | automq.alicloud.automq_ingress_rules("
+                "admin_cidrs=['203.0.113.7/32'], console_port=8080, target='console') }}",
+                "inner_access_policy": "drop",
+            },
+            "register": "console_sg",
+        },
+        {
             "name": "security group",
             "automq.alicloud.security_group": {
                 "cluster": cluster,
@@ -171,7 +183,8 @@ def cluster_tasks(cluster: str, key_file: Path, count: int = 3) -> list[dict[str
                 "vpc_id": "{{ vpc.vpc_id }}",
                 "rules": "{{ '10.0.0.0/16' | automq.alicloud.automq_ingress_rules("
                 "client_cidrs=['10.8.0.0/16'], admin_cidrs=['203.0.113.7/32'], "
-                "console_port=8080) }}",
+                "console_group=console_sg.security_group_id) }}",
+                "inner_access_policy": "drop",
             },
             "register": "sg",
         },
@@ -286,15 +299,27 @@ def test_a_whole_cluster_is_provisioned_then_left_alone(tmp_path, emulator, clie
     assert vpc_id.startswith("vpc-")
     assert [r["zone_id"] for r in first["vswitches"]["results"]] == list(ZONES)
     sg = first["security group"]
+    console_sg = first["console group"]["security_group_id"]
     assert sorted(sg["rules_added"]) == sorted(
         [
             "TCP port 9092 from 10.0.0.0/16 (accept)",
             "TCP port 9092 from 10.8.0.0/16 (accept)",
-            f"TCP port 9093 from security group {sg['security_group_id']} (accept)",
+            *(
+                f"TCP port {port} from security group {sg['security_group_id']} (accept)"
+                for port in (9092, 9093, 9094)
+            ),
+            *(
+                f"TCP port {port} from security group {console_sg} (accept)"
+                for port in (22, 9092, 9093, 9464, 9404)
+            ),
             "TCP port 22 from 203.0.113.7/32 (accept)",
-            "TCP port 8080 from 203.0.113.7/32 (accept)",
         ]
     )
+    assert sg["inner_access_policy"] == "Drop"
+    assert sorted(first["console group"]["rules_added"]) == [
+        "TCP port 22 from 203.0.113.7/32 (accept)",
+        "TCP port 8080 from 203.0.113.7/32 (accept)",
+    ]
     nodes = first["instances"]
     assert nodes["names"] == ["alpha-1", "alpha-2", "alpha-3"]
     assert sorted(nodes["zones"]) == sorted(ZONES), "one node per zone"
@@ -440,13 +465,15 @@ def test_a_whole_cluster_is_provisioned_then_left_alone(tmp_path, emulator, clie
                 },
             },
             {
+                # The nodes' group first: its rules name the console's.
                 "name": "security group",
                 "automq.alicloud.security_group": {
                     "cluster": "alpha",
-                    "name": "alpha-nodes",
+                    "name": "{{ item }}",
                     "vpc_id": vpc_id,
                     "state": "absent",
                 },
+                "loop": ["alpha-nodes", "alpha-console"],
             },
             {
                 "name": "vswitches",
@@ -857,6 +884,9 @@ def test_security_group_rules_are_reconciled_exclusively(tmp_path, emulator, cli
             {"name": "reconcile", **group(wanted)},
             {"name": "again", **group(wanted)},
             {"name": "purge foreign", **group(wanted, purge_foreign_rules=True)},
+            {"name": "isolate", **group(wanted, inner_access_policy="drop")},
+            {"name": "isolated", **group(wanted, inner_access_policy="drop")},
+            {"name": "policy untouched", **group(wanted)},
         ],
         "--diff",
     )
@@ -870,6 +900,22 @@ def test_security_group_rules_are_reconciled_exclusively(tmp_path, emulator, cli
     assert second["again"]["changed"] is False
     assert second["purge foreign"]["rules_revoked"] == ["TCP port 80 from 10.9.0.0/16 (accept)"]
     assert all(r["managed"] for r in second["purge foreign"]["rules"])
+    # Members isolated from each other: only the rules decide (a new group accepts).
+    isolate = second["isolate"]
+    assert (isolate["changed"], isolate["inner_access_policy"]) == (True, "Drop")
+    assert isolate["diff"]["before"]["inner_access_policy"] == "Accept"
+    assert isolate["diff"]["after"]["inner_access_policy"] == "Drop"
+    assert second["isolated"]["changed"] is False
+    assert (
+        second["policy untouched"]["changed"],
+        second["policy untouched"]["inner_access_policy"],
+    ) == (False, "Drop")
+    shown = clients.ecs.describe_security_group_attribute(
+        ecs_models.DescribeSecurityGroupAttributeRequest(
+            region_id=emulator.region_id, security_group_id=group_id
+        )
+    ).body
+    assert shown.inner_access_policy == "Drop"
 
 
 def test_instances_scale_out_report_extras_and_delete(tmp_path, emulator):

@@ -139,27 +139,116 @@ def test_plan_refuses_unresolved_self():
         plan_rules([parse_rule({"ports": 9093, "source_group": "self"})], [])
 
 
-def test_automq_ingress_rules_are_least_privilege():
+def summary(rules):
+    parsed = [parse_rule(r) for r in rules]  # none opens to the world: parse_rule would refuse
+    return [(r.port_range, r.source_cidr or r.source_group_id) for r in parsed]
+
+
+def test_automq_ingress_rules_of_the_nodes_are_least_privilege():
     rules = automq_ingress_rules(
         vpc_cidr="10.0.0.0/16",
         client_cidrs=["10.1.0.0/16", "10.0.0.0/16"],
         admin_cidrs=["203.0.113.7/32"],
-        console_port=8080,
+        console_group="sg-console",
     )
-    parsed = [parse_rule(r) for r in rules]  # none opens to the world: parse_rule would refuse
-    summary = [(r.port_range, r.source_cidr or r.source_group_id) for r in parsed]
-    assert summary == [
+    assert summary(rules) == [
         ("9092/9092", "10.0.0.0/16"),
         ("9092/9092", "10.1.0.0/16"),
+        # Between the nodes: Kafka, the controllers, the inter-broker TLS listener.
+        ("9092/9092", "self"),
         ("9093/9093", "self"),
+        ("9094/9094", "self"),
+        # The console: SSH jumps, its Kafka client and quorum view, its Prometheus.
+        ("22/22", "sg-console"),
+        ("9092/9092", "sg-console"),
+        ("9093/9093", "sg-console"),
+        ("9464/9464", "sg-console"),
+        ("9404/9404", "sg-console"),
+        ("22/22", "203.0.113.7/32"),
+    ]
+    assert all(r["protocol"] == "tcp" for r in rules)
+
+
+def test_automq_ingress_rules_ports_are_parameters():
+    rules = automq_ingress_rules(
+        vpc_cidr="10.0.0.0/16",
+        console_group="sg-c",
+        kafka_port=19092,
+        controller_port=19093,
+        inter_broker_port=19094,
+        metrics_ports=[9464, 9464],
+    )
+    assert summary(rules) == [
+        ("19092/19092", "10.0.0.0/16"),
+        ("19092/19092", "self"),
+        ("19093/19093", "self"),
+        ("19094/19094", "self"),
+        ("22/22", "sg-c"),
+        ("19092/19092", "sg-c"),
+        ("19093/19093", "sg-c"),
+        ("9464/9464", "sg-c"),
+    ]
+    with pytest.raises(RuleError, match="not a TCP port"):
+        automq_ingress_rules(vpc_cidr="10.0.0.0/16", inter_broker_port=70000)
+
+
+def test_automq_ingress_rules_of_the_console_open_ssh_and_the_console_only():
+    rules = automq_ingress_rules(
+        vpc_cidr="10.0.0.0/16",
+        client_cidrs=["10.1.0.0/16"],
+        admin_cidrs=["203.0.113.7/32", "198.51.100.0/24"],
+        console_port=8080,
+        console_group="sg-console",
+        target="console",
+    )
+    assert summary(rules) == [
         ("22/22", "203.0.113.7/32"),
         ("8080/8080", "203.0.113.7/32"),
+        ("22/22", "198.51.100.0/24"),
+        ("8080/8080", "198.51.100.0/24"),
     ]
+    with pytest.raises(RuleError, match="nodes or console"):
+        automq_ingress_rules(vpc_cidr="10.0.0.0/16", target="brokers")
 
 
-def test_automq_ingress_rules_without_admin_have_no_ssh():
+def test_automq_ingress_rules_without_admin_or_console_have_no_ssh():
     rules = automq_ingress_rules(vpc_cidr="10.0.0.0/16")
-    assert [r["ports"] for r in rules] == [9092, 9093]
+    assert [r["ports"] for r in rules] == [9092, 9092, 9093, 9094]
+    assert 22 not in [r["ports"] for r in rules]
+
+
+@given(
+    admins=st.lists(st.sampled_from(["203.0.113.7/32", "198.51.100.0/24", "10.9.0.0/16"])),
+    clients=st.lists(st.sampled_from(["10.1.0.0/16", "10.2.0.0/16"])),
+    console=st.sampled_from([None, "sg-console"]),
+    target=st.sampled_from(["nodes", "console"]),
+)
+def test_automq_ingress_rules_never_open_ssh_or_the_controller_to_a_client(
+    admins, clients, console, target
+):
+    """Whatever the inputs: SSH only from admins and the console's group, the controller
+    and inter-broker ports only from the group itself and the console, nothing from
+    0.0.0.0/0, no duplicate rule."""
+    rules = [
+        parse_rule(r)
+        for r in automq_ingress_rules(
+            vpc_cidr="10.0.0.0/16",
+            client_cidrs=clients,
+            admin_cidrs=admins,
+            console_port=8080,
+            console_group=console,
+            target=target,
+        )
+    ]
+    assert len({r.identity() for r in rules}) == len(rules)
+    for rule in rules:
+        source = rule.source_cidr or rule.source_group_id
+        if rule.port_range in ("22/22", "8080/8080"):
+            assert source in {*admins, "sg-console"}
+            assert rule.port_range == "22/22" or source in admins
+        if rule.port_range in ("9093/9093", "9094/9094", "9464/9464", "9404/9404"):
+            assert source in ("self", "sg-console")
+        assert target == "nodes" or source in admins
 
 
 cidrs = st.builds(

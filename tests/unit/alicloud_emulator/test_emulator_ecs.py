@@ -409,3 +409,129 @@ def test_instances_block_deleting_their_network(clients: Clients, network: dict[
     clients.ecs.delete_security_group(
         ecs_models.DeleteSecurityGroupRequest(region_id=REGION, security_group_id=network["sg"])
     )
+
+
+def attribute(clients: Clients, sg_id: str, direction: str = "all"):
+    return clients.ecs.describe_security_group_attribute(
+        ecs_models.DescribeSecurityGroupAttributeRequest(
+            region_id=REGION, security_group_id=sg_id, direction=direction
+        )
+    ).body
+
+
+def test_egress_rules_and_the_internal_access_policy(
+    clients: Clients, network: dict[str, str]
+) -> None:
+    sg_id = network["sg"]
+    assert attribute(clients, sg_id).inner_access_policy == "Accept"  # a basic group's default
+    egress = ecs_models.AuthorizeSecurityGroupEgressRequest(
+        region_id=REGION, security_group_id=sg_id,
+        permissions=[
+            ecs_models.AuthorizeSecurityGroupEgressRequestPermissions(
+                ip_protocol="ALL", port_range="-1/-1", dest_cidr_ip="0.0.0.0/0", policy="drop",
+                priority="100",
+            ),
+            ecs_models.AuthorizeSecurityGroupEgressRequestPermissions(
+                ip_protocol="TCP", port_range="443/443", dest_group_id=sg_id,
+            ),
+        ],
+    )  # fmt: skip
+    clients.ecs.authorize_security_group_egress(egress)
+    rules = attribute(clients, sg_id, "egress").permissions.permission
+    shown = [(r.direction, r.ip_protocol, r.dest_cidr_ip, r.dest_group_id, r.policy) for r in rules]
+    assert shown == [
+        ("egress", "ALL", "0.0.0.0/0", "", "Drop"),
+        ("egress", "TCP", "", sg_id, "Accept"),
+    ]
+    assert attribute(clients, sg_id, "ingress").permissions.permission == []
+    missing = ecs_models.AuthorizeSecurityGroupEgressRequest(
+        region_id=REGION, security_group_id=sg_id,
+        permissions=[ecs_models.AuthorizeSecurityGroupEgressRequestPermissions(
+            ip_protocol="TCP", port_range="22/22", source_cidr_ip="10.0.0.0/8",
+        )],
+    )  # fmt: skip
+    assert error_of(lambda: clients.ecs.authorize_security_group_egress(missing)).code == (
+        "MissingParameter"
+    )
+    # Revoked by its rule ID (the rule IDs of egress rules go to RevokeSecurityGroupEgress).
+    clients.ecs.revoke_security_group_egress(
+        ecs_models.RevokeSecurityGroupEgressRequest(
+            region_id=REGION,
+            security_group_id=sg_id,
+            security_group_rule_id=[rules[0].security_group_rule_id],
+        )
+    )
+    left = attribute(clients, sg_id, "egress").permissions.permission
+    assert [r.dest_group_id for r in left] == [sg_id]
+
+    clients.ecs.modify_security_group_policy(
+        ecs_models.ModifySecurityGroupPolicyRequest(
+            region_id=REGION, security_group_id=sg_id, inner_access_policy="drop"
+        )
+    )
+    assert attribute(clients, sg_id).inner_access_policy == "Drop"
+
+
+def test_enterprise_groups_isolate_and_take_no_group_rules(
+    clients: Clients, network: dict[str, str]
+) -> None:
+    enterprise = clients.ecs.create_security_group(
+        ecs_models.CreateSecurityGroupRequest(
+            region_id=REGION, vpc_id=network["vpc"], security_group_type="enterprise"
+        )
+    ).body.security_group_id
+    assert attribute(clients, enterprise).inner_access_policy == "Drop"
+    modify = ecs_models.ModifySecurityGroupPolicyRequest(
+        region_id=REGION, security_group_id=enterprise, inner_access_policy="Accept"
+    )
+    assert error_of(lambda: clients.ecs.modify_security_group_policy(modify)).status_code == 403
+    for group_id, source in ((enterprise, network["sg"]), (network["sg"], enterprise)):
+        request = ecs_models.AuthorizeSecurityGroupRequest(
+            region_id=REGION, security_group_id=group_id,
+            permissions=[ecs_models.AuthorizeSecurityGroupRequestPermissions(
+                ip_protocol="TCP", port_range="22/22", source_group_id=source,
+            )],
+        )  # fmt: skip
+        error = error_of(lambda request=request: clients.ecs.authorize_security_group(request))
+        assert error.code == "InvalidSecurityGroup.InvalidNetworkType"
+
+
+def test_join_and_leave_security_groups(clients: Clients, network: dict[str, str]) -> None:
+    (instance_id,) = run(clients, network)
+    wait_status(clients, instance_id, "Running")
+    other = clients.ecs.create_security_group(
+        ecs_models.CreateSecurityGroupRequest(region_id=REGION, vpc_id=network["vpc"])
+    ).body.security_group_id
+
+    def groups() -> list[str]:
+        (found,) = describe(clients, instance_ids=json.dumps([instance_id]))
+        return found.security_group_ids.security_group_id
+
+    join = ecs_models.JoinSecurityGroupRequest(instance_id=instance_id, security_group_id=other)
+    clients.ecs.join_security_group(join)
+    assert groups() == [network["sg"], other]
+    assert error_of(lambda: clients.ecs.join_security_group(join)).code == (
+        "InvalidInstanceId.AlreadyExists"
+    )
+    leave = ecs_models.LeaveSecurityGroupRequest(
+        instance_id=instance_id, security_group_id=network["sg"]
+    )
+    clients.ecs.leave_security_group(leave)
+    assert groups() == [other]
+    assert error_of(lambda: clients.ecs.leave_security_group(leave)).code == (
+        "InvalidSecurityGroupAssociation.NotFound"
+    )
+    last = ecs_models.LeaveSecurityGroupRequest(instance_id=instance_id, security_group_id=other)
+    assert error_of(lambda: clients.ecs.leave_security_group(last)).code == (
+        "InstanceLastSecurityGroup"
+    )
+    elsewhere_vpc = create_vpc(clients, name="elsewhere", cidr="10.30.0.0/16")
+    foreign = clients.ecs.create_security_group(
+        ecs_models.CreateSecurityGroupRequest(region_id=REGION, vpc_id=elsewhere_vpc)
+    ).body.security_group_id
+    mismatch = ecs_models.JoinSecurityGroupRequest(
+        instance_id=instance_id, security_group_id=foreign
+    )
+    assert error_of(lambda: clients.ecs.join_security_group(mismatch)).code == (
+        "InvalidInstanceId.Mismatch"
+    )

@@ -218,7 +218,7 @@ def test_new_vpc_is_pending_until_it_settles() -> None:
         create_vswitch(clients, vpc_id, "10.20.1.0/24")
 
 
-def test_eip_lifecycle(clients: Clients) -> None:
+def test_eip_lifecycle(clients: Clients, emulator: Emulator) -> None:
     vpc_id = create_vpc(clients)
     vsw_id = create_vswitch(clients, vpc_id, "10.20.1.0/24")
     sg_id = clients.ecs.create_security_group(
@@ -234,6 +234,9 @@ def test_eip_lifecycle(clients: Clients) -> None:
         vpc_models.AllocateEipAddressRequest(region_id=REGION, bandwidth="10", name="broker-1")
     ).body
     assert eip.allocation_id.startswith("eip-")
+    # EIPs are addresses of the emulator's Internet network; its first is this machine.
+    assert emulator.config.internet_cidr == "10.213.240.0/24"
+    assert (emulator.internet_gateway, eip.eip_address) == ("10.213.240.1", "10.213.240.2")
     associate = vpc_models.AssociateEipAddressRequest(
         region_id=REGION, allocation_id=eip.allocation_id, instance_id=instance_id,
         instance_type="EcsInstance",

@@ -7,6 +7,8 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ..module_utils.automq_helpers.alicloud.security_group import (
+    INTER_BROKER_PORT,
+    METRICS_PORTS,
     RuleError,
     automq_ingress_rules,
 )
@@ -15,9 +17,12 @@ DOCUMENTATION = r"""
 name: automq_ingress_rules
 short_description: Least-privilege ingress rules of an AutoMQ cluster
 description:
-  - Kafka (9092) from the VPC CIDR and the client CIDRs; the controller port (9093) only between
-    members of the group (C(source_group=self)); SSH and the console port only from the admin
-    CIDRs. Nothing from C(0.0.0.0/0).
+  - For the nodes' group (O(target=nodes)), Kafka (9092) from the VPC CIDR and the client CIDRs;
+    Kafka, the controller port (9093) and the inter-broker port (9094) between members of the
+    group (C(source_group=self)); from the console's group (O(console_group)) SSH, Kafka, the
+    controller port and the metrics ports (9464, 9404); SSH from the admin CIDRs.
+  - For the console's group (O(target=console)), SSH and the console port from the admin CIDRs.
+  - Nothing from C(0.0.0.0/0).
 options:
   _input:
     description: CIDR block of the cluster's VPC.
@@ -34,8 +39,25 @@ options:
     elements: str
     default: []
   console_port:
-    description: Port of the console, if there is one.
+    description: Port of the console, opened to the admin CIDRs, if there is one.
     type: int
+  console_group:
+    description: ID of the console's security group, whose members reach the nodes.
+    type: str
+  inter_broker_port:
+    description: Port of the brokers' listener between nodes.
+    type: int
+    default: 9094
+  metrics_ports:
+    description: Ports of the nodes' Prometheus exporters, which the console scrapes.
+    type: list
+    elements: int
+    default: [9464, 9404]
+  target:
+    description: The group the rules are for.
+    type: str
+    choices: [nodes, console]
+    default: nodes
 """
 
 EXAMPLES = r"""
@@ -43,7 +65,14 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     automq_rules: >-
       {{ '10.0.0.0/16' | automq.alicloud.automq_ingress_rules(
-           client_cidrs=['10.8.0.0/16'], admin_cidrs=['203.0.113.7/32'], console_port=8080) }}
+           client_cidrs=['10.8.0.0/16'], admin_cidrs=['203.0.113.7/32'],
+           console_group=console_sg.security_group_id) }}
+
+- name: Rules of the console's security group
+  ansible.builtin.set_fact:
+    console_rules: >-
+      {{ '10.0.0.0/16' | automq.alicloud.automq_ingress_rules(
+           admin_cidrs=['203.0.113.7/32'], console_port=8080, target='console') }}
 """
 
 RETURN = r"""
@@ -59,6 +88,10 @@ def _automq_ingress_rules(
     client_cidrs: Any = (),
     admin_cidrs: Any = (),
     console_port: Any = None,
+    console_group: Any = None,
+    inter_broker_port: Any = INTER_BROKER_PORT,
+    metrics_ports: Any = METRICS_PORTS,
+    target: Any = "nodes",
 ) -> list[dict[str, Any]]:
     try:
         return automq_ingress_rules(
@@ -66,6 +99,10 @@ def _automq_ingress_rules(
             client_cidrs=[str(c) for c in client_cidrs or []],
             admin_cidrs=[str(c) for c in admin_cidrs or []],
             console_port=int(console_port) if console_port not in (None, "") else None,
+            console_group=str(console_group) if console_group else None,
+            inter_broker_port=int(inter_broker_port),
+            metrics_ports=[int(p) for p in metrics_ports or []],
+            target=str(target),
         )
     except (RuleError, ValueError) as error:
         raise AnsibleFilterError(f"automq_ingress_rules: {error}") from error

@@ -15,8 +15,9 @@ description:
     O(purge_foreign_rules=true). Egress is not managed (a new group allows all egress).
   - Nothing may be opened to C(0.0.0.0/0) or C(::/0) unless O(allow_public_ingress=true).
   - For AutoMQ, the filter P(automq.alicloud.automq_ingress_rules#filter) builds the
-    least-privilege set; 9092 from the VPC and client CIDRs, 9093 only between members of the
-    group, 22 and the console port only from the admin CIDRs.
+    least-privilege sets of the nodes' and the console's groups.
+  - O(inner_access_policy=drop) isolates the members of the group from each other, so that only
+    the rules (such as C(source_group=self)) decide what they may reach of each other.
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 extends_documentation_fragment:
@@ -51,6 +52,13 @@ options:
     description: Allow rules whose source is the whole Internet (C(0.0.0.0/0), C(::/0)).
     type: bool
     default: false
+  inner_access_policy:
+    description:
+      - Whether members of the (basic) group reach each other whatever the rules say
+        (C(accept), the cloud's default for a new group) or only as the rules allow (C(drop)).
+      - Omit to leave the group's policy as it is.
+    type: str
+    choices: [accept, drop]
   state:
     description: Whether the group should exist.
     type: str
@@ -71,7 +79,9 @@ EXAMPLES = r"""
     vpc_id: "{{ vpc.vpc_id }}"
     rules: >-
       {{ '10.0.0.0/16' | automq.alicloud.automq_ingress_rules(
-           client_cidrs=['10.8.0.0/16'], admin_cidrs=['203.0.113.7/32'], console_port=8080) }}
+           client_cidrs=['10.8.0.0/16'], admin_cidrs=['203.0.113.7/32'],
+           console_group=console_sg.security_group_id) }}
+    inner_access_policy: drop
   register: sg
 
 - name: Hand-written rules
@@ -88,6 +98,10 @@ EXAMPLES = r"""
 RETURN = r"""
 security_group_id:
   description: ID of the group; null when absent or not yet created (check mode).
+  type: str
+  returned: always
+inner_access_policy:
+  description: C(Accept) or C(Drop) after the run; null when absent.
   type: str
   returned: always
 rules:
@@ -148,7 +162,8 @@ BATCH = 100
 PLACEHOLDER = "sg-(this group)"
 
 
-def read_rules(cloud: AlicloudModule, group_id: str) -> list[ActualRule]:
+def read_rules(cloud: AlicloudModule, group_id: str) -> tuple[list[ActualRule], str]:
+    """The group's ingress rules and its InnerAccessPolicy (Accept or Drop)."""
     models = cloud.models("ecs")
     body = cloud.rpc(
         "ecs",
@@ -159,7 +174,8 @@ def read_rules(cloud: AlicloudModule, group_id: str) -> list[ActualRule]:
         ),
     )
     permissions = ((body or {}).get("Permissions") or {}).get("Permission") or []
-    return [rule for rule in (rule_from_api(p) for p in permissions) if rule is not None]
+    rules = [rule for rule in (rule_from_api(p) for p in permissions) if rule is not None]
+    return rules, str((body or {}).get("InnerAccessPolicy") or "Accept").capitalize()
 
 
 def rule_view(rule: IngressRule, managed: bool) -> dict[str, Any]:
@@ -175,6 +191,7 @@ def main() -> None:
             "rules": {"type": "list", "elements": "dict"},
             "purge_foreign_rules": {"type": "bool", "default": False},
             "allow_public_ingress": {"type": "bool", "default": False},
+            "inner_access_policy": {"type": "str", "choices": ["accept", "drop"]},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
         "ecs",
@@ -220,19 +237,28 @@ def main() -> None:
         cloud.fail(f"{len(found)} security groups match {what} ({ids}): delete the extra ones")
     current = found[0] if found else None
     group_id = current["SecurityGroupId"] if current else None
-    actual = read_rules(cloud, group_id) if group_id else []
+    actual, inner_policy = read_rules(cloud, group_id) if group_id else ([], "Accept")
     before: dict[str, Any] = {}
     if current:
         before = {
             "name": name,
             "description": current.get("Description") or "",
             "tags": parse_tags(current.get("Tags")),
+            "inner_access_policy": inner_policy,
             "rules": sorted(r.rule.label for r in actual),
         }
 
     if params["state"] == "absent":
         if current is None:
-            cloud.exit(False, before, {}, security_group_id=None, rules_added=[], rules_revoked=[])
+            cloud.exit(
+                False,
+                before,
+                {},
+                security_group_id=None,
+                inner_access_policy=None,
+                rules_added=[],
+                rules_revoked=[],
+            )
         if not cloud.check_mode:
             cloud.rpc(
                 "ecs",
@@ -243,7 +269,15 @@ def main() -> None:
                 ),
                 extra_codes={"DependencyViolation", *BUSY_CODES},
             )
-        cloud.exit(True, before, {}, security_group_id=None, rules_added=[], rules_revoked=[])
+        cloud.exit(
+            True,
+            before,
+            {},
+            security_group_id=None,
+            inner_access_policy=None,
+            rules_added=[],
+            rules_revoked=[],
+        )
 
     changed = False
     description = params["description"]
@@ -267,7 +301,7 @@ def main() -> None:
                 extra_codes=BUSY_CODES,
             )
             group_id = str((body or {}).get("SecurityGroupId") or "")
-            actual = read_rules(cloud, group_id)
+            actual, inner_policy = read_rules(cloud, group_id)
     else:
         if description is not None and description != (current.get("Description") or ""):
             changed = True
@@ -284,6 +318,23 @@ def main() -> None:
             "ecs", "securitygroup", group_id, before["tags"], what
         )
         changed = changed or tags_changed
+
+    wanted_policy = params["inner_access_policy"]
+    if wanted_policy is not None and wanted_policy.capitalize() != inner_policy:
+        changed = True
+        inner_policy = wanted_policy.capitalize()
+        if not cloud.check_mode and group_id:
+            cloud.rpc(
+                "ecs",
+                "ModifySecurityGroupPolicy",
+                f"set the internal access policy of {what} to {inner_policy}",
+                models.ModifySecurityGroupPolicyRequest(
+                    region_id=cloud.region,
+                    security_group_id=group_id,
+                    inner_access_policy=inner_policy,
+                ),
+                extra_codes=BUSY_CODES,
+            )
 
     added: list[str] = []
     revoked: list[str] = []
@@ -333,6 +384,7 @@ def main() -> None:
         "name": name,
         "description": description if description is not None else before.get("description", ""),
         "tags": tags,
+        "inner_access_policy": inner_policy,
         "rules": sorted(a.rule.label for a in kept),
     }
     cloud.exit(
@@ -340,6 +392,7 @@ def main() -> None:
         before,
         after,
         security_group_id=group_id,
+        inner_access_policy=inner_policy,
         rules=[rule_view(a.rule, a.managed) for a in sorted(kept, key=lambda a: a.rule)],
         rules_added=added,
         rules_revoked=revoked,
