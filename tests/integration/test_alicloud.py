@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import ssl
 import stat
 import subprocess
 import time
@@ -164,9 +165,11 @@ def group_vars(root: Path) -> dict[str, Any]:
         "automq_package_cache_dir": str(root / "package-cache"),
         "automq_heap_opts": "-Xms384m -Xmx384m -XX:MaxDirectMemorySize=256m",
         "automq_host_sysctl_apply": False,
-        # The console: its password kept on this machine; plain HTTP here.
+        # The console and Prometheus: HTTPS with certificates from the cluster CA
+        # (kept here), their passwords kept on this machine.
+        "automq_pki_ca_dir": str(root / "ca"),
         "automq_console_admin_password_file": str(root / "console-admin.password"),
-        "automq_console_cookie_secure": False,
+        "automq_console_prometheus_password_file": str(root / "prometheus.password"),
         # The fixture has no AutoMQ exporter: Prometheus scrapes the JMX agent.
         "automq_metrics_exporter": "none",
         "automq_jmx_exporter_enabled": True,
@@ -300,6 +303,12 @@ def test_inventory_through_the_console_eip(tmp_path: Path):
     console = hosts["jump-console-1"]
     assert console["ansible_host"] == "198.51.100.7"
     assert "ProxyCommand" not in console["ansible_ssh_common_args"]
+    # The console's HTTPS certificate names both of its addresses.
+    assert (console["alicloud_private_ip"], console["alicloud_public_ip"]) == (
+        "10.0.1.4",
+        "198.51.100.7",
+    )
+    assert "alicloud_public_ip" not in hosts["jump-node-1"]
     known_hosts = inventory / "automq_state" / ".alicloud" / "jump-known_hosts"
     for name in ("jump-node-1", "jump-broker-1"):
         host = hosts[name]
@@ -343,11 +352,16 @@ def test_site_provisions_and_deploys(deployed: Scenario):
     stats = recap(deployed.runs["site"])
     assert set(stats) == {"localhost", *NODES, CONSOLE}
     assert all(s["failures"] == 0 and s["dark"] == 0 for s in stats.values()), stats
-    # The console, deployed by the same run, answers on its private address.
-    console = f"http://{deployed.node_address(CONSOLE)}:{CONSOLE_PORT}/healthz"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    # The console, deployed by the same run, answers on its private address, over
+    # HTTPS with a certificate from the cluster CA that names that address.
+    console = f"https://{deployed.node_address(CONSOLE)}:{CONSOLE_PORT}/healthz"
+    trusted = ssl.create_default_context(cafile=str(deployed.root / "ca" / "ca.crt"))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=trusted)
+    )
     with opener.open(console, timeout=10) as answer:
         assert answer.read().strip() == b"ok"
+        assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
 def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
