@@ -1,8 +1,9 @@
 """``python -m automq_console``: serve the console with uvicorn (one process).
 
 The configuration comes from the JSON file named by ``AUTOMQ_CONSOLE_CONFIG``.
-``--check-config`` validates it (and the password hash and session secret
-files) and exits: 0 when usable, 2 otherwise, with the reason on stderr.
+``--check-config`` validates it (and the password hash, session secret, Kafka
+password and TLS files it names) and exits: 0 when usable, 2 otherwise, with the
+reason on stderr.  With ``tls_cert_file`` the console serves HTTPS only.
 
 One worker only: sessions and the login lock-out are kept in this process.
 """
@@ -11,11 +12,29 @@ from __future__ import annotations
 
 import argparse
 import logging
+import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .config import ConfigError, read_session_secret, settings_from_env
+from .config import (
+    ConfigError,
+    check_kafka_ca_file,
+    read_kafka_password,
+    read_session_secret,
+    settings_from_env,
+)
 from .passwords import PasswordHashError, read_hash_file
+from .tls import server_context
+
+
+def _context_factory(context: ssl.SSLContext) -> Callable[[Any, Any], ssl.SSLContext]:
+    """uvicorn's hook for the server's TLS context: ours (uvicorn's own sets no minimum version)."""
+
+    def factory(config: Any, default: Any) -> ssl.SSLContext:
+        return context
+
+    return factory
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_env()
         read_session_secret(settings.session_secret_file)
         read_hash_file(settings.admin_password_hash_file)
+        if settings.kafka_security.password_file is not None:
+            read_kafka_password(settings.kafka_security.password_file)
+        if settings.kafka_security.ca_file is not None:
+            check_kafka_ca_file(settings.kafka_security.ca_file)
+        context: ssl.SSLContext | None = None
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+            context = server_context(settings.tls_cert_file, settings.tls_key_file)
     except (ConfigError, PasswordHashError) as exc:
         sys.stderr.write(f"automq-console: {exc}\n")
         return 2
@@ -57,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         forwarded_allow_ips=list(settings.forwarded_allow_ips) or None,
         server_header=False,
         log_level=args.log_level,
+        ssl_context_factory=None if context is None else _context_factory(context),
     )
     return 0
 

@@ -13,10 +13,14 @@ Anything else, and every page without a valid session, redirects to the login.
 Templates receive only the page models of :mod:`.data` and a few explicit
 values (never the settings object), so nothing that is not on purpose on a page
 can reach it.  Sessions, CSRF tokens and the lock-out live in this one process
-(see :mod:`.security`).
+(see :mod:`.security`).  Every response carries Strict-Transport-Security and
+the other security headers; the cookies are HttpOnly, SameSite=Strict and,
+with ``cookie_secure``, Secure with the ``__Host-`` prefix.
 """
 
+import ipaddress
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -36,6 +40,7 @@ from .config import ConfigError, Settings, read_session_secret
 from .data import ConsoleData
 from .passwords import PasswordHashError, read_hash_file, verify_password
 from .security import LoginCsrf, LoginThrottle, Session, SessionStore, tokens_match
+from .tls import HSTS_VALUE
 
 LOG = logging.getLogger(__name__)
 
@@ -88,7 +93,27 @@ def _stylesheet() -> bytes:
     return resources.files("automq_console").joinpath("static/console.css").read_bytes()
 
 
+_HOST_NAME_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def prometheus_link(host: str | None, port: int | None) -> str | None:
+    """Prometheus's address on the host the browser reached the console at, over HTTPS;
+    None without a port or with a host that is neither a DNS name nor an IP address."""
+    if port is None or not host:
+        return None
+    host = host.lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"https://{host}:{port}/" if _HOST_NAME_RE.match(host) else None
+    shown = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    return f"https://{shown}:{port}/"
+
+
 def _apply_security_headers(headers: MutableHeaders, path: str) -> None:
+    headers["Strict-Transport-Security"] = HSTS_VALUE
     headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Frame-Options"] = "DENY"
     headers["X-Content-Type-Options"] = "nosniff"
@@ -201,13 +226,21 @@ def create_app(
         )
 
     def render(
-        name: str, status_code: int = 200, session: Session | None = None, **context: Any
+        name: str,
+        status_code: int = 200,
+        session: Session | None = None,
+        request: Request | None = None,
+        **context: Any,
     ) -> HTMLResponse:
+        metrics = None
+        if session is not None and request is not None:
+            metrics = prometheus_link(request.url.hostname, settings.prometheus_port)
         html = templates.get_template(name).render(
             cluster_name=settings.cluster_name,
             navigation=NAVIGATION,
             user=session.user if session else None,
             csrf_token=session.csrf_token if session else None,
+            prometheus_url=metrics,
             **context,
         )
         return HTMLResponse(html, status_code=status_code)
@@ -400,21 +433,27 @@ def create_app(
         return response
 
     @app.get("/")
-    def overview(session: Annotated[Session, Depends(require_session)]) -> Response:
-        return render(
-            "overview.html", session=session, page="overview", view=data_source.overview()
-        )
+    def overview(
+        request: Request, session: Annotated[Session, Depends(require_session)]
+    ) -> Response:
+        view = data_source.overview()
+        return render("overview.html", session=session, request=request, page="overview", view=view)
 
     @app.get("/topics")
-    def topics(session: Annotated[Session, Depends(require_session)]) -> Response:
-        return render("topics.html", session=session, page="topics", view=data_source.topics())
+    def topics(request: Request, session: Annotated[Session, Depends(require_session)]) -> Response:
+        view = data_source.topics()
+        return render("topics.html", session=session, request=request, page="topics", view=view)
 
     @app.get("/groups")
-    def groups(session: Annotated[Session, Depends(require_session)]) -> Response:
-        return render("groups.html", session=session, page="groups", view=data_source.groups())
+    def groups(request: Request, session: Annotated[Session, Depends(require_session)]) -> Response:
+        view = data_source.groups()
+        return render("groups.html", session=session, request=request, page="groups", view=view)
 
     @app.get("/storage")
-    def storage(session: Annotated[Session, Depends(require_session)]) -> Response:
-        return render("storage.html", session=session, page="storage", view=data_source.storage())
+    def storage(
+        request: Request, session: Annotated[Session, Depends(require_session)]
+    ) -> Response:
+        view = data_source.storage()
+        return render("storage.html", session=session, request=request, page="storage", view=view)
 
     return app

@@ -2,18 +2,23 @@
 
 The file (path in ``AUTOMQ_CONSOLE_CONFIG``, mode 0640) holds no secret: the
 admin password is stored only as a hash in its own file, the session signing key
-in another, and the console needs no OSS credentials at all.  A configuration
-with a key that looks like a secret (``secret``, ``password``, ``token``,
-``access_key``...) is refused with an error naming the key, so a credential can
-not slip in through a template change.  Unknown keys are refused too (a typo is
-an error, not a silent default).
+in another, the password of the console's Kafka user in a third, and the console
+needs no OSS credentials at all.  A configuration with a key that looks like a
+secret (``secret``, ``password``, ``token``, ``access_key``...) is refused with
+an error naming the key, so a credential can not slip in through a template
+change; only the keys of :data:`PATH_KEYS_ALLOWED`, which name files, are
+exempt.  Unknown keys are refused too (a typo is an error, not a silent default).
 
 Example (every key; the ones after ``session_secret_file`` are optional)::
 
     {
       "cluster_name": "automq-prod",
       "bootstrap_servers": ["10.0.0.11:9092", "10.0.0.12:9092"],
-      "controller_quorum_bootstrap_servers": ["10.0.0.11:9093", "10.0.0.12:9093"],
+      "controller_quorum_bootstrap_servers": [],
+      "kafka_security": {"protocol": "SASL_SSL", "mechanism": "SCRAM-SHA-512",
+                         "ca_file": "/etc/automq-console/kafka-ca.crt",
+                         "username": "automq-console",
+                         "password_file": "/etc/automq-console/kafka.password"},
       "expected_voters": [0, 1, 2],
       "nodes": [
         {"host": "automq-1", "node_id": 0, "roles": ["broker", "controller"],
@@ -26,8 +31,11 @@ Example (every key; the ones after ``session_secret_file`` are optional)::
       "admin_password_hash_file": "/etc/automq-console/admin.hash",
       "session_secret_file": "/etc/automq-console/session.key",
       "cookie_secure": true,
-      "listen_host": "0.0.0.0",
+      "listen_host": "10.0.0.5",
       "listen_port": 8080,
+      "tls_cert_file": "/etc/automq-console/tls/console.d/2-certificate.pem",
+      "tls_key_file": "/etc/automq-console/tls/console.d/1-private-key.pem",
+      "prometheus_port": 9090,
       "forwarded_allow_ips": [],
       "kafka_timeout_seconds": 5.0,
       "session_idle_minutes": 480,
@@ -35,10 +43,19 @@ Example (every key; the ones after ``session_secret_file`` are optional)::
       "max_voter_lag": 1000
     }
 
-``cookie_secure`` defaults to true: browsers then send the session cookie over
-HTTPS only, so production must terminate TLS in front of the console (a reverse
-proxy; list its address in ``forwarded_allow_ips`` so the lock-out sees client
-addresses).  Only a plain-HTTP test bed sets it to false, explicitly.
+``kafka_security``: ``PLAINTEXT`` (the default, for clusters deployed with
+``automq_security: plaintext``) takes no other key; ``SASL_SSL`` needs the CA
+file that signed the brokers' certificates, the SCRAM user and the file holding
+its password (mode 0640 or stricter).  Secure clusters accept clients only on the
+brokers' CLIENT listener (the controllers' listener wants the nodes' own
+certificates), so the quorum is read through the brokers, which forward
+DescribeQuorum to the active controller: ``controller_quorum_bootstrap_servers``
+must then be empty.
+
+``tls_cert_file`` and ``tls_key_file`` (both or neither): the console serves
+HTTPS itself, TLS 1.2 or newer.  ``cookie_secure`` defaults to true: browsers then
+send the session cookie over HTTPS only.  ``prometheus_port``: the pages link to
+Prometheus at ``https://<the host the browser asked for>:<port>/``.
 """
 
 from __future__ import annotations
@@ -53,7 +70,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from automq_helpers.kafka_probe import parse_address
+from automq_helpers.kafka_probe import SecurityConfig, build_ssl_context, parse_address
 
 CONFIG_ENV_VAR = "AUTOMQ_CONSOLE_CONFIG"
 
@@ -69,8 +86,10 @@ SECRET_KEY_MARKERS = (
     "apikey",
     "sasl",
 )
-# Top-level keys that contain a marker but hold a file *path*, never the secret.
-PATH_KEYS_ALLOWED = frozenset({"admin_password_hash_file", "session_secret_file"})
+# Keys (dotted paths) that contain a marker but hold a file *path*, never the secret.
+PATH_KEYS_ALLOWED = frozenset(
+    {"admin_password_hash_file", "session_secret_file", "kafka_security.password_file"}
+)
 
 _BUCKET_RE = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"  # OSS bucket naming rules
 _REGION_RE = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -92,7 +111,7 @@ def find_secret_keys(raw: Any, path: str = "") -> list[str]:
         for key, value in raw.items():
             key_text = str(key)
             where = f"{path}.{key_text}" if path else key_text
-            allowed = not path and key_text in PATH_KEYS_ALLOWED
+            allowed = where in PATH_KEYS_ALLOWED
             normalised = _normalise_key(key_text)
             if not allowed and any(marker in normalised for marker in SECRET_KEY_MARKERS):
                 found.append(where)
@@ -159,10 +178,51 @@ class OssSettings(_Model):
         return value
 
 
+def _require_absolute(value: Path | None) -> Path | None:
+    if value is not None and not value.is_absolute():
+        raise ValueError("must be an absolute path")
+    return value
+
+
+class KafkaSecuritySettings(_Model):
+    """How the console reaches the brokers: PLAINTEXT, or SASL_SSL as a SCRAM user.
+
+    Only the password's *file* is named here; :func:`read_kafka_password` reads it.
+    """
+
+    protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    ca_file: Path | None = None
+    username: Annotated[str, Field(pattern=_USER_RE)] | None = None
+    password_file: Path | None = None
+
+    @field_validator("ca_file", "password_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return _require_absolute(value)
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSecuritySettings:
+        names = ("ca_file", "username", "password_file")
+        given = [name for name in names if getattr(self, name) is not None]
+        if self.protocol == "SASL_SSL" and len(given) < len(names):
+            missing = [name for name in names if name not in given]
+            raise ValueError(f"protocol SASL_SSL needs {', '.join(missing)}")
+        if self.protocol == "PLAINTEXT" and given:
+            raise ValueError(f"protocol PLAINTEXT takes no {', '.join(given)}")
+        return self
+
+    @property
+    def is_secure(self) -> bool:
+        return self.protocol == "SASL_SSL"
+
+
 class Settings(_Model):
     cluster_name: Annotated[str, Field(min_length=1, max_length=100)]
     bootstrap_servers: Annotated[tuple[str, ...], Field(min_length=1)]
-    controller_quorum_bootstrap_servers: Annotated[tuple[str, ...], Field(min_length=1)]
+    # Plaintext clusters only: the controllers' listeners, asked first for the quorum.
+    controller_quorum_bootstrap_servers: tuple[str, ...] = ()
+    kafka_security: KafkaSecuritySettings = KafkaSecuritySettings()
     # Empty in the file: the node IDs of the nodes with the controller role.
     expected_voters: tuple[Annotated[int, Field(ge=0)], ...] = ()
     nodes: Annotated[tuple[NodeSettings, ...], Field(min_length=1)]
@@ -173,6 +233,9 @@ class Settings(_Model):
     cookie_secure: bool = True
     listen_host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     listen_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    prometheus_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     forwarded_allow_ips: tuple[str, ...] = ()
     kafka_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     session_idle_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 480
@@ -191,8 +254,21 @@ class Settings(_Model):
             raise ValueError("must be an absolute path")
         return value
 
+    @field_validator("tls_cert_file", "tls_key_file")
+    @classmethod
+    def _absolute_or_none(cls, value: Path | None) -> Path | None:
+        return _require_absolute(value)
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together: set both or neither")
+        if self.kafka_security.is_secure and self.controller_quorum_bootstrap_servers:
+            raise ValueError(
+                "controller_quorum_bootstrap_servers must be empty with kafka_security SASL_SSL: "
+                "the controllers' listener accepts only the nodes' certificates, so the console "
+                "reads the quorum through the brokers (bootstrap_servers)"
+            )
         ids = [node.node_id for node in self.nodes]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -213,6 +289,10 @@ class Settings(_Model):
         if self.expected_voters:
             return tuple(sorted(set(self.expected_voters)))
         return tuple(sorted(node.node_id for node in self.nodes if node.is_controller))
+
+    @property
+    def serves_https(self) -> bool:
+        return self.tls_cert_file is not None
 
     @property
     def session_idle_seconds(self) -> float:
@@ -249,8 +329,9 @@ def parse_settings(text: str, source: str = "configuration") -> Settings:
         raise ConfigError(
             f"{source}: refusing keys that look like secrets: {', '.join(secret_keys)}. "
             "The console needs no credentials in its configuration: the admin password "
-            "is stored only as a hash (admin_password_hash_file) and OSS access keys "
-            "stay on the cluster nodes."
+            "is stored only as a hash (admin_password_hash_file), the Kafka user's password "
+            "in its own file (kafka_security.password_file) and OSS access keys stay on the "
+            "cluster nodes."
         )
     try:
         return Settings.model_validate_json(text)
@@ -313,3 +394,32 @@ def read_session_secret(path: Path) -> bytes:
             f"{MIN_SESSION_SECRET_BYTES} random bytes (e.g. 64 hex characters)"
         )
     return secret
+
+
+MAX_KAFKA_PASSWORD_BYTES = 1024
+
+
+def read_kafka_password(path: Path) -> str:
+    """The Kafka user's password: one line, in a file the console reads and others do not."""
+    check_private_file(path, "Kafka password file", allow_group_read=True)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the Kafka password file {path}: {exc}") from exc
+    password = text.removesuffix("\n")
+    if not password or len(password.encode("utf-8")) > MAX_KAFKA_PASSWORD_BYTES:
+        raise ConfigError(
+            f"the Kafka password file {path} must hold one non-empty line "
+            f"of at most {MAX_KAFKA_PASSWORD_BYTES} bytes"
+        )
+    if "\n" in password or "\r" in password:
+        raise ConfigError(f"the Kafka password file {path} must hold a single line")
+    return password
+
+
+def check_kafka_ca_file(path: Path) -> None:
+    """Refuse a CA file that holds no usable PEM certificate (the client would not start)."""
+    try:
+        build_ssl_context(SecurityConfig(protocol="SSL", ca_file=str(path)))
+    except ValueError as exc:
+        raise ConfigError(f"kafka_security.ca_file: {exc}") from exc

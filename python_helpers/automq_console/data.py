@@ -10,6 +10,11 @@ Two boundaries lead out of the process, and tests fake exactly these:
   :mod:`automq_helpers.kafka_probe` (DescribeQuorum v1 over the wire protocol;
   the admin client does not expose it).
 
+Both speak the cluster's security protocol (``Settings.kafka_security``): on a
+secure cluster SASL_SSL with SCRAM as the console's read-only user, trusting the
+cluster CA and checking the brokers' names; the quorum is then read through the
+brokers' CLIENT listener, which forwards DescribeQuorum to the active controller.
+
 The pages never see a raw answer: each method returns small frozen dataclasses
 holding only the fields a page shows.  Failures to reach the cluster are
 returned as messages in ``errors`` (a down broker makes a page show red, not
@@ -22,6 +27,7 @@ the Kafka protocol does not tell a server's version.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import re
 import time
@@ -43,13 +49,15 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from automq_helpers.kafka_probe import (
+    PLAINTEXT,
     ProbeError,
     QuorumInfo,
+    SecurityConfig,
     describe_quorum_from_any,
     evaluate_quorum,
 )
 
-from .config import Settings
+from .config import Settings, read_kafka_password
 
 LOG = logging.getLogger(__name__)
 
@@ -457,6 +465,49 @@ def build_quorum_rows(quorum: QuorumInfo) -> tuple[QuorumRow, ...]:
     return tuple(rows)
 
 
+# --------------------------------------------------------------------------- client settings
+
+
+def admin_client_config(settings: Settings, password: str | None) -> dict[str, Any]:
+    """The confluent-kafka AdminClient settings: the brokers, and on a secure cluster
+    SASL_SSL as the console's user, trusting the cluster CA and checking host names."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": ",".join(settings.bootstrap_servers),
+        "client.id": "automq-console",
+        "socket.timeout.ms": int(settings.kafka_timeout_seconds * 1000),
+    }
+    security = settings.kafka_security
+    if security.is_secure:
+        if not password:
+            raise ValueError("kafka_security SASL_SSL needs the user's password")
+        config.update(
+            {
+                "security.protocol": "SASL_SSL",
+                "sasl.mechanisms": security.mechanism,
+                "sasl.username": security.username,
+                "sasl.password": password,
+                "ssl.ca.location": str(security.ca_file),
+                "ssl.endpoint.identification.algorithm": "https",
+            }
+        )
+    return config
+
+
+def probe_security(settings: Settings, password: str | None) -> SecurityConfig:
+    """The same for the wire-protocol probe (DescribeQuorum)."""
+    security = settings.kafka_security
+    if not security.is_secure:
+        return PLAINTEXT
+    return SecurityConfig(
+        protocol="SASL_SSL",
+        ca_file=str(security.ca_file),
+        check_hostname=True,
+        sasl_mechanism=security.mechanism,
+        username=security.username,
+        password=password,
+    )
+
+
 # --------------------------------------------------------------------------- the source
 
 
@@ -482,16 +533,17 @@ class KafkaDataSource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaDataSource:
-        """The real thing: a confluent-kafka AdminClient and the wire-protocol probe."""
-        admin = AdminClient(
-            {
-                "bootstrap.servers": ",".join(settings.bootstrap_servers),
-                "client.id": "automq-console",
-                "socket.timeout.ms": int(settings.kafka_timeout_seconds * 1000),
-            }
-        )  # librdkafka logs to stderr (the journal under systemd); a Python logger
+        """The real thing: a confluent-kafka AdminClient and the wire-protocol probe,
+        with the user's password read from its file (ConfigError if it cannot be)."""
+        password_file = settings.kafka_security.password_file
+        password = read_kafka_password(password_file) if password_file is not None else None
+        admin = AdminClient(admin_client_config(settings, password))
+        # librdkafka logs to stderr (the journal under systemd); a Python logger
         # would only receive them from poll(), which nothing calls here.
-        return cls(settings, admin)
+        fetcher = functools.partial(
+            describe_quorum_from_any, security=probe_security(settings, password)
+        )
+        return cls(settings, admin, fetcher)
 
     # -- helpers
 
@@ -506,8 +558,8 @@ class KafkaDataSource:
         return future.result(timeout=self._timeout + 1)
 
     def _quorum_addresses(self) -> list[str]:
-        # Controllers first (only the leader answers there), then brokers, which
-        # forward DescribeQuorum to the active controller.
+        # Controllers first (only the leader answers there; plaintext clusters
+        # only), then brokers, which forward DescribeQuorum to the active controller.
         addresses = list(self._settings.controller_quorum_bootstrap_servers)
         addresses += [a for a in self._settings.bootstrap_servers if a not in addresses]
         return addresses

@@ -6,15 +6,20 @@ Verification re-derives the key with the parameters stored in the hash and
 compares in constant time; parameters are bounded so a hostile hash file can
 not make a login exhaust memory.
 
+Prometheus's basic authentication (its ``--web.config.file``) wants bcrypt
+hashes instead: ``--scheme bcrypt`` makes them with the ``bcrypt`` package, which
+only the Ansible machine needs (the repository's requirements.txt); the console
+host never imports it.
+
 CLI (the password is read from standard input, never from the command line, so
 it shows up neither in ``ps`` nor in shell history; a terminal gets a prompt)::
 
-    python -m automq_console.passwords hash                      # prints the hash
+    python -m automq_console.passwords hash [--scheme bcrypt]    # prints the hash
     python -m automq_console.passwords verify --hash-file PATH   # exit 0 if it matches
 
-``verify`` lets Ansible keep an existing hash file when the password is
-unchanged (a new hash has a new salt, so rehashing on every run would never be
-idempotent).
+``verify`` (either scheme, told by the hash) lets Ansible keep an existing hash
+file when the password is unchanged (a new hash has a new salt, so rehashing on
+every run would never be idempotent).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import binascii
 import getpass
 import hashlib
 import hmac
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -156,7 +162,58 @@ def read_hash_file(path: Path) -> str:
     return text
 
 
+# --------------------------------------------------------------------------- bcrypt
+
+# Prometheus checks the hash at every request that is not in its small cache of
+# recent logins; the passwords are long random strings, which the cost does not
+# need to protect: 2**10 rounds (about 50 ms).
+BCRYPT_ROUNDS = 10
+BCRYPT_MAX_PASSWORD_BYTES = 72  # bcrypt ignores what follows; refuse rather than truncate
+_BCRYPT_RE = re.compile(r"^\$2[aby]\$(0[4-9]|1[0-9]|2[0-9]|3[01])\$[./A-Za-z0-9]{53}$")
+
+
+def hash_password_bcrypt(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
+    """A new ``$2b$`` bcrypt hash of ``password``, as Prometheus's basic_auth_users takes."""
+    import bcrypt  # the Ansible machine's requirement only
+
+    data = password.encode("utf-8")
+    if not data:
+        raise ValueError("the password must not be empty")
+    if len(data) > BCRYPT_MAX_PASSWORD_BYTES:
+        raise ValueError(f"bcrypt takes passwords of at most {BCRYPT_MAX_PASSWORD_BYTES} bytes")
+    return bcrypt.hashpw(data, bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def verify_password_bcrypt(password: str, encoded: str) -> bool:
+    """True if ``password`` matches the bcrypt hash; PasswordHashError if it is malformed."""
+    encoded = encoded.strip()
+    if not _BCRYPT_RE.match(encoded):
+        raise PasswordHashError("expected a bcrypt hash $2b$NN$ followed by 53 characters")
+    import bcrypt
+
+    data = password.encode("utf-8")
+    if len(data) > BCRYPT_MAX_PASSWORD_BYTES:
+        return False
+    return bcrypt.checkpw(data, encoded.encode("ascii"))
+
+
+def verify_any(password: str, encoded: str) -> bool:
+    """Verify against a scrypt or a bcrypt hash, whichever ``encoded`` is."""
+    if encoded.startswith("$2"):
+        return verify_password_bcrypt(password, encoded)
+    return verify_password(password, encoded)
+
+
 # --------------------------------------------------------------------------- CLI
+
+
+def _read_any_hash(path: Path) -> str:
+    """A scrypt hash file (validated) or a bcrypt one (checked when verified)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PasswordHashError(f"cannot read the password hash file {path}: {exc}") from exc
+    return text if text.startswith("$2") else read_hash_file(path)
 
 
 def read_password(stream: TextIO) -> str:
@@ -186,7 +243,13 @@ def main(
         description="Hash the console admin password (read from stdin), or verify it.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("hash", help="print a scrypt hash of the password on stdin")
+    hasher = sub.add_parser("hash", help="print a hash of the password on stdin")
+    hasher.add_argument(
+        "--scheme",
+        choices=("scrypt", "bcrypt"),
+        default="scrypt",
+        help="scrypt (the console's admin) or bcrypt (Prometheus's basic authentication)",
+    )
     verify = sub.add_parser("verify", help="exit 0 if the password on stdin matches the hash")
     verify.add_argument("--hash-file", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -200,10 +263,11 @@ def main(
         return 2
     try:
         if args.command == "hash":
-            out.write(hash_password(password) + "\n")
+            hasher_of = hash_password_bcrypt if args.scheme == "bcrypt" else hash_password
+            out.write(hasher_of(password) + "\n")
             return 0
-        encoded = read_hash_file(args.hash_file)
-        return 0 if verify_password(password, encoded) else 1
+        encoded = _read_any_hash(args.hash_file)
+        return 0 if verify_any(password, encoded) else 1
     except ValueError as exc:  # PasswordHashError included
         err.write(f"error: {exc}\n")
         return 2

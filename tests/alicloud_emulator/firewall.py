@@ -119,6 +119,10 @@ class InterfaceFirewall:
     # The OSS data plane: HTTPS to this address on 443 goes to its port (the emulator's
     # listener), so OSS endpoints need no port while the emulator binds any free one.
     oss: OssTarget | None = None
+    # An associated EIP and the private address it maps to: Alibaba's EIP is a 1:1 NAT
+    # to the private address, so services bound to that address answer on the EIP.
+    eip: str | None = None
+    private_ip: str | None = None
 
 
 def ordered(rules: Iterable[FirewallRule], direction: str) -> list[FirewallRule]:
@@ -132,6 +136,7 @@ def interface_firewall(
     instances: Iterable[Instance],
     resolver: Resolver | None,
     oss: OssTarget | None = None,
+    eip: str | None = None,
 ) -> InterfaceFirewall:
     """The firewall of ``instance``'s primary interface, from the emulator's state."""
     own = [groups[g] for g in instance.security_group_ids if g in groups]
@@ -173,6 +178,8 @@ def interface_firewall(
         default_egress="accept" if basic else "drop",
         resolver=resolver,
         oss=oss,
+        eip=eip,
+        private_ip=instance.private_ip,
     )
 
 
@@ -278,13 +285,26 @@ def render_ruleset(firewall: InterfaceFirewall) -> str:
             f"\t\tip daddr {firewall.oss.address} tcp dport {HTTPS_PORT} dnat to "
             f"{firewall.oss.address}:{firewall.oss.port}"
         )
-    if nat:
-        lines += [
-            f"table ip {DNS_TABLE} {{",
-            "\tchain output {",
-            "\t\ttype nat hook output priority -100; policy accept;",
-            *nat,
-            "\t}",
-            "}",
-        ]
+    eip_nat = (
+        [f"\t\tip daddr {firewall.eip} dnat to {firewall.private_ip}"]
+        if firewall.eip and firewall.private_ip
+        else []
+    )
+    if nat or eip_nat:
+        lines.append(f"table ip {DNS_TABLE} {{")
+        if nat:
+            lines += [
+                "\tchain output {",
+                "\t\ttype nat hook output priority -100; policy accept;",
+                *nat,
+                "\t}",
+            ]
+        if eip_nat:
+            lines += [
+                "\tchain prerouting {",
+                "\t\ttype nat hook prerouting priority -100; policy accept;",
+                *eip_nat,
+                "\t}",
+            ]
+        lines.append("}")
     return "\n".join(lines) + "\n"

@@ -129,6 +129,7 @@ class Networking:
                 list(state.instances.values()),
                 self.dns.listener(instance.vpc_id),
                 self._oss_target(instance.vpc_id),
+                eip.ip if (eip := state.eips.get(instance.eip_allocation_id)) else None,
             )
         return render_ruleset(firewall)
 

@@ -33,6 +33,7 @@ import json
 import os
 import shlex
 import socket
+import ssl
 import stat
 import subprocess
 import urllib.parse
@@ -196,14 +197,16 @@ def group_vars(root: Path) -> dict[str, Any]:
         "automq_package_cache_dir": str(root / "package-cache"),
         "automq_heap_opts": "-Xms384m -Xmx384m -XX:MaxDirectMemorySize=256m",
         "automq_host_sysctl_apply": False,
-        # The console: its password kept on this machine; plain HTTP here.
+        # The console and Prometheus: HTTPS with certificates from the cluster CA
+        # (kept here), their passwords kept on this machine.
+        "automq_pki_ca_dir": str(root / "ca"),
         "automq_console_admin_password_file": str(root / "console-admin.password"),
-        "automq_console_cookie_secure": False,
         # Secure by default: the CA, the passwords and the client configuration here.
         "automq_pki_ca_dir": str(root / "ca"),
         "automq_admin_password_file": str(root / "admin.password"),
         "automq_monitor_password_file": str(root / "monitor.password"),
         "automq_client_config_file": str(root / "client.properties"),
+        "automq_console_prometheus_password_file": str(root / "prometheus.password"),
         # The fixture has no AutoMQ exporter: Prometheus scrapes the JMX agent.
         "automq_metrics_exporter": "none",
         "automq_jmx_exporter_enabled": True,
@@ -337,6 +340,12 @@ def test_inventory_through_the_console_eip(tmp_path: Path):
     console = hosts["jump-console-1"]
     assert console["ansible_host"] == "198.51.100.7"
     assert "ProxyCommand" not in console["ansible_ssh_common_args"]
+    # The console's HTTPS certificate names both of its addresses.
+    assert (console["alicloud_private_ip"], console["alicloud_public_ip"]) == (
+        "10.0.1.4",
+        "198.51.100.7",
+    )
+    assert "alicloud_public_ip" not in hosts["jump-node-1"]
     known_hosts = inventory / "automq_state" / ".alicloud" / "jump-known_hosts"
     for name in ("jump-node-1", "jump-broker-1"):
         host = hosts[name]
@@ -380,13 +389,18 @@ def test_site_provisions_and_deploys(deployed: Scenario):
     stats = recap(deployed.runs["site"])
     assert set(stats) == {"localhost", *NODES, CONSOLE}
     assert all(s["failures"] == 0 and s["dark"] == 0 for s in stats.values()), stats
-    # The console, deployed by the same run, answers on its EIP (from the admin CIDR), and
-    # not on its private address (this machine comes from the VPC gateway there).
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    # The console, deployed by the same run, answers on its EIP (from the admin CIDR) over
+    # HTTPS with a certificate from the cluster CA that names the EIP, and not on its
+    # private address (this machine comes from the VPC gateway there).
     eip = deployed.node_address(CONSOLE)
     assert ipaddress.IPv4Address(eip) in ipaddress.IPv4Network(INTERNET_CIDR)
-    with opener.open(f"http://{eip}:{CONSOLE_PORT}/healthz", timeout=10) as answer:
+    trusted = ssl.create_default_context(cafile=str(deployed.root / "ca" / "ca.crt"))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=trusted)
+    )
+    with opener.open(f"https://{eip}:{CONSOLE_PORT}/healthz", timeout=10) as answer:
         assert answer.read().strip() == b"ok"
+        assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
     assert not answers_here(deployed.private_ip(CONSOLE), CONSOLE_PORT)
 
 

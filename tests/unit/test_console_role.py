@@ -1,5 +1,7 @@
-"""The automq_console role's templates and input checks, and the automq role's
-metrics and log files, rendered by real Ansible on localhost (no host needed).
+"""The automq_console role's templates, input checks and password handling, and the
+automq role's metrics and log files, rendered by real Ansible on localhost (no host
+needed). The nodes are described by the automq role's real "describe" entry point
+(which, for a secure cluster, creates the cluster CA in a temporary directory).
 
 The byoc flavor cannot run here (AutoMQ's image is not available): these tests
 are what proves its unit, its environment file and its input checks.
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import bcrypt
 import pytest
 import yaml
 
@@ -28,7 +32,7 @@ all:
   children:
     automq_controller:
       hosts:
-        node-1: {{ansible_host: 10.9.0.11}}
+        node-1: {{ansible_host: 10.9.0.11, automq_advertised_host: node-1.prod.internal}}
         node-2: {{ansible_host: 10.9.0.12}}
         node-3: {{ansible_host: 10.9.0.13}}
     automq_broker:
@@ -40,29 +44,36 @@ all:
     ansible_python_interpreter: {python}
 """
 
-# The nodes as the automq role's "describe" entry point reports them.
+# The nodes, described by the automq role's "describe" entry point after the
+# identity facts its preflight would set.
 DESCRIBE = """
 - hosts: automq_controller:automq_broker
   gather_facts: false
   tasks:
     - ansible.builtin.set_fact:
-        __automq_node_description:
-          host: "{{{{ inventory_hostname }}}}"
-          node_id: "{{{{ ids[inventory_hostname] }}}}"
-          cluster_name: prod
-          cluster_id: Hf83ksPFHQGPemBNvQwRxw
-          roles: "{{{{ ['broker'] + (['controller'] if inventory_hostname != 'node-4' else []) }}}}"
-          version: 1.7.3
-          advertised_host: "{{{{ ansible_host }}}}"
-          broker_port: 9092
-          controller_port: 9093
-          max_voter_lag: 1000
-          oss: {{region: cn-hangzhou, endpoint: "https://oss-cn-hangzhou-internal.aliyuncs.com",
-                data_bucket: prod-data, ops_bucket: prod-ops}}
-          metrics: {metrics}
+        __automq_node_id: "{{{{ ids[inventory_hostname] }}}}"
+        __automq_cluster_id: Hf83ksPFHQGPemBNvQwRxw
       vars:
         ids: {{node-1: 0, node-2: 1, node-3: 2, node-4: 1000}}
+    - ansible.builtin.include_role:
+        name: automq
+        tasks_from: describe
 """
+
+# What the console role's tasks would have set before its templates: the
+# certificates' paths (as automq_pki publishes them) and Prometheus's hash.
+CONSOLE_FACTS = """
+    - ansible.builtin.set_fact:
+        __automq_console_tls_files:
+          cert: /etc/automq-console/tls/console.d/2-certificate.pem
+          key: /etc/automq-console/tls/console.d/1-private-key.pem
+        __automq_console_prometheus_tls_files:
+          cert: /etc/prometheus/tls/prometheus.d/2-certificate.pem
+          key: /etc/prometheus/tls/prometheus.d/1-private-key.pem
+        __automq_console_prometheus_hash: "{hash}"
+"""
+PROMETHEUS_PASSWORD = "prometheus-Password-42"
+PROMETHEUS_HASH = bcrypt.hashpw(PROMETHEUS_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
 
 RENDER = (
     DESCRIBE
@@ -73,12 +84,19 @@ RENDER = (
     - {repo}/roles/automq_console/defaults/main.yml
     - {repo}/roles/automq_console/vars/main.yml
   tasks:
+"""
+    + CONSOLE_FACTS
+    + """
     - ansible.builtin.template:
         src: {repo}/roles/automq_console/templates/{{{{ item }}}}.j2
         dest: {out}/{{{{ item }}}}
         mode: "0600"
       loop: [console.json, automq-console.service, automq-console-byoc.service, byoc.env,
-             prometheus.yml, prometheus.default]
+             prometheus.yml, prometheus.default, prometheus-web.yml]
+    - ansible.builtin.copy:
+        content: "{{{{ __automq_console_tls_names | to_json }}}}"
+        dest: {out}/tls-names.json
+        mode: "0600"
 """
 )
 
@@ -97,7 +115,25 @@ PREFLIGHT = (
 """
 )
 
-JMX_METRICS = "[{exporter: jmx, port: 9404}]"
+JMX = {"automq_metrics_exporter": "none", "automq_jmx_exporter_enabled": True}
+BOTH = {"automq_metrics_exporter": "automq", "automq_jmx_exporter_enabled": True}
+
+
+def cluster_vars(tmp_path: Path) -> dict[str, object]:
+    """The nodes' settings (group_vars), with the Ansible machine's files in tmp_path."""
+    monitor = tmp_path / "monitor.password"
+    monitor.write_text("monitor-Password-0123456789")
+    monitor.chmod(0o600)
+    return {
+        "automq_cluster_name": "prod",
+        "automq_oss_region": "cn-hangzhou",
+        "automq_oss_data_bucket": "prod-data",
+        "automq_oss_ops_bucket": "prod-ops",
+        "automq_pki_ca_dir": str(tmp_path / "ca"),
+        "automq_monitor_password_file": str(monitor),
+        "automq_console_prometheus_password_file": str(tmp_path / "prometheus.password"),
+        **JMX,
+    }
 
 
 def run_playbook(
@@ -118,33 +154,48 @@ def run_playbook(
     )  # fmt: skip
 
 
-def render(tmp_path: Path, metrics: str = JMX_METRICS, **extra: object) -> dict[str, str]:
+def render(tmp_path: Path, **extra: object) -> dict[str, str]:
     out = tmp_path / "out"
     out.mkdir(parents=True)
-    run = run_playbook(tmp_path, RENDER.format(repo=REPO, out=out, metrics=metrics), extra)
+    play = RENDER.format(repo=REPO, out=out, hash=PROMETHEUS_HASH)
+    run = run_playbook(tmp_path, play, {**cluster_vars(tmp_path), **extra})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return {path.name: path.read_text() for path in out.iterdir()}
 
 
-def preflight(tmp_path: Path, metrics: str = JMX_METRICS, **extra: object) -> str:
+def preflight(tmp_path: Path, **extra: object) -> str:
     """The preflight's output; fails the test unless the preflight refused."""
-    run = run_playbook(tmp_path, PREFLIGHT.format(repo=REPO, metrics=metrics), extra)
+    play = PREFLIGHT.format(repo=REPO)
+    run = run_playbook(tmp_path, play, {**cluster_vars(tmp_path), **extra})
     assert run.returncode != 0, "the preflight accepted: " + run.stdout[-2000:]
     return " ".join(run.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def default_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The files of the default settings (a secure cluster), rendered once for several tests."""
+    return render(tmp_path_factory.mktemp("default"))
 
 
 # --------------------------------------------------------------------------- builtin
 
 
-def test_console_configuration_from_the_inventory(tmp_path: Path) -> None:
-    config = json.loads(render(tmp_path)["console.json"])
+def test_console_configuration_of_a_secure_cluster(default_files: dict[str, str]) -> None:
+    config = json.loads(default_files["console.json"])
     assert config["cluster_name"] == "prod"
+    # The brokers' CLIENT listener only: the controllers' wants the nodes' certificates.
     assert config["bootstrap_servers"] == [
-        "10.9.0.11:9092", "10.9.0.12:9092", "10.9.0.13:9092", "10.9.0.21:9092",
+        "node-1.prod.internal:9092", "10.9.0.12:9092", "10.9.0.13:9092", "10.9.0.21:9092",
     ]  # fmt: skip
-    assert config["controller_quorum_bootstrap_servers"] == [
-        "10.9.0.11:9093", "10.9.0.12:9093", "10.9.0.13:9093",
-    ]  # fmt: skip
+    assert config["controller_quorum_bootstrap_servers"] == []
+    assert config["kafka_security"] == {
+        "protocol": "SASL_SSL",
+        "mechanism": "SCRAM-SHA-512",
+        "ca_file": "/etc/automq-console/kafka-ca.crt",
+        "username": "automq-console",
+        "password_file": "/etc/automq-console/kafka.password",
+    }
+    assert "monitor-Password" not in json.dumps(config)  # only the file's path
     assert config["expected_voters"] == [0, 1, 2]
     assert [(n["node_id"], n["host"], n["roles"]) for n in config["nodes"]] == [
         (0, "node-1", ["broker", "controller"]),
@@ -156,19 +207,74 @@ def test_console_configuration_from_the_inventory(tmp_path: Path) -> None:
     assert config["oss"]["data_bucket"] == "prod-data"
     assert config["admin_password_hash_file"] == "/etc/automq-console/admin.hash"
     assert config["session_secret_file"] == "/etc/automq-console/session.key"
-    assert config["cookie_secure"] is True  # production default: TLS in front
-    assert (config["listen_host"], config["listen_port"]) == ("0.0.0.0", 8080)
+    assert config["cookie_secure"] is True
+    # HTTPS itself, on the host's private address (ansible_host, an IPv4 address).
+    assert (config["listen_host"], config["listen_port"]) == ("10.9.0.5", 8080)
+    assert config["tls_cert_file"] == "/etc/automq-console/tls/console.d/2-certificate.pem"
+    assert config["tls_key_file"] == "/etc/automq-console/tls/console.d/1-private-key.pem"
+    assert config["prometheus_port"] == 9090
 
 
-def test_console_configuration_is_accepted_by_the_console(tmp_path: Path) -> None:
+def test_console_configuration_of_a_plaintext_cluster_is_accepted(tmp_path: Path) -> None:
     from automq_console.config import parse_settings
 
-    settings = parse_settings(render(tmp_path)["console.json"])
+    settings = parse_settings(render(tmp_path, automq_security="plaintext")["console.json"])
     assert settings.voter_ids == (0, 1, 2)
+    assert not settings.kafka_security.is_secure
+    assert settings.controller_quorum_bootstrap_servers == (
+        "node-1.prod.internal:9093", "10.9.0.12:9093", "10.9.0.13:9093",
+    )  # fmt: skip
+    assert settings.serves_https  # HTTPS all the same
 
 
-def test_console_unit(tmp_path: Path) -> None:
-    unit = render(tmp_path)["automq-console.service"].splitlines()
+def test_console_configuration_of_a_secure_cluster_is_accepted(
+    default_files: dict[str, str],
+) -> None:
+    from automq_console.config import parse_settings
+
+    settings = parse_settings(default_files["console.json"])
+    assert settings.voter_ids == (0, 1, 2)
+    assert settings.kafka_security.is_secure
+    assert settings.serves_https
+
+
+@pytest.mark.parametrize(
+    ("extra", "address"),
+    [
+        ({"alicloud_private_ip": "172.16.1.5"}, "172.16.1.5"),
+        ({"ansible_host": "console.example.com"}, "0.0.0.0"),
+        ({"automq_console_listen_address": "0.0.0.0"}, "0.0.0.0"),
+    ],
+)
+def test_listen_addresses(tmp_path: Path, extra: dict[str, str], address: str) -> None:
+    files = render(tmp_path, **extra)
+    assert json.loads(files["console.json"])["listen_host"] == address
+    if "automq_console_listen_address" not in extra:  # Prometheus follows the same default
+        assert f"--web.listen-address={address}:9090" in files["prometheus.default"]
+
+
+def test_certificate_names(default_files: dict[str, str], tmp_path: Path) -> None:
+    assert json.loads(default_files["tls-names.json"]) == ["DNS:console", "IP:10.9.0.5"]
+
+    names = json.loads(
+        render(
+            tmp_path,
+            alicloud_private_ip="172.16.1.5",
+            alicloud_public_ip="198.51.100.7",
+            automq_console_tls_extra_names=["DNS:console.example.com"],
+        )["tls-names.json"]
+    )
+    assert names == [
+        "DNS:console",
+        "IP:10.9.0.5",
+        "IP:172.16.1.5",
+        "IP:198.51.100.7",
+        "DNS:console.example.com",
+    ]
+
+
+def test_console_unit(default_files: dict[str, str]) -> None:
+    unit = default_files["automq-console.service"].splitlines()
     for line in (
         "User=automq-console",
         "Environment=AUTOMQ_CONSOLE_CONFIG=/etc/automq-console/console.json",
@@ -206,7 +312,7 @@ def test_byoc_unit_and_environment(tmp_path: Path) -> None:
     assert "ExecStartPre=-/usr/bin/docker rm --force automq-byoc-console" in lines
     assert (
         "ExecStartPost=/usr/bin/timeout 300 /bin/bash -c "
-        "'until (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; do sleep 2; done'"
+        "'until (exec 3<>/dev/tcp/10.9.0.5/8080) 2>/dev/null; do sleep 2; done'"
     ) in lines
     assert "Requires=docker.service" in lines
     assert "Restart=on-failure" in lines
@@ -228,7 +334,7 @@ def test_byoc_without_pull_and_with_a_string_config(tmp_path: Path) -> None:
         automq_console_port=8443,
     )
     assert "docker pull" not in files["automq-console-byoc.service"]
-    assert "/dev/tcp/127.0.0.1/8443" in files["automq-console-byoc.service"]
+    assert "/dev/tcp/10.9.0.5/8443" in files["automq-console-byoc.service"]
     assert "CONFIG=base64:eyJhIjoxfQ==" in files["byoc.env"].splitlines()
 
 
@@ -286,6 +392,31 @@ NEEDS_IMAGE = "The byoc flavor needs automq_console_byoc_image"
             "automq_console_admin_user ('ad min')",
             "admin_user is",
         ),
+        (
+            {"automq_console_tls_cert_file": "/etc/ssl/console.pem"},
+            "are both empty (certificates from the cluster CA) or both existing PEM files",
+            "(automq_console_tls_cert_file | length > 0) == (automq_console_tls_key_file",
+        ),
+        (
+            {"automq_console_tls_extra_names": ["console.example.com"]},
+            'a list such as ["DNS:console.example.com"',
+            "automq_console_tls_extra_names | reject",
+        ),
+        (
+            {"automq_console_listen_address": "console.example.com"},
+            "an IPv4 address of the host, or 0.0.0.0",
+            "automq_console_listen_address in",
+        ),
+        (
+            {"automq_console_prometheus_password_length": 80},
+            "from 16 to 72 (bcrypt reads no further)",
+            "automq_console_prometheus_password_length | int <= 72",
+        ),
+        (
+            {"automq_console_prometheus_username": "prom etheus"},
+            "automq_console_prometheus_username ('prom etheus')",
+            "automq_console_prometheus_username is match",
+        ),
     ],
 )
 def test_preflight_refuses_bad_inputs(
@@ -299,28 +430,86 @@ def test_preflight_refuses_bad_inputs(
 
 
 def test_preflight_refuses_an_exporter_on_prometheus_port(tmp_path: Path) -> None:
-    output = preflight(tmp_path, metrics="[{exporter: automq, port: 9090}]")
+    output = preflight(tmp_path, automq_jmx_exporter_port=9090)
     assert "no node's metrics port (9090) may be Prometheus's own" in output
 
 
 def test_preflight_refuses_nodes_not_described(tmp_path: Path) -> None:
-    play = PREFLIGHT.format(repo=REPO, metrics=JMX_METRICS).replace(
+    play = PREFLIGHT.format(repo=REPO).replace(
         "hosts: automq_controller:automq_broker", "hosts: node-1:node-2:node-3"
     )
-    run = run_playbook(tmp_path, play, {})
+    run = run_playbook(tmp_path, play, cluster_vars(tmp_path))
     assert run.returncode != 0
     assert "missing: node-4" in " ".join(run.stdout.split())
+
+
+def test_preflight_needs_the_monitor_password_of_a_secure_cluster(tmp_path: Path) -> None:
+    output = preflight(tmp_path, automq_monitor_password_file=str(tmp_path / "missing.password"))
+    assert "the user's password file (" + str(tmp_path / "missing.password") in output
+    assert "which the deploy writes" in output
+
+
+def test_preflight_refuses_mixed_security_modes(tmp_path: Path) -> None:
+    play = PREFLIGHT.format(repo=REPO).replace(
+        "        tasks_from: describe\n",
+        "        tasks_from: describe\n"
+        "      vars:\n"
+        "        automq_security: \"{{ 'plaintext' if inventory_hostname == 'node-4' "
+        "else 'secure' }}\"\n",
+        1,
+    )
+    assert "automq_security:" in play
+    run = run_playbook(tmp_path, play, cluster_vars(tmp_path))
+    assert run.returncode != 0
+    assert "run different security modes (secure, plaintext)" in " ".join(run.stdout.split())
+
+
+def test_preflight_checks_your_own_certificate_against_its_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    sys.path.insert(0, str(REPO / "tests" / "unit" / "console"))
+    from console_fakes import make_pki
+
+    pki = make_pki(tmp_path / "own")
+    other = tmp_path / "other.key"
+    other.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    output = preflight(
+        tmp_path,
+        automq_console_tls_cert_file=str(pki.cert_file),
+        automq_console_tls_key_file=str(other),
+    )
+    assert f"automq_console_tls_key_file ({other}) must be the unencrypted PEM key" in output
+
+    # The matching key passes this check; the run then stops at nothing else.
+    play = PREFLIGHT.format(repo=REPO)
+    extra = {
+        **cluster_vars(tmp_path),
+        "automq_console_tls_cert_file": str(pki.cert_file),
+        "automq_console_tls_key_file": str(pki.key_file),
+    }
+    run = run_playbook(tmp_path, play, extra)
+    assert run.returncode == 0, run.stdout[-3000:]
 
 
 # --------------------------------------------------------------------------- Prometheus
 
 
-def test_prometheus_targets_from_the_inventory(tmp_path: Path) -> None:
-    files = render(tmp_path, automq_console_prometheus_scrape_interval="5s")
+def test_prometheus_targets_from_the_inventory(default_files: dict[str, str]) -> None:
+    files = default_files
     config = yaml.safe_load(files["prometheus.yml"])
-    assert config["global"]["scrape_interval"] == "5s"
+    assert config["global"]["scrape_interval"] == "30s"
+    assert config["global"]["external_labels"] == {"cluster": "prod"}
     jobs = {job["job_name"]: job["static_configs"] for job in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "automq-jmx"}
+    # Not itself: its web interface wants a password that is not on the host.
+    assert set(jobs) == {"automq-jmx"}
+    # The address the exporters bind (the private address), not the advertised name.
     assert [
         (c["targets"], c["labels"]["node"], c["labels"]["node_id"]) for c in jobs["automq-jmx"]
     ] == [
@@ -329,16 +518,88 @@ def test_prometheus_targets_from_the_inventory(tmp_path: Path) -> None:
         (["10.9.0.13:9404"], "node-3", "2"),
         (["10.9.0.21:9404"], "node-4", "1000"),
     ]
-    assert "--web.listen-address=0.0.0.0:9090" in files["prometheus.default"]
-    assert "--storage.tsdb.retention.time=15d" in files["prometheus.default"]
+    args = files["prometheus.default"]
+    assert "--web.listen-address=10.9.0.5:9090" in args
+    assert "--web.config.file=/etc/prometheus/web.yml" in args
+    assert "--storage.tsdb.retention.time=15d" in args
 
 
 def test_prometheus_scrapes_both_exporters_when_nodes_run_both(tmp_path: Path) -> None:
-    metrics = "[{exporter: automq, port: 9464}, {exporter: jmx, port: 9404}]"
-    config = yaml.safe_load(render(tmp_path, metrics=metrics)["prometheus.yml"])
+    config = yaml.safe_load(
+        render(tmp_path, automq_console_prometheus_scrape_interval="5s", **BOTH)["prometheus.yml"]
+    )
+    assert config["global"]["scrape_interval"] == "5s"
     jobs = {job["job_name"]: job["static_configs"] for job in config["scrape_configs"]}
     assert jobs["automq"][0]["targets"] == ["10.9.0.11:9464"]
     assert len(jobs["automq"]) == len(jobs["automq-jmx"]) == 4
+
+
+def test_prometheus_without_exporters_has_no_job(tmp_path: Path) -> None:
+    config = yaml.safe_load(
+        render(tmp_path, automq_metrics_exporter="none", automq_jmx_exporter_enabled=False)[
+            "prometheus.yml"
+        ]
+    )
+    assert config["scrape_configs"] == []
+
+
+def test_prometheus_web_configuration(default_files: dict[str, str]) -> None:
+    web = yaml.safe_load(default_files["prometheus-web.yml"])
+    tls = web["tls_server_config"]
+    assert tls["cert_file"] == "/etc/prometheus/tls/prometheus.d/2-certificate.pem"
+    assert tls["key_file"] == "/etc/prometheus/tls/prometheus.d/1-private-key.pem"
+    assert tls["min_version"] == "TLS12"
+    assert all("_ECDHE_" in suite and "_CBC_" not in suite for suite in tls["cipher_suites"])
+    (user, stored), *more = web["basic_auth_users"].items()
+    assert (user, more) == ("prometheus", [])
+    assert bcrypt.checkpw(PROMETHEUS_PASSWORD.encode(), stored.encode())
+
+
+# --------------------------------------------------------------------------- passwords
+
+LOCAL_PASSWORD = """
+- hosts: console
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_tasks: {repo}/roles/automq_console/tasks/local_password.yml
+      vars:
+        __automq_console_secret:
+          file: {file}
+          hash_file: {file}.bcrypt
+          scheme: bcrypt
+          length: 24
+          what: Prometheus
+"""
+
+
+def test_prometheus_password_is_made_once_and_hashed_only_when_it_changes(tmp_path: Path) -> None:
+    password_file = tmp_path / "keys" / "prometheus.password"
+    hash_file = Path(f"{password_file}.bcrypt")
+    play = LOCAL_PASSWORD.format(repo=REPO, file=password_file)
+    extra = {"automq_console_source_dir": str(REPO / "python_helpers")}
+
+    first = run_playbook(tmp_path, play, extra)
+    assert first.returncode == 0, first.stdout[-3000:]
+    password = password_file.read_text()
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(password_file.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(hash_file.stat().st_mode) == 0o600
+    stored = hash_file.read_text().strip()
+    assert stored.startswith("$2b$10$")
+    assert bcrypt.checkpw(password.encode(), stored.encode())
+    assert password not in first.stdout + first.stderr
+
+    second = run_playbook(tmp_path, play, extra)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert re.search(r"console\s+: ok=\d+\s+changed=0", second.stdout), second.stdout[-1500:]
+    assert hash_file.read_text().strip() == stored  # kept: the password did not change
+
+    password_file.write_text("a-New-password-of-my-own")
+    third = run_playbook(tmp_path, play, extra)
+    assert third.returncode == 0, third.stdout[-3000:]
+    assert bcrypt.checkpw(b"a-New-password-of-my-own", hash_file.read_text().strip().encode())
+    assert "a-New-password-of-my-own" not in third.stdout + third.stderr
 
 
 # --------------------------------------------------------------------------- automq role
@@ -404,7 +665,8 @@ def test_default_unit_has_no_agent_and_rotates_logs(tmp_path: Path) -> None:
         in unit
     )
     props = parse_properties(files["server.properties"])
-    assert props["s3.telemetry.metrics.exporter.uri"] == "prometheus://?host=0.0.0.0&port=9464"
+    # The exporter binds the node's private address (its ansible_host), not every interface.
+    assert props["s3.telemetry.metrics.exporter.uri"] == "prometheus://?host=10.9.0.11&port=9464"
     log4j = parse_properties(files["log4j.properties"])
     appenders = {
         k.split(".")[2] for k in log4j if k.startswith("log4j.appender.") and k.count(".") == 2

@@ -111,7 +111,8 @@ COMMON_PROPERTIES = {
     "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com",
     "s3.wal.path": "0@s3://prod-data?region=oss-cn-hangzhou&"
     "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com",
-    "s3.telemetry.metrics.exporter.uri": "prometheus://?host=0.0.0.0&port=9464",
+    # The exporter binds the node's private address (automq_private_address: ansible_host).
+    "s3.telemetry.metrics.exporter.uri": "prometheus://?host=10.9.0.11&port=9464",
     "offsets.topic.replication.factor": "1",
     "transaction.state.log.replication.factor": "1",
     "transaction.state.log.min.isr": "1",
@@ -244,3 +245,25 @@ def test_unit_file(tmp_path: Path) -> None:
     ):
         assert line in unit.splitlines(), line
     assert not any(line.startswith("MemoryDenyWriteExecute") for line in unit.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("extra", "address"),
+    [
+        ({}, "10.9.0.11"),  # ansible_host is an IPv4 address
+        ({"alicloud_private_ip": "172.16.0.9"}, "172.16.0.9"),  # provisioning knows better
+        ({"ansible_host": "node-1.example.com"}, ""),  # a name: every interface
+        ({"automq_private_address": "10.9.0.99"}, "10.9.0.99"),
+    ],
+)
+def test_metrics_exporters_bind_the_private_address(
+    tmp_path: Path, extra: dict[str, str], address: str
+) -> None:
+    files = render(tmp_path, "combined", 0, automq_jmx_exporter_enabled=True, **extra)
+    props = parse_properties(files["server.properties"])
+    assert props["s3.telemetry.metrics.exporter.uri"] == (
+        f"prometheus://?host={address or '0.0.0.0'}&port=9464"
+    )
+    agent = "-javaagent:/opt/automq/jmx_prometheus_javaagent-1.0.1.jar="
+    bind = f"{address}:" if address else ""
+    assert f'"KAFKA_OPTS={agent}{bind}9404:/etc/automq/jmx-exporter.yml"' in files["automq.service"]

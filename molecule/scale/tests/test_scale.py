@@ -35,7 +35,7 @@ SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
 sys.path.insert(0, str(PROJECT / "python_helpers"))
 sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
 from kafka_clients import client_settings, probe_security  # noqa: E402
-from prometheus_api import jmx_targets_problem, poll  # noqa: E402
+from prometheus_api import Prometheus, jmx_targets_problem, poll  # noqa: E402
 
 from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
 
@@ -43,7 +43,8 @@ ADDRESS = {f"automq-scale-{i}": f"172.30.23.1{i}" for i in range(1, 6)}
 ORIGINAL = ["automq-scale-1", "automq-scale-2", "automq-scale-3"]
 BOOTSTRAP = ",".join(f"{ADDRESS[name]}:9092" for name in ORIGINAL)
 CONSOLE = "automq-scale-console"
-PROMETHEUS_URL = "http://172.30.23.20:9090"
+# HTTPS with the scenario's cluster CA, behind the password the deploy generated.
+PROMETHEUS_ADDRESS = "172.30.23.20"
 JMX_EXPORTER_PORT = 9404
 RECORDS = 2000
 RUN = uuid.uuid4().hex[:6]
@@ -153,7 +154,8 @@ def assert_prometheus_scrapes(node_ids: dict[str, int]) -> None:
     """Prometheus on the console host scrapes exactly these hosts (host -> node.id), all up,
     each target labelled with its node ID: the targets follow the inventory."""
     by_target = {f"{ADDRESS[host]}:{JMX_EXPORTER_PORT}": node for host, node in node_ids.items()}
-    poll(lambda: jmx_targets_problem(PROMETHEUS_URL, set(by_target), by_target))
+    prometheus = Prometheus.of_scenario(PROMETHEUS_ADDRESS)
+    poll(lambda: jmx_targets_problem(prometheus, set(by_target), by_target))
 
 
 def payload(topic: str, sequence: int) -> bytes:

@@ -1,16 +1,20 @@
 """The console host of the cluster scenario, for the console's tests (console_test_*.py).
 
 Like testbed_hosts.py, but for the group automq_console: plain SSH to the
-host as Ansible reached it, plus the addresses the tests use.
+host as Ansible reached it, plus the addresses the tests use. The console and
+Prometheus serve HTTPS only, with certificates from the cluster CA, which the
+tests trust (``AUTOMQ_CA_FILE``, in the scenario's automq_pki_ca_dir).
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 
 import testinfra
 import testinfra.utils.ansible_runner
+from prometheus_api import Prometheus
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -20,8 +24,10 @@ CONSOLE = CONSOLE_HOSTS[0] if CONSOLE_HOSTS else ""
 CONSOLE_ADDRESS = RUNNER.get_variables(CONSOLE)["ansible_host"] if CONSOLE else ""
 NODE_ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in NODE_HOSTS}
 
-CONSOLE_URL = f"http://{CONSOLE_ADDRESS}:8080"
-PROMETHEUS_URL = f"http://{CONSOLE_ADDRESS}:9090"
+CONSOLE_PORT = 8080
+CONSOLE_URL = f"https://{CONSOLE_ADDRESS}:{CONSOLE_PORT}"
+CA_FILE = Path(os.environ["AUTOMQ_CA_FILE"])
+PROMETHEUS = Prometheus.of_scenario(CONSOLE_ADDRESS)
 JMX_EXPORTER_PORT = 9404
 ARTIFACTS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".testbed" / "artifacts"
 
@@ -56,3 +62,8 @@ def console_host():
 def admin_password() -> str:
     """The initial admin password, from the mode-0600 file Ansible wrote on this machine."""
     return Path(os.environ["AUTOMQ_CONSOLE_PASSWORD_FILE"]).read_text().strip()
+
+
+def tls_to_the_console() -> ssl.SSLContext:
+    """Verifies the console's certificate against the cluster CA, and its name (the address)."""
+    return ssl.create_default_context(cafile=str(CA_FILE))

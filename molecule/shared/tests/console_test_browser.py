@@ -2,23 +2,42 @@
 
 Playwright drives Debian's /usr/bin/chromium (no browser download). The test
 makes a topic with records and a consumer group with a known lag, then logs
-in as a person would and reads every page. The overview's screenshot is kept
-as an artifact: $MOLECULE_EPHEMERAL_DIRECTORY/console-overview.png and
-.testbed/artifacts/console-overview.png.
+in as a person would, over HTTPS, and reads every page. The overview's
+screenshot is kept as an artifact: $MOLECULE_EPHEMERAL_DIRECTORY/console-overview.png
+and .testbed/artifacts/console-overview.png.
+
+Chromium takes no CA file, so Python first verifies the console's certificate
+against the cluster CA (and that it names the console's address), and
+Chromium then accepts exactly that certificate's key
+(--ignore-certificate-errors-spki-list); any other certificate is an error.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
+import socket
 import uuid
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from console_hosts import ARTIFACTS, CONSOLE_URL, NODE_ADDRESSES, admin_password, console_host
+from console_hosts import (
+    ARTIFACTS,
+    CONSOLE_ADDRESS,
+    CONSOLE_PORT,
+    CONSOLE_URL,
+    NODE_ADDRESSES,
+    admin_password,
+    console_host,
+    tls_to_the_console,
+)
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from kafka_clients import client_settings
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -39,6 +58,23 @@ COMMITTED_PER_PARTITION = 40
 EXPECTED_LAG = PARTITIONS * (RECORDS_PER_PARTITION - COMMITTED_PER_PARTITION)
 LOCK_OUT_AFTER = 5
 PAGES = ("/", "/topics", "/groups", "/storage")
+HSTS = "max-age=31536000"
+SESSION_COOKIE = "__Host-automq_console_session"
+LOGIN_COOKIE = "__Host-automq_console_login"
+
+
+def verified_console_key() -> str:
+    """The base64 SHA-256 of the console certificate's public key (SPKI), once Python has
+    verified the certificate against the cluster CA and its name against the address."""
+    with (
+        socket.create_connection((CONSOLE_ADDRESS, CONSOLE_PORT), timeout=10) as raw,
+        tls_to_the_console().wrap_socket(raw, server_hostname=CONSOLE_ADDRESS) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der, "the console sent no certificate"
+    key = x509.load_der_x509_certificate(der).public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +109,11 @@ def workload() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def browser():
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: tests/testbed/ensure_browser.sh"
+    trusted = f"--ignore-certificate-errors-spki-list={verified_console_key()}"
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, trusted]
+        )
         yield chromium
         chromium.close()
 
@@ -133,6 +172,7 @@ def test_wrong_password_is_rejected(page: Page, seen_html):
 def test_login_shows_every_node_healthy_with_its_version(page: Page, seen_html):
     answer = _log_in(page, admin_password())
     assert answer.status == 303
+    assert answer.headers["strict-transport-security"] == HSTS
     assert page.url == f"{CONSOLE_URL}/"
     expect(page.locator("p.alert.ok")).to_have_text(
         f"All {len(NODE_ADDRESSES)} nodes are up and the controller quorum is healthy."
@@ -152,6 +192,32 @@ def test_login_shows_every_node_healthy_with_its_version(page: Page, seen_html):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shot, ARTIFACTS / "console-overview.png")
     assert shot.stat().st_size > 10_000
+
+
+def test_cookies_after_an_https_login_are_secure_httponly_samesite(page: Page):
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies(CONSOLE_URL)}
+    assert SESSION_COOKIE in cookies, sorted(cookies)
+    for name in (SESSION_COOKIE, LOGIN_COOKIE):
+        if name not in cookies:  # the login cookie is cleared by a successful login
+            continue
+        cookie = cookies[name]
+        assert cookie["secure"] is True, cookie
+        assert cookie["httpOnly"] is True, cookie
+        assert cookie["sameSite"] == "Strict", cookie
+        # __Host-: set by this host only (no Domain attribute), for every path.
+        assert (cookie["domain"], cookie["path"]) == (CONSOLE_ADDRESS, "/"), cookie
+    assert LOGIN_COOKIE not in cookies
+
+
+def test_every_page_is_https_with_hsts_and_links_prometheus_over_https(page: Page):
+    for path in PAGES:
+        answer = page.goto(f"{CONSOLE_URL}{path}")
+        assert answer is not None
+        assert answer.status == 200, path
+        assert answer.headers["strict-transport-security"] == HSTS, path
+        assert page.url.startswith("https://")
+    link = page.locator("nav a", has_text="Metrics (Prometheus)")
+    expect(link).to_have_attribute("href", f"https://{CONSOLE_ADDRESS}:9090/")
 
 
 def test_topics_page_shows_the_topic(page: Page, workload, seen_html):

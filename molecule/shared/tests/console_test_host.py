@@ -5,9 +5,12 @@ Scenario cluster only (molecule/cluster/molecule.yml names this file).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
+import socket
+import ssl
 import stat
 from pathlib import Path
 
@@ -15,15 +18,22 @@ import pytest
 import testinfra
 from console_hosts import (
     CONSOLE,
+    CONSOLE_ADDRESS,
+    CONSOLE_PORT,
     JMX_EXPORTER_PORT,
     NODE_ADDRESSES,
     NODE_SPECS,
-    admin_password,
+    PROMETHEUS,
     console_host,
+    tls_to_the_console,
 )
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 CONF = "/etc/automq-console"
 VENV = "/opt/automq-console/venv"
+TLS = f"{CONF}/tls"
+EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +44,8 @@ def console():
 
 @pytest.fixture(scope="module", params=sorted(NODE_SPECS))
 def node(request):
-    return testinfra.get_host(NODE_SPECS[request.param])
+    """(the node's address, its testinfra host)."""
+    return NODE_ADDRESSES[request.param], testinfra.get_host(NODE_SPECS[request.param])
 
 
 def _grep_as_root(host, needle: str, paths: str):
@@ -71,13 +82,19 @@ def test_console_runs_as_its_own_user(console):
 
 def test_configuration_files_and_modes(console):
     with console.sudo():
-        for path, mode in (
-            (f"{CONF}/console.json", 0o640),
-            (f"{CONF}/admin.hash", 0o640),
-            (f"{CONF}/session.key", 0o640),
+        for path, group, mode in (
+            (f"{CONF}/console.json", "automq-console", 0o640),
+            (f"{CONF}/admin.hash", "automq-console", 0o640),
+            (f"{CONF}/session.key", "automq-console", 0o640),
+            (f"{CONF}/kafka.password", "automq-console", 0o640),
+            (f"{CONF}/kafka-ca.crt", "automq-console", 0o644),
+            (f"{TLS}/console.d/1-private-key.pem", "automq-console", 0o640),
+            (f"{TLS}/console.d/2-certificate.pem", "automq-console", 0o644),
+            ("/etc/prometheus/web.yml", "prometheus", 0o640),
+            ("/etc/prometheus/tls/prometheus.d/1-private-key.pem", "prometheus", 0o640),
         ):
             item = console.file(path)
-            assert (item.user, item.group, item.mode) == ("root", "automq-console", mode), path
+            assert (item.user, item.group, item.mode) == ("root", group, mode), path
         directory = console.file(CONF)
         assert (directory.user, directory.group, directory.mode) == (
             "root",
@@ -86,14 +103,30 @@ def test_configuration_files_and_modes(console):
         )
         assert console.file(f"{CONF}/admin.hash").content_string.startswith("scrypt$")
     # The deploy user (any other account) reads none of them.
-    assert console.run(f"cat {CONF}/session.key").rc != 0
+    for secret in ("session.key", "kafka.password", "tls/console.d/1-private-key.pem"):
+        assert console.run(f"cat {CONF}/{secret}").rc != 0, secret
+    assert console.run("cat /etc/prometheus/web.yml").rc != 0
 
 
 def test_configuration_comes_from_the_inventory(console):
     with console.sudo():
         config = json.loads(console.file(f"{CONF}/console.json").content_string)
     assert config["cluster_name"] == "molecule"
-    assert config["cookie_secure"] is False  # plain-HTTP test bed, on purpose
+    assert config["cookie_secure"] is True
+    # HTTPS on the host's private address, the certificate from the cluster CA.
+    assert (config["listen_host"], config["listen_port"]) == (CONSOLE_ADDRESS, CONSOLE_PORT)
+    assert config["tls_cert_file"] == f"{TLS}/console.d/2-certificate.pem"
+    assert config["tls_key_file"] == f"{TLS}/console.d/1-private-key.pem"
+    assert config["prometheus_port"] == 9090
+    # The cluster as the read-only monitor user, on the brokers' CLIENT listener only.
+    assert config["kafka_security"] == {
+        "protocol": "SASL_SSL",
+        "mechanism": "SCRAM-SHA-512",
+        "ca_file": f"{CONF}/kafka-ca.crt",
+        "username": "automq-console",
+        "password_file": f"{CONF}/kafka.password",
+    }
+    assert config["controller_quorum_bootstrap_servers"] == []
     assert sorted(config["bootstrap_servers"]) == sorted(
         f"{address}:9092" for address in NODE_ADDRESSES.values()
     )
@@ -126,10 +159,15 @@ def test_dependencies_live_in_the_virtualenv_only(console):
     assert installed == pins
 
 
-def test_password_stays_on_the_ansible_machine(console, ansible_log):
-    path = Path(os.environ["AUTOMQ_CONSOLE_PASSWORD_FILE"])
+@pytest.mark.parametrize(
+    "password_file",
+    [os.environ["AUTOMQ_CONSOLE_PASSWORD_FILE"], os.environ["AUTOMQ_PROMETHEUS_PASSWORD_FILE"]],
+    ids=["console admin", "prometheus"],
+)
+def test_password_stays_on_the_ansible_machine(console, ansible_log, password_file):
+    path = Path(password_file)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    password = admin_password()
+    password = path.read_text().strip()
     assert len(password) >= 16
     assert password not in ansible_log
     found = _grep_as_root(console, password, "/etc /opt/automq-console /var/log /root /home")
@@ -137,6 +175,47 @@ def test_password_stays_on_the_ansible_machine(console, ansible_log):
     with console.sudo():
         journal = console.check_output("journalctl --no-pager")
     assert password not in journal
+
+
+def test_monitor_password_is_only_in_its_file(console, ansible_log):
+    password = (EPHEMERAL / "monitor.password").read_text().strip()
+    assert len(password) >= 16
+    assert password not in ansible_log
+    found = _grep_as_root(console, password, "/etc /opt/automq-console /var/log /root /home")
+    assert found.stdout.split() == [f"{CONF}/kafka.password"]
+    with console.sudo():
+        journal = console.check_output("journalctl --no-pager")
+        config = console.file(f"{CONF}/console.json").content_string
+    assert password not in journal
+    assert password not in config
+
+
+def test_console_serves_https_with_a_certificate_from_the_cluster_ca(console):
+    with (
+        socket.create_connection((CONSOLE_ADDRESS, CONSOLE_PORT), timeout=10) as raw,
+        tls_to_the_console().wrap_socket(raw, server_hostname=CONSOLE_ADDRESS) as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        certificate = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    common_name = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert common_name == "automq-console.molecule"
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address(CONSOLE_ADDRESS) in names.get_values_for_type(x509.IPAddress)
+    assert CONSOLE in names.get_values_for_type(x509.DNSName)
+
+    old = tls_to_the_console()
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with (
+        socket.create_connection((CONSOLE_ADDRESS, CONSOLE_PORT), timeout=10) as raw,
+        pytest.raises(ssl.SSLError),
+    ):
+        old.wrap_socket(raw, server_hostname=CONSOLE_ADDRESS)
+    # Plain HTTP gets no HTTP answer.
+    with socket.create_connection((CONSOLE_ADDRESS, CONSOLE_PORT), timeout=10) as plain:
+        plain.sendall(b"GET /healthz HTTP/1.1\r\nHost: console\r\n\r\n")
+        assert not plain.recv(4096).startswith(b"HTTP/")
 
 
 def test_no_oss_secret_on_the_console_host(console, oss_secret):
@@ -149,7 +228,18 @@ def test_no_oss_secret_on_the_console_host(console, oss_secret):
 
 def test_prometheus_scrapes_every_node_from_the_inventory(console):
     assert console.service("prometheus").is_running
-    assert console.socket("tcp://0.0.0.0:9090").is_listening
+    # The private address only, HTTPS and basic authentication from its web configuration.
+    assert console.socket(f"tcp://{CONSOLE_ADDRESS}:9090").is_listening
+    assert not console.socket("tcp://0.0.0.0:9090").is_listening
+    assert (
+        "--web.config.file=/etc/prometheus/web.yml"
+        in console.file("/etc/default/prometheus").content_string
+    )
+    with console.sudo():
+        web = console.file("/etc/prometheus/web.yml").content_string
+    assert re.search(r"^  prometheus: \$2b\$10\$[./A-Za-z0-9]{53}$", web, re.MULTILINE), web
+    assert PROMETHEUS.password not in web
+    assert "min_version: TLS12" in web
     scrape = console.file("/etc/prometheus/prometheus.yml").content_string
     for address in NODE_ADDRESSES.values():
         assert f'"{address}:{JMX_EXPORTER_PORT}"' in scrape
@@ -158,9 +248,13 @@ def test_prometheus_scrapes_every_node_from_the_inventory(console):
 
 
 def test_broker_loads_the_jmx_exporter_agent(node):
+    address, node = node
     unit = node.file("/etc/systemd/system/automq.service").content_string
-    assert "-javaagent:/opt/automq/jmx_prometheus_javaagent-1.0.1.jar=" in unit
-    assert node.socket(f"tcp://0.0.0.0:{JMX_EXPORTER_PORT}").is_listening
+    agent = "-javaagent:/opt/automq/jmx_prometheus_javaagent-1.0.1.jar="
+    assert f"{agent}{address}:{JMX_EXPORTER_PORT}:" in unit
+    # The node's private address (automq_private_address), not every interface.
+    assert node.socket(f"tcp://{address}:{JMX_EXPORTER_PORT}").is_listening
+    assert not node.socket(f"tcp://0.0.0.0:{JMX_EXPORTER_PORT}").is_listening
     java = node.process.get(comm="java")
     assert "-javaagent:/opt/automq/jmx_prometheus_javaagent-1.0.1.jar" in java.args
     with node.sudo():
@@ -169,6 +263,7 @@ def test_broker_loads_the_jmx_exporter_agent(node):
 
 
 def test_broker_logs_rotate_by_size(node):
+    _, node = node
     unit = node.file("/etc/systemd/system/automq.service").content_string
     assert "KAFKA_LOG4J_OPTS=-Dlog4j.configuration=file:/etc/automq/log4j.properties" in unit
     java = node.process.get(comm="java")
@@ -185,6 +280,7 @@ def test_broker_logs_rotate_by_size(node):
 
 
 def test_journal_size_is_capped(node):
+    _, node = node
     dropin = node.file("/etc/systemd/journald.conf.d/60-automq.conf").content_string
     assert "SystemMaxUse=256M" in dropin
     assert node.service("systemd-journald").is_running

@@ -1,25 +1,31 @@
 """Prometheus on the console host scrapes every broker (scenario cluster only).
 
 The brokers run the Prometheus JMX exporter agent (the Kafka-based fixture has
-no AutoMQ exporter); Prometheus's targets come from the inventory.
+no AutoMQ exporter); Prometheus's targets come from the inventory. Prometheus
+serves HTTPS only (a certificate from the cluster CA naming the host's address)
+and wants its password for the UI and the API alike.
 """
 
 from __future__ import annotations
 
-from console_hosts import JMX_EXPORTER_PORT, NODE_ADDRESSES, PROMETHEUS_URL
-from prometheus_api import get, jmx_targets_problem, poll
+import socket
+import ssl
+
+import pytest
+from console_hosts import CONSOLE_ADDRESS, JMX_EXPORTER_PORT, NODE_ADDRESSES, PROMETHEUS
+from prometheus_api import PORT, get, jmx_targets_problem, poll
 
 BROKER_METRIC = "kafka_server_replicamanager_leadercount"
 EXPECTED = {f"{address}:{JMX_EXPORTER_PORT}" for address in NODE_ADDRESSES.values()}
 
 
 def test_every_broker_target_is_up():
-    poll(lambda: jmx_targets_problem(PROMETHEUS_URL, EXPECTED))
+    poll(lambda: jmx_targets_problem(PROMETHEUS, EXPECTED))
 
 
 def test_a_broker_metric_is_queryable():
     def check():
-        result = get(PROMETHEUS_URL, "/api/v1/query", query=BROKER_METRIC)["result"]
+        result = get(PROMETHEUS, "/api/v1/query", query=BROKER_METRIC)["result"]
         instances = {series["metric"]["instance"] for series in result}
         if instances != EXPECTED:
             return f"{BROKER_METRIC} from {sorted(instances)}, expected {sorted(EXPECTED)}"
@@ -28,3 +34,34 @@ def test_a_broker_metric_is_queryable():
         return None if all(v >= 0 and v.is_integer() for v in values) else f"values {values}"
 
     poll(check)
+
+
+@pytest.mark.parametrize("path", ["/-/ready", "/api/v1/targets", "/graph"])
+def test_nothing_is_served_without_the_password(path):
+    assert PROMETHEUS.status_without_password(path) == 401
+
+
+def test_a_wrong_password_is_refused():
+    import urllib.error
+    import urllib.request
+
+    request = PROMETHEUS.request("/api/v1/targets", (PROMETHEUS.username, "not-the-password"))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10, context=PROMETHEUS.tls())
+    assert refused.value.code == 401
+
+
+def test_plain_http_and_old_tls_are_refused():
+    # Go's server answers plain HTTP on a TLS port with 400 and nothing else.
+    with socket.create_connection((CONSOLE_ADDRESS, PORT), timeout=10) as plain:
+        plain.sendall(b"GET /-/ready HTTP/1.1\r\nHost: prometheus\r\n\r\n")
+        assert plain.recv(4096).startswith(b"HTTP/1.0 400")
+    old = PROMETHEUS.tls()
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with (
+        socket.create_connection((CONSOLE_ADDRESS, PORT), timeout=10) as raw,
+        pytest.raises(ssl.SSLError),
+    ):
+        old.wrap_socket(raw, server_hostname=CONSOLE_ADDRESS)

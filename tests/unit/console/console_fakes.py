@@ -12,7 +12,10 @@ templates -- is the real code.
 from __future__ import annotations
 
 import concurrent.futures
+import datetime
+import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,10 @@ from confluent_kafka.admin import (
     PartitionMetadata,
     TopicMetadata,
 )
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi.testclient import TestClient
 
 from automq_console.passwords import hash_password
@@ -284,3 +291,105 @@ def csrf_token(html: str) -> str:
     marker = 'name="csrf_token" value="'
     start = html.index(marker) + len(marker)
     return html[start : html.index('"', start)]
+
+
+KAFKA_PASSWORD = "monitor-Secret-4c1d9e7b"
+
+
+def secure_kafka(tmp_path: Path, password: str = KAFKA_PASSWORD) -> dict[str, Any]:
+    """Overrides of config_dict for a secure cluster, with the password file written (0640)."""
+    password_file = tmp_path / "kafka.password"
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o640)
+    ca_file = tmp_path / "kafka-ca.crt"
+    ca_file.write_bytes(make_pki(tmp_path / "kafka-pki").ca_file.read_bytes())
+    return {
+        "controller_quorum_bootstrap_servers": [],
+        "kafka_security": {
+            "protocol": "SASL_SSL",
+            "mechanism": "SCRAM-SHA-512",
+            "ca_file": str(ca_file),
+            "username": "automq-console",
+            "password_file": str(password_file),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class PkiFiles:
+    """A CA and a server certificate for 127.0.0.1 and localhost, as PEM files."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def make_pki(directory: Path, common_name: str = "automq-console.test") -> PkiFiles:
+    """A throw-away CA (ECDSA P-256, as role automq_pki makes) and a server certificate
+    it signed for 127.0.0.1 and localhost; the key is written mode 0640."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("test CA"))
+        .issuer_name(_name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = PkiFiles(directory / "ca.crt", directory / "console.crt", directory / "console.key")
+    pki.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.key_file.write_bytes(_pem_key(key))
+    pki.key_file.chmod(0o640)
+    return pki
+
+
+def write_encrypted_key(path: Path) -> None:
+    path.write_bytes(_pem_key(ec.generate_private_key(ec.SECP256R1()), b"passphrase"))
+    path.chmod(0o600)

@@ -27,7 +27,7 @@ from console_fakes import (
 )
 from fastapi.testclient import TestClient
 
-from automq_console.app import create_app
+from automq_console.app import create_app, prometheus_link
 from automq_console.config import ConfigError, Settings
 from automq_console.data import KafkaDataSource
 
@@ -429,6 +429,7 @@ def test_every_page_has_security_headers(client: TestClient) -> None:
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "no-referrer"
         assert headers["cache-control"] == "no-store"
+        assert headers["strict-transport-security"] == "max-age=31536000"
         assert "server" not in headers or "uvicorn" not in headers["server"]
 
 
@@ -488,3 +489,41 @@ def test_unreadable_hash_file_after_start(client: TestClient, tmp_path: Path) ->
     response = login(client)
     assert response.status_code == 503
     assert "cannot check passwords" in response.text
+
+
+# --------------------------------------------------------------------------- Prometheus link
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("console.example", "https://console.example:9090/"),
+        ("Console.Example", "https://console.example:9090/"),
+        ("10.0.0.5", "https://10.0.0.5:9090/"),
+        ("::1", "https://[::1]:9090/"),
+        ("", None),
+        (None, None),
+        ('x"><script>', None),
+        ("under_score.example", None),
+        ("-bad.example", None),
+    ],
+)
+def test_prometheus_link(host: str | None, expected: str | None) -> None:
+    assert prometheus_link(host, 9090) == expected
+    assert prometheus_link(host, None) is None
+
+
+def test_pages_link_to_prometheus_on_the_same_host(
+    make_settings: Callable[..., Settings], source: KafkaDataSource, clock: FakeClock
+) -> None:
+    app = create_app(make_settings(prometheus_port=9091), source, clock)
+    client = TestClient(app, base_url="http://10.0.0.5:8080", follow_redirects=False)
+    assert "Metrics (Prometheus)" not in client.get("/login").text  # not before a login
+    logged_in(client)
+    for path in PAGES:
+        assert 'href="https://10.0.0.5:9091/"' in client.get(path).text, path
+
+
+def test_no_prometheus_link_without_its_port(client: TestClient) -> None:
+    logged_in(client)
+    assert "Metrics (Prometheus)" not in client.get("/").text

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_fakes import config_dict, write_secret_files
+from console_fakes import KAFKA_PASSWORD, config_dict, secure_kafka, write_secret_files
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +18,7 @@ from automq_console.config import (
     find_secret_keys,
     load_settings,
     parse_settings,
+    read_kafka_password,
     read_session_secret,
     settings_from_env,
 )
@@ -89,9 +90,109 @@ def test_secret_looking_keys_are_refused(
     assert "x" not in message.split(":", 1)[0]  # the value is never echoed
 
 
-def test_path_keys_are_only_allowed_at_the_top(tmp_path: Path) -> None:
+def test_path_keys_are_only_allowed_where_they_belong(tmp_path: Path) -> None:
     assert find_secret_keys(config_dict(tmp_path)) == []
+    assert find_secret_keys(config_dict(tmp_path, **secure_kafka(tmp_path))) == []
     assert find_secret_keys({"oss": {"session_secret_file": "/x"}}) == ["oss.session_secret_file"]
+    assert find_secret_keys({"password_file": "/x"}) == ["password_file"]
+    assert find_secret_keys({"kafka_security": {"password": "x"}}) == ["kafka_security.password"]
+
+
+def test_a_secure_cluster_configuration(tmp_path: Path) -> None:
+    settings = parse(config_dict(tmp_path, **secure_kafka(tmp_path)))
+    security = settings.kafka_security
+    assert security.is_secure
+    assert (security.protocol, security.mechanism, security.username) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        "automq-console",
+    )
+    assert security.password_file == tmp_path / "kafka.password"
+    assert settings.controller_quorum_bootstrap_servers == ()
+    assert read_kafka_password(tmp_path / "kafka.password") == KAFKA_PASSWORD
+
+
+def test_plaintext_is_the_default(tmp_path: Path) -> None:
+    settings = parse(config_dict(tmp_path))
+    assert settings.kafka_security.protocol == "PLAINTEXT"
+    assert not settings.kafka_security.is_secure
+    assert not settings.serves_https
+    assert settings.prometheus_port is None
+
+
+@pytest.mark.parametrize(
+    ("security", "expected"),
+    [
+        (
+            {"protocol": "SASL_SSL", "username": "u"},
+            "protocol SASL_SSL needs ca_file, password_file",
+        ),
+        ({"protocol": "PLAINTEXT", "username": "u"}, "protocol PLAINTEXT takes no username"),
+        ({"protocol": "SSL"}, "kafka_security.protocol: Input should be 'PLAINTEXT' or 'SASL_SSL'"),
+        ({"mechanism": "PLAIN"}, "kafka_security.mechanism: Input should be"),
+        (
+            {"protocol": "SASL_SSL", "ca_file": "ca.crt", "username": "u", "password_file": "/p"},
+            "kafka_security.ca_file: Value error, must be an absolute path",
+        ),
+        ({"password": "x"}, "refusing keys that look like secrets: kafka_security.password"),
+    ],
+)
+def test_invalid_kafka_security(tmp_path: Path, security: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(config_dict(tmp_path, kafka_security=security))
+    assert expected in str(caught.value)
+    assert "x" not in str(caught.value).split(":", 1)[0]  # never the value
+
+
+def test_secure_clusters_read_the_quorum_through_the_brokers(tmp_path: Path) -> None:
+    raw = config_dict(tmp_path, **secure_kafka(tmp_path))
+    raw["controller_quorum_bootstrap_servers"] = ["10.0.0.11:9093"]
+    with pytest.raises(ConfigError, match="controller_quorum_bootstrap_servers must be empty"):
+        parse(raw)
+
+
+def test_tls_files_go_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="tls_cert_file and tls_key_file go together"):
+        parse(config_dict(tmp_path, tls_cert_file="/etc/automq-console/tls/console.crt"))
+    settings = parse(config_dict(tmp_path, tls_cert_file="/c.pem", tls_key_file="/k.pem"))
+    assert settings.serves_https
+
+
+def test_kafka_password_file(tmp_path: Path) -> None:
+    path = tmp_path / "kafka.password"
+    path.write_text("one-line\n")
+    path.chmod(0o640)
+    assert read_kafka_password(path) == "one-line"
+    path.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        read_kafka_password(path)
+    path.chmod(0o600)
+    for bad in ("", "\n", "two\nlines\n", "x" * 1025):
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match="Kafka password file") as caught:
+            read_kafka_password(path)
+        assert "two" not in str(caught.value)  # the content is never echoed
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_kafka_password(tmp_path / "missing")
+
+
+def test_check_config_reads_the_kafka_password_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_secret_files(tmp_path)
+    path = tmp_path / "console.json"
+    path.write_text(json.dumps(config_dict(tmp_path, **secure_kafka(tmp_path))))
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(path))
+    assert console_main.main(["--check-config"]) == 0
+    capsys.readouterr()
+
+    (tmp_path / "kafka-ca.crt").write_text("no certificate\n")
+    assert console_main.main(["--check-config"]) == 2
+    assert "kafka_security.ca_file: cannot use the CA file" in capsys.readouterr().err
+
+    (tmp_path / "kafka.password").unlink()
+    assert console_main.main(["--check-config"]) == 2
+    assert "cannot read the Kafka password file" in capsys.readouterr().err
 
 
 @given(
@@ -253,3 +354,4 @@ def test_main_serves_with_uvicorn(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (kwargs["host"], kwargs["port"], kwargs["workers"]) == ("0.0.0.0", 8080, 1)
     assert kwargs["proxy_headers"] is True
     assert kwargs["forwarded_allow_ips"] == ["10.0.0.5"]
+    assert kwargs["ssl_context_factory"] is None  # no TLS files: plain HTTP

@@ -10,27 +10,33 @@ import pytest
 from confluent_kafka import ConsumerGroupState, KafkaError, TopicPartition
 from confluent_kafka.admin import ConfigEntry, ConsumerGroupListing
 from console_fakes import (
+    KAFKA_PASSWORD,
     START,
     FakeAdmin,
+    FakeClock,
     FakeQuorum,
     kafka_error,
     quorum_info,
+    secure_kafka,
     topic,
     unreachable_quorum,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
+from automq_console.config import ConfigError
 from automq_console.data import (
     OFFSET_UNSET,
     KafkaDataSource,
+    admin_client_config,
     bucket_names,
     build_quorum_rows,
     compute_lag,
     describe_error,
+    probe_security,
     sanitise_storage_value,
 )
-from automq_helpers.kafka_probe import ReplicaState
+from automq_helpers.kafka_probe import PLAINTEXT, ReplicaState
 
 # --------------------------------------------------------------------------- overview
 
@@ -450,3 +456,65 @@ def test_group_state_names(source: KafkaDataSource, admin: FakeAdmin, states) ->
     admin.groups = [ConsumerGroupListing("g", False, state)]
     admin.committed = {}
     assert source.groups().groups[0].state == text
+
+
+# --------------------------------------------------------------------------- security
+
+
+def test_plaintext_client_settings(settings) -> None:
+    config = admin_client_config(settings, None)
+    assert config == {
+        "bootstrap.servers": "10.0.0.11:9092,10.0.0.12:9092,10.0.0.13:9092",
+        "client.id": "automq-console",
+        "socket.timeout.ms": 5000,
+    }
+    assert probe_security(settings, None) is PLAINTEXT
+
+
+def test_secure_client_settings(make_settings, tmp_path) -> None:
+    settings = make_settings(**secure_kafka(tmp_path))
+    config = admin_client_config(settings, KAFKA_PASSWORD)
+    assert {key: value for key, value in config.items() if key.startswith(("s", "b"))} == {
+        "bootstrap.servers": "10.0.0.11:9092,10.0.0.12:9092,10.0.0.13:9092",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": "SCRAM-SHA-512",
+        "sasl.username": "automq-console",
+        "sasl.password": KAFKA_PASSWORD,
+        "ssl.ca.location": str(tmp_path / "kafka-ca.crt"),
+        "ssl.endpoint.identification.algorithm": "https",
+        "socket.timeout.ms": 5000,
+    }
+    security = probe_security(settings, KAFKA_PASSWORD)
+    assert (security.protocol, security.sasl_mechanism, security.username) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+        "automq-console",
+    )
+    assert security.ca_file == str(tmp_path / "kafka-ca.crt")
+    assert security.check_hostname
+    assert security.password == KAFKA_PASSWORD
+    assert KAFKA_PASSWORD not in repr(security)
+    with pytest.raises(ValueError, match="needs the user's password"):
+        admin_client_config(settings, None)
+
+
+def test_secure_overview_asks_only_the_brokers(
+    make_settings, tmp_path, admin: FakeAdmin, quorum: FakeQuorum, clock: FakeClock
+) -> None:
+    settings = make_settings(**secure_kafka(tmp_path))
+    overview = KafkaDataSource(settings, admin, quorum, clock).overview()
+    assert overview.errors == ()
+    assert quorum.addresses == [["10.0.0.11:9092", "10.0.0.12:9092", "10.0.0.13:9092"]]
+
+
+def test_the_real_secure_source_reads_the_password_file(make_settings, tmp_path) -> None:
+    settings = make_settings(**secure_kafka(tmp_path))
+    # Loopback, a closed port: the real client starts connecting at once.
+    loopback = settings.model_copy(update={"bootstrap_servers": ("127.0.0.1:1",)})
+    real = KafkaDataSource.from_settings(loopback)
+    fetcher = real._fetch_quorum
+    assert fetcher.keywords["security"] == probe_security(loopback, KAFKA_PASSWORD)
+
+    (tmp_path / "kafka.password").chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        KafkaDataSource.from_settings(loopback)

@@ -13,9 +13,12 @@ from automq_console.passwords import (
     DEFAULT_N,
     PasswordHashError,
     hash_password,
+    hash_password_bcrypt,
     main,
     parse_hash,
+    verify_any,
     verify_password,
+    verify_password_bcrypt,
 )
 
 FAST = {"n": 2**4, "r": 8, "p": 1}
@@ -96,3 +99,43 @@ def test_cli_refuses_bad_input(tmp_path: Path) -> None:
     code, _, err = run(["verify", "--hash-file", str(tmp_path / "missing")], "pw")
     assert code == 2
     assert "cannot read the password hash file" in err
+
+
+# --------------------------------------------------------------------------- bcrypt (Prometheus)
+
+
+def test_bcrypt_round_trip() -> None:
+    encoded = hash_password_bcrypt("metrics-Password-1", rounds=4)
+    assert encoded.startswith("$2b$04$")
+    assert len(encoded) == 60
+    assert verify_password_bcrypt("metrics-Password-1", encoded)
+    assert not verify_password_bcrypt("metrics-Password-2", encoded)
+    assert verify_any("metrics-Password-1", encoded)
+    assert hash_password_bcrypt("same", rounds=4) != hash_password_bcrypt("same", rounds=4)
+
+
+def test_bcrypt_limits() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        hash_password_bcrypt("")
+    with pytest.raises(ValueError, match="at most 72 bytes"):
+        hash_password_bcrypt("x" * 73)
+    assert not verify_password_bcrypt("x" * 73, hash_password_bcrypt("x" * 72, rounds=4))
+    for bad in ("$2b$10$short", "$2x$10$" + "a" * 53, "$2b$99$" + "a" * 53):
+        with pytest.raises(PasswordHashError):
+            verify_password_bcrypt("pw", bad)
+
+
+def test_cli_bcrypt_hash_and_verify(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["hash", "--scheme", "bcrypt"], io.StringIO("prom-pass\n"), out, err)
+    assert code == 0, err.getvalue()
+    encoded = out.getvalue().strip()
+    assert encoded.startswith("$2b$10$")  # the default cost
+    hash_file = tmp_path / "prometheus.bcrypt"
+    hash_file.write_text(encoded + "\n")
+    verify = ["verify", "--hash-file", str(hash_file)]
+    assert main(verify, io.StringIO("prom-pass\n"), io.StringIO(), io.StringIO()) == 0
+    assert main(verify, io.StringIO("other\n"), io.StringIO(), io.StringIO()) == 1
+    hash_file.write_text("$2b$10$broken\n")
+    assert main(verify, io.StringIO("prom-pass\n"), io.StringIO(), err) == 2
+    assert "expected a bcrypt hash" in err.getvalue()
