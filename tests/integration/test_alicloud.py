@@ -201,8 +201,7 @@ def group_vars(root: Path) -> dict[str, Any]:
         # (kept here), their passwords kept on this machine.
         "automq_pki_ca_dir": str(root / "ca"),
         "automq_console_admin_password_file": str(root / "console-admin.password"),
-        # Secure by default: the CA, the passwords and the client configuration here.
-        "automq_pki_ca_dir": str(root / "ca"),
+        # The admin's and the console user's passwords, the admin's client configuration.
         "automq_admin_password_file": str(root / "admin.password"),
         "automq_monitor_password_file": str(root / "monitor.password"),
         "automq_client_config_file": str(root / "client.properties"),
