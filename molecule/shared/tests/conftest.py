@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,22 @@ def oss_secret() -> str:
 
 @pytest.fixture(scope="session")
 def ansible_log() -> str:
+    """What the scenario's playbook runs logged (converge, idempotence...).
+
+    Lines of other processes are left out: the verifier's own `ansible-inventory --list`
+    (testinfra) logs the scenario's test variables as they are written in group_vars."""
     path = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible.log"
     text = path.read_text()
     assert "PLAY RECAP" in text, f"{path} does not hold the converge output"
-    return text
+    pid = re.compile(r"^\S+ \S+ p=(\d+) ")
+    playbook_pids = {
+        match[1] for line in text.splitlines() if "PLAY [" in line and (match := pid.match(line))
+    }
+    kept, current = [], None
+    for line in text.splitlines():
+        match = pid.match(line)
+        if match:
+            current = match[1]
+        if current in playbook_pids:
+            kept.append(line)
+    return "\n".join(kept)
