@@ -118,6 +118,11 @@ COMMON_PROPERTIES = {
     "transaction.state.log.min.isr": "1",
 }
 TLS = "/etc/automq/tls"
+# AutoMQ's own KAFKA_OPTS defaults (bin/kafka-server-start.sh:75-77 at 1.7.3), kept first.
+SAFETY_OPTS = (
+    "-XX:+ExitOnOutOfMemoryError -XX:+HeapDumpOnOutOfMemoryError "
+    "-XX:HeapDumpPath=/var/log/automq -Dio.netty.allocator.maxOrder=11"
+)
 BALANCER_TLS = {
     f"{prefix}{key}": value
     for prefix in ("autobalancer.reporter.", "autobalancer.client.auth.")
@@ -266,4 +271,15 @@ def test_metrics_exporters_bind_the_private_address(
     )
     agent = "-javaagent:/opt/automq/jmx_prometheus_javaagent-1.0.1.jar="
     bind = f"{address}:" if address else ""
-    assert f'"KAFKA_OPTS={agent}{bind}9404:/etc/automq/jmx-exporter.yml"' in files["automq.service"]
+    assert (
+        f'"KAFKA_OPTS={SAFETY_OPTS} {agent}{bind}9404:/etc/automq/jmx-exporter.yml"'
+        in (files["automq.service"])
+    )
+
+
+def test_automqs_jvm_safety_flags_are_kept(tmp_path: Path) -> None:
+    """Without extra options as with them, AutoMQ's default KAFKA_OPTS come first."""
+    plain = render(tmp_path / "a", "combined", 0)["automq.service"]
+    assert f'Environment="KAFKA_OPTS={SAFETY_OPTS}"' in plain.splitlines()
+    extra = render(tmp_path / "b", "combined", 0, automq_kafka_opts="-Dfoo=bar")["automq.service"]
+    assert f'Environment="KAFKA_OPTS={SAFETY_OPTS} -Dfoo=bar"' in extra.splitlines()
