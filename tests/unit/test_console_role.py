@@ -637,6 +637,13 @@ def render_node(tmp_path: Path, **extra: object) -> dict[str, str]:
     return {path.name: path.read_text() for path in out.iterdir()}
 
 
+# AutoMQ's default KAFKA_OPTS (bin/kafka-server-start.sh:75-77 at 1.7.3), which the unit keeps.
+AUTOMQ_JVM_SAFETY_OPTS = (
+    "-XX:+ExitOnOutOfMemoryError -XX:+HeapDumpOnOutOfMemoryError "
+    "-XX:HeapDumpPath=/var/log/automq -Dio.netty.allocator.maxOrder=11"
+)
+
+
 def test_jmx_exporter_agent_in_the_unit(tmp_path: Path) -> None:
     files = render_node(
         tmp_path,
@@ -647,7 +654,7 @@ def test_jmx_exporter_agent_in_the_unit(tmp_path: Path) -> None:
     )
     agent = "/opt/automq/jmx_prometheus_javaagent-1.0.1.jar"
     assert (
-        f'Environment="KAFKA_OPTS=-Dexample=1 -javaagent:{agent}'
+        f'Environment="KAFKA_OPTS={AUTOMQ_JVM_SAFETY_OPTS} -Dexample=1 -javaagent:{agent}'
         '=10.9.0.11:9404:/etc/automq/jmx-exporter.yml"'
     ) in files["automq.service"].splitlines()
     assert "s3.telemetry.metrics.exporter.uri" not in parse_properties(files["server.properties"])
@@ -659,7 +666,9 @@ def test_jmx_exporter_agent_in_the_unit(tmp_path: Path) -> None:
 def test_default_unit_has_no_agent_and_rotates_logs(tmp_path: Path) -> None:
     files = render_node(tmp_path, automq_log_max_file_size="200MB", automq_log_max_backup_index=5)
     unit = files["automq.service"].splitlines()
-    assert not any("KAFKA_OPTS" in line for line in unit)
+    # AutoMQ's own JVM options only: no agent.
+    assert f'Environment="KAFKA_OPTS={AUTOMQ_JVM_SAFETY_OPTS}"' in unit
+    assert not any("-javaagent" in line for line in unit)
     assert (
         'Environment="KAFKA_LOG4J_OPTS=-Dlog4j.configuration=file:/etc/automq/log4j.properties"'
         in unit

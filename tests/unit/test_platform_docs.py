@@ -79,7 +79,13 @@ def specs() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
 
 
 def test_the_modules_are_found() -> None:
-    assert MODULES == ["decommission_status", "kafka_acls", "kafka_scram_users", "node_health"]
+    assert MODULES == [
+        "decommission_status",
+        "kafka_acls",
+        "kafka_scram_users",
+        "node_health",
+        "oss_readiness",
+    ]
 
 
 def _unordered(values: list[Any] | None) -> list[str] | None:
