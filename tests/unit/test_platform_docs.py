@@ -9,6 +9,7 @@ doc fragments merged.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES_DIR = REPO / "collections/ansible_collections/automq/platform/plugins/modules"
@@ -141,3 +143,26 @@ def test_the_comparison_sees_a_difference_in_a_suboption() -> None:
     assert option_problems("m", documented, spec) == [
         "m.users.name: type documented 'str', spec 'int'"
     ]
+
+
+ALL_MODULE_FILES = sorted(
+    REPO.glob("collections/ansible_collections/automq/*/plugins/modules/*.py")
+)
+
+
+@pytest.mark.parametrize(
+    "path", ALL_MODULE_FILES, ids=lambda path: f"{path.parent.parent.parent.name}.{path.stem}"
+)
+def test_every_module_documentation_is_valid_yaml(path: Path) -> None:
+    """Action plugins document themselves in a module file only: ansible-doc must read it."""
+    tree = ast.parse(path.read_text())
+    documents = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id in ("DOCUMENTATION", "EXAMPLES", "RETURN")
+    }
+    assert set(documents) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}, path
+    for name, text in documents.items():
+        assert yaml.safe_load(text) is not None, f"{path.name} {name}"

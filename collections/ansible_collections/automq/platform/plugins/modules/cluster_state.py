@@ -34,7 +34,7 @@ options:
   security:
     description:
       - The security mode the inventory asks for (C(automq_security)). A new cluster records
-        it; an existing one keeps the recorded mode (none recorded: C(plaintext)).
+        it; an existing one keeps the recorded mode, or C(plaintext) when none is recorded.
       - Changing C(secure) to C(plaintext) fails unless O(allow_security_downgrade); changing
         C(plaintext) to C(secure) fails (a rolling switch would split the quorum).
     type: str
