@@ -43,7 +43,7 @@ from automq_console.config import Settings, parse_settings
 from automq_console.data import KafkaDataSource
 
 from .conftest import REPO
-from .test_kafka_probe_security import ADMIN, NODE_ID, SecureNode, node  # noqa: F401
+from .secure_kafka import ADMIN, NODE_ID, SecureNode
 
 MONITOR = "automq-console"
 PARTITIONS = 2
@@ -135,7 +135,13 @@ def console_settings(kafka: SecureNode, directory: Path, password: str) -> Setti
 
 
 @pytest.fixture(scope="module")
-def monitored(node: SecureNode, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
+def node(secure_node: SecureNode) -> SecureNode:
+    """The session's secured node (tests/integration/secure_kafka.py)."""
+    return secure_node
+
+
+@pytest.fixture(scope="module")
+def monitored(node: SecureNode, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The console's user with the role's ACLs, a topic with records and a lagging group."""
     password = secrets.token_urlsafe(18)
     admin = AdminClient(admin_client(node))
@@ -209,7 +215,7 @@ def test_the_console_reads_every_page_as_the_monitor_user(monitored: dict) -> No
     assert storage.reported_by == NODE_ID  # DescribeConfigs of the broker
 
 
-def test_the_monitor_user_cannot_change_or_read_data(node: SecureNode, monitored: dict) -> None:  # noqa: F811
+def test_the_monitor_user_cannot_change_or_read_data(node: SecureNode, monitored: dict) -> None:
     monitor = admin_client(node, MONITOR, monitored["password"])
     with pytest.raises(KafkaException, match="AUTHORIZATION_FAILED"):
         _create_topic(monitor)
@@ -231,7 +237,7 @@ def _create_topic(settings: dict[str, Any]) -> None:
 
 
 def test_a_wrong_password_is_a_message_on_the_page_not_a_crash(
-    node: SecureNode,  # noqa: F811
+    node: SecureNode,
     monitored: dict,
     tmp_path: Path,
 ) -> None:
