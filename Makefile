@@ -63,7 +63,7 @@ lint: venv
 # Tests marked "testbed" need Docker and the host image; they run with the
 # integration tests, after `make testbed`.
 unit: venv
-	$(BIN)/pytest tests/unit -m "not testbed"
+	$(BIN)/pytest tests/unit -m "not testbed" -n 2
 
 integration: testbed
 	$(BIN)/pytest tests/integration

@@ -18,7 +18,9 @@ Import the fixtures into a test module with
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from automq_helpers.properties import parse_properties
 
 from .conftest import REPO
 
@@ -137,3 +141,64 @@ def tree_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and not path.is_symlink():
             yield path
+
+
+# Runs on the console host with its virtualenv's confluent-kafka: produce 1000 records
+# through one broker, consume them through another, print a JSON summary.
+_PRODUCE_AND_CONSUME = """
+import json, sys, time, uuid
+from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+produce_via, consume_via = sys.argv[1], sys.argv[2]
+topic = "alicloud-" + uuid.uuid4().hex[:8]
+admin = AdminClient({**SETTINGS, "bootstrap.servers": produce_via})
+brokers = sorted(b.host for b in admin.list_topics(timeout=30).brokers.values())
+admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(60)
+sent = ["record-%d-%s" % (i, uuid.uuid4().hex) for i in range(1000)]
+errors = []
+producer = Producer({**SETTINGS, "bootstrap.servers": produce_via, "acks": "all",
+                     "enable.idempotence": True})
+for value in sent:
+    producer.produce(topic, value=value.encode(),
+                     on_delivery=lambda e, _m: errors.append(str(e)) if e else None)
+unflushed = producer.flush(60)
+consumer = Consumer({**SETTINGS, "bootstrap.servers": consume_via, "group.id": "verify-" + topic,
+                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
+consumer.subscribe([topic])
+received = []
+deadline = time.monotonic() + 90
+while len(received) < len(sent) and time.monotonic() < deadline:
+    message = consumer.poll(1.0)
+    if message is None:
+        continue
+    if message.error():
+        if message.error().code() != KafkaError._PARTITION_EOF:
+            errors.append(str(message.error()))
+        continue
+    received.append(message.value().decode())
+consumer.close()
+print(json.dumps({"brokers": brokers, "unflushed": unflushed, "errors": errors,
+                  "complete": sorted(received) == sorted(sent), "received": len(received)}))
+"""
+
+CONSOLE_VENV_PYTHON = "/opt/automq-console/venv/bin/python"
+
+
+def produce_and_consume_inside(
+    container: str, client_config: Path, produce_via: str, consume_via: str
+) -> dict[str, Any]:
+    """A Kafka client inside the VPC (the console host), where PrivateZone names resolve.
+
+    It uses the admin's client configuration as the deploy wrote it on this machine, with
+    the CA inline; the settings travel in the script on stdin, never on a command line."""
+    settings = parse_properties(client_config.read_text())
+    settings["ssl.ca.pem"] = Path(settings.pop("ssl.ca.location")).read_text()
+    settings.pop("bootstrap.servers", None)
+    done = subprocess.run(
+        ["docker", "exec", "-i", container, CONSOLE_VENV_PYTHON, "-", produce_via, consume_via],
+        input=f"SETTINGS = {json.dumps(settings)}\n" + _PRODUCE_AND_CONSUME,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -50,9 +50,12 @@ from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from automq_helpers.properties import parse_properties
-
-from .alicloud_fixtures import CloudEnv, alicloud_emulator, tree_files  # noqa: F401
+from .alicloud_fixtures import (  # noqa: F401
+    CloudEnv,
+    alicloud_emulator,
+    produce_and_consume_inside,
+    tree_files,
+)
 from .conftest import (
     FIXTURE_KAFKA_VERSION,
     FIXTURE_VERSION,
@@ -74,7 +77,6 @@ VPC_GATEWAY = "10.213.16.1"  # this machine, as the instances see it from the VP
 INTERNET_CIDR = "10.213.241.0/24"
 ADMIN_CIDR = "10.213.241.1/32"
 CLIENT_CIDR = "192.0.2.0/24"
-CONSOLE_VENV_PYTHON = "/opt/automq-console/venv/bin/python"
 CONSOLE_PORT = 8080
 DATA_BUCKET, OPS_BUCKET = f"{CLUSTER}-data", f"{CLUSTER}-ops"
 RAM_USER = f"{CLUSTER}-oss"
@@ -403,59 +405,16 @@ def test_site_provisions_and_deploys(deployed: Scenario):
     assert not answers_here(deployed.private_ip(CONSOLE), CONSOLE_PORT)
 
 
-PRODUCE_AND_CONSUME = """
-import json, sys, time, uuid
-from confluent_kafka import Consumer, KafkaError, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
-
-produce_via, consume_via = sys.argv[1], sys.argv[2]
-topic = "alicloud-" + uuid.uuid4().hex[:8]
-admin = AdminClient({**SETTINGS, "bootstrap.servers": produce_via})
-brokers = sorted(b.host for b in admin.list_topics(timeout=30).brokers.values())
-admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=3)])[topic].result(60)
-sent = ["record-%d-%s" % (i, uuid.uuid4().hex) for i in range(1000)]
-errors = []
-producer = Producer({**SETTINGS, "bootstrap.servers": produce_via, "acks": "all",
-                     "enable.idempotence": True})
-for value in sent:
-    producer.produce(topic, value=value.encode(),
-                     on_delivery=lambda e, _m: errors.append(str(e)) if e else None)
-unflushed = producer.flush(60)
-consumer = Consumer({**SETTINGS, "bootstrap.servers": consume_via, "group.id": "verify-" + topic,
-                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
-consumer.subscribe([topic])
-received = []
-deadline = time.monotonic() + 90
-while len(received) < len(sent) and time.monotonic() < deadline:
-    message = consumer.poll(1.0)
-    if message is None:
-        continue
-    if message.error():
-        if message.error().code() != KafkaError._PARTITION_EOF:
-            errors.append(str(message.error()))
-        continue
-    received.append(message.value().decode())
-consumer.close()
-print(json.dumps({"brokers": brokers, "unflushed": unflushed, "errors": errors,
-                  "complete": sorted(received) == sorted(sent), "received": len(received)}))
-"""
-
-
 def test_the_cluster_serves_produce_and_consume(deployed: Scenario):
     """A Kafka client inside the VPC (the console host's confluent-kafka), bootstrapping
     from the advertised PrivateZone names, which only the VPC resolver knows."""
     names = [f"{n}.{CLUSTER}.automq.private" for n in NODES]
-    # The admin's client configuration as the deploy wrote it on this machine, with the
-    # CA inline; it travels in the script on stdin, never on a command line.
-    settings = parse_properties((deployed.root / "client.properties").read_text())
-    settings["ssl.ca.pem"] = Path(settings.pop("ssl.ca.location")).read_text()
-    settings.pop("bootstrap.servers", None)
-    done = deployed.exec(
-        CONSOLE, CONSOLE_VENV_PYTHON, "-", f"{names[0]}:9092", f"{names[-1]}:9092",
-        stdin=f"SETTINGS = {json.dumps(settings)}\n" + PRODUCE_AND_CONSUME,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = produce_and_consume_inside(
+        deployed.containers()[CONSOLE],
+        deployed.root / "client.properties",
+        f"{names[0]}:9092",
+        f"{names[-1]}:9092",
+    )
     assert result["brokers"] == sorted(names)
     assert (result["unflushed"], result["errors"]) == (0, [])
     assert result["complete"], result

@@ -14,21 +14,20 @@ the provisioning play adds in memory, which is what a first run does and a secon
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import ssl
 import subprocess
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
 
 from automq_helpers.properties import parse_properties
 
-from .alicloud_fixtures import containers
+from .alicloud_fixtures import containers, produce_and_consume_inside
 from .conftest import REPO
 
 pytestmark = pytest.mark.testbed
@@ -110,36 +109,29 @@ def test_the_first_make_demo_works(first_demo: MakeRun):
     assert all(changed > 0 for host, changed in recap.items() if host != "localhost"), recap
 
 
-def client_settings(run: MakeRun) -> dict[str, str]:
-    """The printed client configuration (SASL_SSL, the admin, the CA), with the printed servers."""
-    config = Path(run.line("client.config="))
-    assert config.stat().st_mode & 0o077 == 0, f"{config} is readable by others"
-    settings = parse_properties(config.read_text())
-    assert settings["security.protocol"] == "SASL_SSL"
-    return {**settings, "bootstrap.servers": run.line("bootstrap.servers=")}
+def demo_console_container() -> str:
+    """The container of the demo's console host, as the running emulator records it."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open("http://127.0.0.1:18480/_emulator/state", timeout=10) as answer:
+        state = json.loads(answer.read())
+    (container,) = [
+        instance["container"]
+        for instance in state["instances"].values()
+        if instance["name"] == "demo-console-1" and instance.get("container")
+    ]
+    return str(container)
 
 
 def test_its_client_config_and_bootstrap_servers_serve_produce_and_consume(first_demo: MakeRun):
-    settings = client_settings(first_demo)
-    topic = f"demo-check-{uuid.uuid4().hex[:8]}"
-    producer = Producer({**settings, "enable.idempotence": True})
-    values = [f"record-{n}".encode() for n in range(100)]
-    for value in values:
-        producer.produce(topic, value)
-    assert producer.flush(60) == 0, "records left unacknowledged"
-    consumer = Consumer({**settings, "group.id": topic, "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    received: list[bytes] = []
-    try:
-        for _ in range(120):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                received.append(message.value())
-            if len(received) == len(values):
-                break
-    finally:
-        consumer.close()
-    assert received == values
+    """The printed configuration (SASL_SSL, the admin, the CA, mode 0600) and servers work
+    for a client inside the VPC (the console host), where the PrivateZone names resolve."""
+    config = Path(first_demo.line("client.config="))
+    assert config.stat().st_mode & 0o077 == 0, f"{config} is readable by others"
+    assert parse_properties(config.read_text())["security.protocol"] == "SASL_SSL"
+    servers = first_demo.line("bootstrap.servers=").split(",")
+    result = produce_and_consume_inside(demo_console_container(), config, servers[0], servers[-1])
+    assert (result["unflushed"], result["errors"]) == (0, [])
+    assert result["complete"], result
 
 
 def test_its_console_url_serves_the_login_page(first_demo: MakeRun):
