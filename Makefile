@@ -63,11 +63,11 @@ lint: venv
 # Tests marked "testbed" need Docker and the host image; they run with the
 # integration tests, after `make testbed`.
 unit: venv
-	$(BIN)/pytest tests/unit -m "not testbed" -n 2
+	$(BIN)/pytest tests/unit -m "not testbed" -n 2 --durations=10
 
 integration: testbed
-	$(BIN)/pytest tests/integration
-	$(BIN)/pytest tests/unit -m testbed
+	$(BIN)/pytest tests/integration --durations=0
+	$(BIN)/pytest tests/unit -m testbed --durations=10
 
 # The cluster scenario drives the console in Debian's chromium (installed when missing).
 molecule: testbed
