@@ -367,7 +367,7 @@ def test_decommission_moves_partitions_stops_unregisters_and_retires():
             "docker", "exec", "-e", "KAFKA_HEAP_OPTS=-Xmx128m", "automq-scale-1",
             "/opt/automq/current/bin/kafka-cluster.sh", "unregister",
             "--bootstrap-server", "172.30.23.11:9094",
-            "--command-config", "/etc/automq/admin-client.properties", "--id", "1000",
+            "--config", "/etc/automq/admin-client.properties", "--id", "1000",
         ],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
