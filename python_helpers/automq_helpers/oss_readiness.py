@@ -97,7 +97,7 @@ STEP_ACTIONS: Dict[str, str] = {
 # S3 and OSS name the elements of their error documents alike; these are the only ones
 # reported (a SignatureDoesNotMatch document also carries the signature and the string
 # to sign, which are never read).
-_ERROR_FIELDS = ("Code", "Message", "RequestId", "HostId", "EC", "RecommendDoc")
+_ERROR_FIELDS = ("Code", "Message", "RequestId", "HostId", "EC", "RecommendDoc", "Endpoint")
 _FIELD_LIMIT = 400
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -522,6 +522,10 @@ class ServiceError:
     host_id: str = ""
     ec: str = ""
     recommend_doc: str = ""
+    # Where OSS says the bucket must be addressed, when it was asked at another region's
+    # endpoint (AccessDenied or PermanentRedirect, "must be addressed using the specified
+    # endpoint", as Alibaba's list of HTTP 403 errors documents it).
+    endpoint: str = ""
 
 
 def _local(tag: str) -> str:
@@ -564,6 +568,7 @@ def parse_error(response: HttpResponse) -> ServiceError:
         host_id=fields.get("HostId", ""),
         ec=fields.get("EC") or headers.get("x-oss-ec", ""),
         recommend_doc=fields.get("RecommendDoc", ""),
+        endpoint=fields.get("Endpoint", ""),
     )
 
 
@@ -653,6 +658,17 @@ def transport_fix(kind: str, context: Context) -> str:
     return f"the connection to {where} broke off: retry; if it persists, check the network path"
 
 
+def wrong_region_fix(bucket_endpoint_host: str, context: Context) -> str:
+    """OSS named the endpoint the bucket must be addressed through: it lives elsewhere."""
+    match = re.match(r"oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com$", bucket_endpoint_host)
+    where = f"region {match.group(1)}" if match else bucket_endpoint_host
+    return (
+        f"bucket {context.bucket} is in {where} (OSS says to address it at "
+        f"{bucket_endpoint_host}), not behind {context.endpoint}: set automq_oss_region to "
+        "the bucket's region, or name a bucket of this region"
+    )
+
+
 def service_fix(step: str, status: Optional[int], code: str, context: Context) -> str:
     """The likely cause of an S3/OSS error at ``step``, as advice an operator can act on."""
     key = f"AccessKey ID {context.access_key_id} (from {context.credentials_source})"
@@ -724,7 +740,11 @@ def response_failure(
     step: str, response: HttpResponse, context: Context, now: datetime.datetime
 ) -> Failure:
     error = parse_error(response)
-    fix = service_fix(step, response.status, error.code, context)
+    fix = (
+        wrong_region_fix(error.endpoint, context)
+        if error.endpoint
+        else service_fix(step, response.status, error.code, context)
+    )
     if error.code == "RequestTimeTooSkewed":
         skew = clock_skew(response, now)
         if skew is not None:

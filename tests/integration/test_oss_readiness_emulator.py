@@ -69,10 +69,13 @@ class Cluster:
     secret: str
 
 
-def server_properties(data: str = DATA, ops: str = OPS, extra: str = "") -> str:
+def server_properties(
+    data: str = DATA, ops: str = OPS, extra: str = "", region: str = "cn-hangzhou"
+) -> str:
     """The bucket keys of server.properties as roles/automq/templates/server.properties.j2
-    writes them."""
-    query = f"region=oss-cn-hangzhou&endpoint={ENDPOINT}{extra}"
+    writes them for automq_oss_region ``region``."""
+    endpoint = f"https://oss-{region}-internal.aliyuncs.com"
+    query = f"region=oss-{region}&endpoint={endpoint}{extra}"
     return (
         f"s3.data.buckets=0@s3://{data}?{query}\n"
         f"s3.ops.buckets=1@s3://{ops}?{query}\n"
@@ -127,7 +130,11 @@ def in_vpc() -> Iterator[Emulator]:
 
 def transport(emulator: Emulator) -> HttpClientTransport:
     """To the emulator's data plane, trusting only its CA."""
-    names = [emulator.oss_data_host(bucket) for bucket in (DATA, OPS, "automq-it-missing")]
+    names = [
+        emulator.oss_data_host(bucket, region)
+        for bucket in (DATA, OPS, "automq-it-missing")
+        for region in emulator.config.regions
+    ]
     names.append("oss-cn-hangzhou-internal.aliyuncs.com")  # path-style requests
     return HttpClientTransport(
         timeout=5.0,
@@ -275,3 +282,38 @@ def test_a_ram_policy_without_delete_leaves_objects_to_remove(in_vpc: Emulator) 
     assert "allow oss:DeleteObject" in report.failure.fix
     assert sorted(report.leftover_keys) == sorted(probe_objects(cluster, DATA))
     assert len(report.leftover_keys) == 2
+
+
+def test_a_ram_policy_without_put_stops_before_writing(in_vpc: Emulator) -> None:
+    no_put = automq_ram_policy([DATA, OPS], account_id=in_vpc.account_id)
+    for statement in no_put["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != "oss:PutObject"]
+    cluster = provision(in_vpc, ram_policy=no_put, bucket_policy=False)
+
+    reports = run_check(cluster)
+
+    for report in reports:
+        assert report.failure is not None
+        assert (report.failure.step, report.failure.code) == ("put", "AccessDenied")
+        assert "allow oss:PutObject" in report.failure.fix
+        assert report.leftover_keys == []
+    assert probe_objects(cluster, DATA) == []
+
+
+def test_a_wrong_region_names_the_buckets_region() -> None:
+    """The buckets are in cn-hangzhou; the node was configured for cn-beijing."""
+    with Emulator(
+        containers=False, source_vpcs={"127.0.0.1/32": VPC}, extra_regions=("cn-beijing",)
+    ) as emulator:
+        cluster = provision(emulator)
+        reports = run_check(cluster, server_properties(region="cn-beijing"))
+
+    for report in reports:
+        failure = report.failure
+        assert failure is not None
+        assert (failure.step, failure.http_status, failure.code) == ("head", 403, "AccessDenied")
+        assert failure.fix.startswith(
+            f"bucket {report.bucket} is in region cn-hangzhou (OSS says to address it at "
+            "oss-cn-hangzhou-internal.aliyuncs.com), not behind "
+            "https://oss-cn-beijing-internal.aliyuncs.com: set automq_oss_region"
+        ), failure.fix

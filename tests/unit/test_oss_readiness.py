@@ -491,6 +491,32 @@ def test_head_403_without_any_code_still_points_at_access() -> None:
     assert report.failure.fix.startswith("access denied (no error code in the response)")
 
 
+@pytest.mark.parametrize("code", ["AccessDenied", "PermanentRedirect"])
+def test_a_bucket_of_another_region_names_its_region_not_the_policies(code: str) -> None:
+    """OSS answers a request at another region's endpoint with the endpoint to use
+    (Alibaba's list of HTTP 403 errors: AccessDenied, newer pages PermanentRedirect)."""
+    wrong_region = error_response(
+        403,
+        code,
+        "The bucket you are attempting to access must be addressed using the specified "
+        "endpoint. Please send all future requests to this endpoint.",
+        Bucket="automq-data",
+        Endpoint="oss-cn-beijing-internal.aliyuncs.com",
+    )
+    fake = fake_oss(faults={"HeadObject": wrong_region})
+
+    report = run(fake)
+
+    assert report.failure.step == "head"
+    assert report.failure.code == code
+    assert report.failure.fix.startswith(
+        "bucket automq-data is in region cn-beijing (OSS says to address it at "
+        "oss-cn-beijing-internal.aliyuncs.com), not behind "
+        "https://oss-cn-hangzhou-internal.aliyuncs.com: set automq_oss_region"
+    )
+    assert "RAM user's policy" not in report.failure.fix
+
+
 def test_public_endpoint_and_source_vpc_hint() -> None:
     fake = fake_oss(deny={"PutObject"})
     fake.endpoint_host = "oss-cn-hangzhou.aliyuncs.com"
