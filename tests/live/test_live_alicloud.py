@@ -17,9 +17,8 @@ Optional: AUTOMQ_LIVE_INSTANCE_TYPE (ecs.r7.large), AUTOMQ_LIVE_VERSION (1.7.3) 
 AUTOMQ_LIVE_KAFKA_VERSION (3.9.1), AUTOMQ_LIVE_PACKAGE_SHA256 (else the release is
 downloaded once and its checksum taken, trusting that download), AUTOMQ_LIVE_EXTRA_VARS
 (a YAML file of group variables merged over the test's, e.g. alicloud_storage_redundancy_type).
-The AUTOMQ_ALICLOUD_<SERVICE>_ENDPOINT variables are honoured, so the test itself can be
-tried against the local emulator (with containers, an extra-vars file turning off the jump
-through the console's EIP, which the emulator does not route, and the name advertising).
+The AUTOMQ_ALICLOUD_<SERVICE>_ENDPOINT variables are honoured (the emulator's endpoints
+work too; ``tests/integration/test_alicloud.py`` is the emulator's own version of this test).
 
     AUTOMQ_LIVE_TEST=1 ALIBABA_CLOUD_ACCESS_KEY_ID=... ALIBABA_CLOUD_ACCESS_KEY_SECRET=... \\
     ALIBABA_CLOUD_REGION_ID=cn-hangzhou AUTOMQ_LIVE_IMAGE_ID=... AUTOMQ_LIVE_ADMIN_CIDR=... \\
@@ -27,9 +26,10 @@ through the console's EIP, which the emulator does not route, and the name adver
 
 The cluster (``automq-live-<random>``): two zones offering the instance type, a console
 with an EIP (the jump host: nodes have no public IP), three combined nodes advertising
-their PrivateZone names, the two buckets. The test deploys AutoMQ with
-``tests/integration/alicloud_site.yml``, produces and consumes through a node, checks
-that the AccessKey secret is in no Ansible output, and always runs
+their PrivateZone names, the two buckets. The test runs ``site.yml`` (provisioning,
+the secure deploy with every node's OSS readiness check, the console), produces and
+consumes through a node's TLS listener, checks that the AccessKey secret is in no
+Ansible output, and always runs
 ``playbooks/destroy.yml`` with the purge switch at the end, also after a failure.
 ``make test`` does not run it.
 """
@@ -187,6 +187,7 @@ class Live:
                 "--vault-password-file",
                 str(self.root / "vault-password"),
                 pattern,
+                "--become",
                 "-m",
                 "ansible.builtin.shell",
                 "-a",
@@ -219,6 +220,7 @@ def _group_vars(live: Live) -> dict[str, Any]:
     cache = live.root / "package-cache"
     zones = _zones(region, instance_type)
     return {
+        "alicloud_provision": True,
         "alicloud_cluster_name": live.cluster,
         "alicloud_region": region,
         "alicloud_network_vpc_cidr": "10.0.0.0/16",
@@ -230,7 +232,15 @@ def _group_vars(live: Live) -> dict[str, Any]:
         "alicloud_compute_instance_type": instance_type,
         "alicloud_compute_console_eip": True,
         "alicloud_inventory_jump_via_console": True,
+        "alicloud_dns_use_for_advertising": True,
         "alicloud_identity_vault_password_file": str(live.root / "vault-password"),
+        # The cluster CA and the generated passwords stay with the test's files.
+        "automq_pki_ca_dir": str(live.root / "ca"),
+        "automq_admin_password_file": str(live.root / "admin.password"),
+        "automq_monitor_password_file": str(live.root / "monitor.password"),
+        "automq_client_config_file": str(live.root / "client.properties"),
+        "automq_console_admin_password_file": str(live.root / "console-admin.password"),
+        "automq_console_prometheus_password_file": str(live.root / "prometheus.password"),
         "automq_version": version,
         "automq_kafka_version": kafka_version,
         "automq_package_sha256": _package_sha256(version, kafka_version, cache),
@@ -259,18 +269,26 @@ def test_live_provision_deploy_destroy(tmp_path: Path):
         yaml.safe_dump({"all": {"children": {g: {"hosts": {}} for g in groups}}})
     )
     try:
-        site = live.playbook("site", "tests/integration/alicloud_site.yml")
+        site = live.playbook("site", "site.yml")
         assert site.returncode == 0, f"provision and deploy failed:\n{site.stdout[-8000:]}"
+        # Each node proved its OSS access before its first start.
+        assert "TASK [automq : Check OSS from the node]" in site.stdout
 
         topic = f"live-{uuid.uuid4().hex[:8]}"
         tools = "KAFKA_HEAP_OPTS=-Xmx256m /opt/automq/current/bin"
-        bootstrap = "{{ automq_advertised_host }}:9092"
+        # The node's tools' settings (root only): the INTERNAL listener, mutual TLS with
+        # the node's certificate, a super user.
+        bootstrap = "{{ automq_advertised_host }}:9094"
+        config = "/etc/automq/admin-client.properties"
         script = (
-            f"set -e; {tools}/kafka-topics.sh --bootstrap-server {bootstrap} --create "
+            f"set -e; {tools}/kafka-topics.sh --bootstrap-server {bootstrap} "
+            f"--command-config {config} --create "
             f"--topic {topic} --partitions 3 --replication-factor 3 >/dev/null; "
             f"seq 1 {RECORDS} | {tools}/kafka-console-producer.sh --bootstrap-server "
-            f"{bootstrap} --topic {topic} --producer-property acks=all; "
-            f"{tools}/kafka-console-consumer.sh --bootstrap-server {bootstrap} --topic {topic} "
+            f"{bootstrap} --producer.config {config} --topic {topic} "
+            "--producer-property acks=all; "
+            f"{tools}/kafka-console-consumer.sh --bootstrap-server {bootstrap} "
+            f"--consumer.config {config} --topic {topic} "
             f"--from-beginning --max-messages {RECORDS} --timeout-ms 120000 2>/dev/null "
             "| sort -n | uniq | wc -l"
         )
