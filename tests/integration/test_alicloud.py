@@ -36,6 +36,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -484,6 +485,47 @@ def test_nodes_answer_only_inside_the_vpc_as_the_groups_say(deployed: Scenario):
     finally:
         set_rule(deployed, nodes_group, True, "9093/9093", source_group_id=console_group)
     assert deployed.reaches(CONSOLE, node, 9093)
+
+
+# Run on the console host: Prometheus's active targets, asked over HTTPS at the console's
+# private address with the cluster CA and the password (both read from stdin, so neither
+# shows in the process list).
+ACTIVE_TARGETS = """
+import base64, json, ssl, sys, urllib.request
+password = sys.stdin.readline().strip()
+tls = ssl.create_default_context(cadata=sys.stdin.read())
+token = base64.b64encode(("prometheus:" + password).encode()).decode()
+request = urllib.request.Request(
+    sys.argv[1] + "/api/v1/targets?state=active", headers={"Authorization": "Basic " + token}
+)
+with urllib.request.urlopen(request, timeout=10, context=tls) as response:
+    print(json.dumps(json.load(response)["data"]["activeTargets"]))
+"""
+
+
+def test_prometheus_scrapes_every_node(deployed: Scenario):
+    """Prometheus on the console reaches each node's JMX exporter through the security
+    groups (the rule that admits the console's group on 9404)."""
+    password = (deployed.root / "prometheus.password").read_text().strip()
+    ca = (deployed.root / "ca" / "ca.crt").read_text()
+    url = f"https://{deployed.private_ip(CONSOLE)}:9090"
+    deadline = time.monotonic() + 120
+    while True:
+        done = deployed.exec(
+            CONSOLE, "python3", "-c", ACTIVE_TARGETS, url, stdin=f"{password}\n{ca}"
+        )
+        assert done.returncode == 0, done.stderr
+        assert password not in done.stdout + done.stderr
+        targets = [t for t in json.loads(done.stdout) if t["labels"]["job"] == "automq-jmx"]
+        health = {int(t["labels"]["node_id"]): (t["health"], t.get("lastError")) for t in targets}
+        if health == {n: ("up", "") for n in (0, 1, 2)}:
+            break
+        assert time.monotonic() < deadline, f"JMX targets by node ID: {health}"
+        time.sleep(3)
+    nodes = {deployed.private_ip(name) for name in NODES} | set(NODES)
+    for target in targets:
+        host = target["labels"]["instance"].rsplit(":", 1)[0]
+        assert host in nodes or host.split(".")[0] in nodes, target["labels"]
 
 
 def test_the_console_eip_answers_ssh_only_from_the_admin_cidr(deployed: Scenario):
