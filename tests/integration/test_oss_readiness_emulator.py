@@ -44,7 +44,6 @@ from tests.alicloud_emulator.sdk import Clients, make_clients
 
 VPC = "vpc-automq0test"
 DATA, OPS = "automq-it-data", "automq-it-ops"
-ENDPOINT = "https://oss-cn-hangzhou-internal.aliyuncs.com"
 CREDENTIALS_FILE = "/etc/automq/credentials.env"
 FULL_STEPS = [
     "head",
@@ -85,6 +84,14 @@ def server_properties(
 
 def credentials_env(key_id: str, secret: str) -> str:
     return f"AWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n"
+
+
+def ram_policy_without(action: str, account_id: str) -> dict:
+    """The installer's RAM policy for the two buckets, less ``action`` (no VPC condition)."""
+    policy = automq_ram_policy([DATA, OPS], account_id=account_id)
+    for statement in policy["Statement"]:
+        statement["Action"] = [a for a in statement["Action"] if a != action]
+    return policy
 
 
 def provision(emulator: Emulator, ram_policy: dict | None = None, bucket_policy: bool = True):
@@ -269,9 +276,7 @@ def test_path_style(in_vpc: Emulator) -> None:
 
 
 def test_a_ram_policy_without_delete_leaves_objects_to_remove(in_vpc: Emulator) -> None:
-    no_delete = automq_ram_policy([DATA, OPS], account_id=in_vpc.account_id)
-    for statement in no_delete["Statement"]:
-        statement["Action"] = [a for a in statement["Action"] if a != "oss:DeleteObject"]
+    no_delete = ram_policy_without("oss:DeleteObject", in_vpc.account_id)
     cluster = provision(in_vpc, ram_policy=no_delete, bucket_policy=False)
 
     reports = run_check(cluster)
@@ -285,9 +290,7 @@ def test_a_ram_policy_without_delete_leaves_objects_to_remove(in_vpc: Emulator) 
 
 
 def test_a_ram_policy_without_put_stops_before_writing(in_vpc: Emulator) -> None:
-    no_put = automq_ram_policy([DATA, OPS], account_id=in_vpc.account_id)
-    for statement in no_put["Statement"]:
-        statement["Action"] = [a for a in statement["Action"] if a != "oss:PutObject"]
+    no_put = ram_policy_without("oss:PutObject", in_vpc.account_id)
     cluster = provision(in_vpc, ram_policy=no_put, bucket_policy=False)
 
     reports = run_check(cluster)
