@@ -24,7 +24,7 @@ import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
@@ -112,6 +112,13 @@ class S3Request:
     body: bytes
     principal: Principal | None
     context: RequestContext
+
+
+def request_context(context: RequestContext, host: VirtualHost) -> RequestContext:
+    """A request to the public endpoint crosses the Internet even from an instance in a
+    VPC (through an EIP or a NAT gateway), so it carries no ``acs:SourceVpc``: only the
+    ``-internal`` endpoint tells OSS the VPC a request comes from."""
+    return context if host.internal else replace(context, source_vpc=None)
 
 
 def _local(tag: str) -> str:
@@ -223,7 +230,7 @@ class S3Service:
                 headers,
                 body,
                 principal,
-                handler.context(),
+                request_context(handler.context(), host),
             )
             op, function = self.operation(request)
             with self.emulator.lock:

@@ -120,13 +120,15 @@ def start_emulator(vpc_block: str, internet_cidr: str, **overrides: Any) -> Emul
 @pytest.fixture(scope="module")
 def alicloud_emulator(testbed: None, request: pytest.FixtureRequest) -> Iterator[CloudEnv]:
     """A fresh emulator with containers for the module; the module sets ``VPC_BLOCK`` and
-    ``INTERNET_CIDR`` (blocks no other test or demo uses)."""
+    ``INTERNET_CIDR`` (blocks no other test or demo uses) and may set ``EMULATOR_OPTIONS``
+    (further ``EmulatorConfig`` fields)."""
     saved: Mapping[str, str] = {k: os.environ[k] for k in PROXY_VARIABLES if k in os.environ}
     for name in saved:
         del os.environ[name]
     vpc_block = getattr(request.module, "VPC_BLOCK", "10.213.0.0/16")
     internet_cidr = getattr(request.module, "INTERNET_CIDR", "10.213.241.0/24")
-    emulator = start_emulator(vpc_block, internet_cidr)
+    options = getattr(request.module, "EMULATOR_OPTIONS", {})
+    emulator = start_emulator(vpc_block, internet_cidr, **options)
     try:
         yield CloudEnv(emulator)
     finally:

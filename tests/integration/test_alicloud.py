@@ -9,6 +9,8 @@ the account's AccessKey from the environment (the SDK's default credential chain
 The steps run in order and share one emulator and one inventory directory:
 
 1. wrong credentials: a clear error, nothing created (in the cloud or on this machine);
+   then the first deploy with OSS mistakes (a wrong secret, region or endpoint, a Deny
+   of PutObject): stopped by the readiness check before any node is formatted or started;
 2. provision + deploy in the production layout (the console's EIP, Ansible jumping
    through it, the admin CIDR = this machine's address on the emulator's Internet, nodes
    advertising PrivateZone names), then the proof: the console answers on its EIP,
@@ -83,6 +85,10 @@ DATA_BUCKET, OPS_BUCKET = f"{CLUSTER}-data", f"{CLUSTER}-ops"
 RAM_USER = f"{CLUSTER}-oss"
 NODES = [f"{CLUSTER}-node-{n}" for n in (1, 2, 3)]
 CONSOLE = f"{CLUSTER}-console-1"
+# A second region with an OSS endpoint, for a node configured for the wrong one.
+OTHER_REGION = "cn-beijing"
+EMULATOR_OPTIONS = {"extra_regions": (OTHER_REGION,)}
+READINESS_TASK = "Stop before AutoMQ starts when OSS is not usable"
 SITE = "site.yml"
 DESTROY = "playbooks/destroy.yml"
 CREDENTIALS_TASK = "Check the Alibaba Cloud credentials"
@@ -209,6 +215,8 @@ def group_vars(root: Path) -> dict[str, Any]:
         "automq_monitor_password_file": str(root / "monitor.password"),
         "automq_client_config_file": str(root / "client.properties"),
         "automq_console_prometheus_password_file": str(root / "prometheus.password"),
+        # Scrapes time out (and recover) within seconds when a rule is revoked (restored).
+        "automq_console_prometheus_scrape_interval": "10s",
         # The fixture has no AutoMQ exporter: Prometheus scrapes the JMX agent.
         "automq_metrics_exporter": "none",
         "automq_jmx_exporter_enabled": True,
@@ -384,6 +392,101 @@ def test_wrong_credentials_fail_clearly_and_create_nothing(scenario: Scenario):
     assert not scenario.inventory_file.exists()
 
 
+def not_started(scenario: Scenario, name: str) -> list[str]:
+    """What shows that AutoMQ ran or was formatted on the node (nothing: never started)."""
+    done = scenario.exec(name, "bash", "-c", (
+        "systemctl is-active --quiet automq && echo 'the unit is active'; "
+        "pgrep -f '[k]afka[.]Kafka' >/dev/null && echo 'a broker process runs'; "
+        "test -e /var/lib/automq/kraft-metadata/meta.properties && echo 'formatted'; true"
+    ))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("\n")[:-1]
+
+
+def bucket_keys(scenario: Scenario) -> dict[str, list[str]]:
+    client = scenario.cloud.clients().oss
+    return {
+        bucket: [o.key for o in client.list_objects_v2(
+            oss.ListObjectsV2Request(bucket=bucket)).contents or []]
+        for bucket in (DATA_BUCKET, OPS_BUCKET)
+    }  # fmt: skip
+
+
+def readiness_refusals(run: PlaybookRun) -> dict[str, str]:
+    """Node -> the message of its readiness refusal; the run failed nowhere else."""
+    failures = run.failures
+    assert {f.task for f in failures} == {READINESS_TASK}, run.describe()
+    return {f.host: f.msg for f in failures}
+
+
+def test_oss_readiness_stops_the_first_deploy_before_any_broker_starts(scenario: Scenario):
+    """The first site.yml, each node with its own OSS mistake: a wrong AccessKey secret, the
+    wrong region, the public endpoint (the bucket policy admits only the VPC, which the
+    public endpoint never carries). Then, through the deploy alone, an explicit Deny of
+    PutObject in a second RAM policy of the user (a guardrail an administrator attached).
+    Each stops at the readiness check on every node, naming its cause; no node is formatted
+    or started, and nothing is left in the buckets."""
+    key_file = scenario.key_file
+    secret = f"(lookup('ansible.builtin.file', '{key_file}') | from_json).access_key_secret"
+    faults = scenario.root / "oss-faults.yml"
+    faults.write_text(yaml.safe_dump({
+        "automq_oss_access_key_secret": (
+            f"{{{{ 'not-the-secret' if inventory_hostname == '{NODES[0]}' else {secret} }}}}"),
+        "automq_oss_region": (
+            f"{{{{ '{OTHER_REGION}' if inventory_hostname == '{NODES[1]}' else 'cn-hangzhou' }}}}"),
+        "automq_oss_endpoint": (
+            f"{{{{ 'https://oss-cn-hangzhou.aliyuncs.com' if inventory_hostname == '{NODES[2]}' "
+            "else '' }}"),
+    }))  # fmt: skip
+    run = scenario.run("oss-faults", SITE, "-e", f"@{faults}")
+    assert run.rc != 0, run.describe()
+    refusals = readiness_refusals(run)
+    assert set(refusals) == set(NODES), run.describe()
+    assert "SignatureDoesNotMatch" in refusals[NODES[0]], refusals[NODES[0]]
+    assert "check automq_oss_access_key_secret" in refusals[NODES[0]], refusals[NODES[0]]
+    assert "is in region cn-hangzhou" in refusals[NODES[1]], refusals[NODES[1]]
+    assert f"not behind https://oss-{OTHER_REGION}-internal" in refusals[NODES[1]]
+    assert "this node uses the public endpoint" in refusals[NODES[2]], refusals[NODES[2]]
+    for message in refusals.values():
+        assert message.endswith("then run again."), message
+        assert "Nothing was started." in message, message
+    assert "not-the-secret" not in run.transcript
+    assert all(not_started(scenario, name) == [] for name in NODES)
+    assert bucket_keys(scenario) == {DATA_BUCKET: [], OPS_BUCKET: []}
+
+    ram = scenario.cloud.clients().ram
+    deny = {
+        "Version": "1",
+        "Statement": [
+            {"Effect": "Deny", "Action": ["oss:PutObject"], "Resource": ["acs:oss:*:*:*"]}
+        ],
+    }
+    ram.create_policy(
+        ram_models.CreatePolicyRequest(
+            policy_name="freeze-writes", policy_document=json.dumps(deny)
+        )
+    )
+    ram.attach_policy_to_user(ram_models.AttachPolicyToUserRequest(
+        policy_type="Custom", policy_name="freeze-writes", user_name=RAM_USER))  # fmt: skip
+    try:
+        run = scenario.run("oss-deny-put", "playbooks/deploy.yml")
+    finally:
+        ram.detach_policy_from_user(
+            ram_models.DetachPolicyFromUserRequest(
+                policy_type="Custom", policy_name="freeze-writes", user_name=RAM_USER
+            )
+        )
+        ram.delete_policy(ram_models.DeletePolicyRequest(policy_name="freeze-writes"))  # fmt: skip
+    assert run.rc != 0, run.describe()
+    refusals = readiness_refusals(run)
+    assert set(refusals) == set(NODES), run.describe()
+    for message in refusals.values():
+        assert "step put failed with HTTP 403 AccessDenied" in message, message
+        assert "allow oss:PutObject" in message, message
+    assert all(not_started(scenario, name) == [] for name in NODES)
+    assert bucket_keys(scenario) == {DATA_BUCKET: [], OPS_BUCKET: []}
+
+
 # --- 2. Provision, deploy and the proof -----------------------------------------------
 
 
@@ -503,29 +606,81 @@ with urllib.request.urlopen(request, timeout=10, context=tls) as response:
 """
 
 
-def test_prometheus_scrapes_every_node(deployed: Scenario):
-    """Prometheus on the console reaches each node's JMX exporter through the security
-    groups (the rule that admits the console's group on 9404)."""
-    password = (deployed.root / "prometheus.password").read_text().strip()
-    ca = (deployed.root / "ca" / "ca.crt").read_text()
-    url = f"https://{deployed.private_ip(CONSOLE)}:9090"
+def jmx_targets(scenario: Scenario) -> list[dict[str, Any]]:
+    """Prometheus's active JMX exporter targets, asked on the console host."""
+    password = (scenario.root / "prometheus.password").read_text().strip()
+    ca = (scenario.root / "ca" / "ca.crt").read_text()
+    url = f"https://{scenario.private_ip(CONSOLE)}:9090"
+    done = scenario.exec(CONSOLE, "python3", "-c", ACTIVE_TARGETS, url, stdin=f"{password}\n{ca}")
+    assert done.returncode == 0, done.stderr
+    assert password not in done.stdout + done.stderr
+    return [t for t in json.loads(done.stdout) if t["labels"]["job"] == "automq-jmx"]
+
+
+def wait_for_jmx_health(scenario: Scenario, healthy: bool) -> list[dict[str, Any]]:
+    """Poll until every node's target is up (``healthy``) or down with a scrape error."""
     deadline = time.monotonic() + 120
     while True:
-        done = deployed.exec(
-            CONSOLE, "python3", "-c", ACTIVE_TARGETS, url, stdin=f"{password}\n{ca}"
-        )
-        assert done.returncode == 0, done.stderr
-        assert password not in done.stdout + done.stderr
-        targets = [t for t in json.loads(done.stdout) if t["labels"]["job"] == "automq-jmx"]
+        targets = jmx_targets(scenario)
         health = {int(t["labels"]["node_id"]): (t["health"], t.get("lastError")) for t in targets}
-        if health == {n: ("up", "") for n in (0, 1, 2)}:
-            break
+        if set(health) == {0, 1, 2} and all(
+            (state, bool(error)) == (("up", False) if healthy else ("down", True))
+            for state, error in health.values()
+        ):
+            return targets
         assert time.monotonic() < deadline, f"JMX targets by node ID: {health}"
-        time.sleep(3)
+        time.sleep(2)
+
+
+def test_prometheus_scrapes_every_node(deployed: Scenario):
+    """Prometheus on the console reaches each node's JMX exporter through the security
+    groups (the rule that admits the console's group on 9404); without that rule every
+    scrape fails and Prometheus says so, and it recovers once the rule is back."""
+    targets = wait_for_jmx_health(deployed, healthy=True)
     nodes = {deployed.private_ip(name) for name in NODES} | set(NODES)
     for target in targets:
         host = target["labels"]["instance"].rsplit(":", 1)[0]
         assert host in nodes or host.split(".")[0] in nodes, target["labels"]
+    nodes_group, console_group = group_ids(deployed)
+    set_rule(deployed, nodes_group, False, "9404/9404", source_group_id=console_group)
+    try:
+        down = wait_for_jmx_health(deployed, healthy=False)
+    finally:
+        set_rule(deployed, nodes_group, True, "9404/9404", source_group_id=console_group)
+    for target in down:  # dropped, not refused: the scrape times out
+        assert "deadline exceeded" in target["lastError"], target
+    wait_for_jmx_health(deployed, healthy=True)
+
+
+PING = [{"hosts": "all", "gather_facts": False, "tasks": [{"ansible.builtin.ping": {}}]}]
+
+
+def test_the_jump_through_the_console_needs_the_ssh_rule(deployed: Scenario, tmp_path: Path):
+    """With the written inventory, Ansible reaches the nodes only through the console; the
+    nodes' group rule admitting SSH from the console's group revoked, the nodes are
+    unreachable (the SSH banner exchange through the jump times out) while the console is
+    not, and the rule restored, they are reachable again."""
+    playbook = tmp_path / "ping.yml"
+    playbook.write_text(yaml.safe_dump(PING))
+    nodes_group, console_group = group_ids(deployed)
+    set_rule(deployed, nodes_group, False, "22/22", source_group_id=console_group)
+    try:
+        # New connections (the earlier runs' SSH masters persist and would carry the ping).
+        cut = deployed.run(
+            "ping-without-ssh-rule", str(playbook), ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cut")
+        )
+    finally:
+        set_rule(deployed, nodes_group, True, "22/22", source_group_id=console_group)
+    stats = recap(cut)
+    assert {h for h, s in stats.items() if s["dark"]} == set(NODES), stats
+    assert stats[CONSOLE]["ok"] == 1, stats
+    unreachable = [e["event_data"] for e in cut.events if e.get("event") == "runner_on_unreachable"]
+    for event in unreachable:
+        assert "timed out" in event["res"]["msg"], event["res"]["msg"]
+    restored = deployed.run(
+        "ping-with-ssh-rule", str(playbook), ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "back")
+    )
+    assert restored.rc == 0, restored.describe()
 
 
 def test_the_console_eip_answers_ssh_only_from_the_admin_cidr(deployed: Scenario):

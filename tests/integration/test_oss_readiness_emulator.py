@@ -69,11 +69,15 @@ class Cluster:
 
 
 def server_properties(
-    data: str = DATA, ops: str = OPS, extra: str = "", region: str = "cn-hangzhou"
+    data: str = DATA,
+    ops: str = OPS,
+    extra: str = "",
+    region: str = "cn-hangzhou",
+    endpoint: str | None = None,
 ) -> str:
     """The bucket keys of server.properties as roles/automq/templates/server.properties.j2
-    writes them for automq_oss_region ``region``."""
-    endpoint = f"https://oss-{region}-internal.aliyuncs.com"
+    writes them for automq_oss_region ``region`` (and automq_oss_endpoint ``endpoint``)."""
+    endpoint = endpoint or f"https://oss-{region}-internal.aliyuncs.com"
     query = f"region=oss-{region}&endpoint={endpoint}{extra}"
     return (
         f"s3.data.buckets=0@s3://{data}?{query}\n"
@@ -138,9 +142,10 @@ def in_vpc() -> Iterator[Emulator]:
 def transport(emulator: Emulator) -> HttpClientTransport:
     """To the emulator's data plane, trusting only its CA."""
     names = [
-        emulator.oss_data_host(bucket, region)
+        emulator.oss_data_host(bucket, region, internal)
         for bucket in (DATA, OPS, "automq-it-missing")
         for region in emulator.config.regions
+        for internal in (True, False)
     ]
     names.append("oss-cn-hangzhou-internal.aliyuncs.com")  # path-style requests
     return HttpClientTransport(
@@ -213,6 +218,21 @@ def test_outside_the_vpc_the_bucket_policy_denies() -> None:
         assert (failure.step, failure.http_status, failure.code) == ("head", 403, "AccessDenied")
         assert "acs:SourceVpc" in failure.fix
         assert [step.step for step in report.steps][-1] != "put"  # stopped at HEAD
+
+
+def test_the_public_endpoint_carries_no_source_vpc(in_vpc: Emulator) -> None:
+    """From inside the VPC, but through the public endpoint: the bucket policy's
+    acs:SourceVpc condition does not match, and the fix names the internal endpoint."""
+    cluster = provision(in_vpc)
+    reports = run_check(cluster, server_properties(endpoint="https://oss-cn-hangzhou.aliyuncs.com"))
+
+    for report in reports:
+        failure = report.failure
+        assert failure is not None
+        assert (failure.step, failure.http_status, failure.code) == ("head", 403, "AccessDenied")
+        assert "oss-cn-hangzhou-internal.aliyuncs.com" in failure.fix, failure.fix
+        assert "this node uses the public endpoint" in failure.fix, failure.fix
+    assert all(not probe_objects(cluster, bucket) for bucket in (DATA, OPS))
 
 
 def test_a_wrong_secret(in_vpc: Emulator) -> None:
