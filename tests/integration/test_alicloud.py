@@ -667,7 +667,9 @@ def test_the_jump_through_the_console_needs_the_ssh_rule(deployed: Scenario, tmp
     try:
         # New connections (the earlier runs' SSH masters persist and would carry the ping).
         cut = deployed.run(
-            "ping-without-ssh-rule", str(playbook), ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cut")
+            "ping-without-ssh-rule",
+            str(playbook),
+            ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cut"),
         )
     finally:
         set_rule(deployed, nodes_group, True, "22/22", source_group_id=console_group)
