@@ -25,7 +25,8 @@ The steps run in order and share one emulator and one inventory directory:
 4. a second run changes nothing (no host changed, no write reached the cloud), keeping a
    foreign statement added to a bucket policy in the meantime;
 5. destroy: refused without the confirmation; with it everything goes but the buckets
-   and their data; with the purge switch the buckets go too.
+   and their data; a purge asked for with ``true`` is refused; naming both buckets, they
+   go too.
 """
 
 from __future__ import annotations
@@ -1005,13 +1006,22 @@ def test_destroy_removes_everything_but_the_buckets(destroyed: Scenario):
 
 
 def test_destroy_with_purge_removes_the_buckets_too(destroyed: Scenario):
+    confirm = ("-e", f"alicloud_destroy_confirm={CLUSTER}")
+    switch = destroyed.run(
+        "purge-switch", DESTROY, *confirm, "-e", "alicloud_destroy_purge_buckets=true"
+    )
+    assert switch.rc != 0, switch.describe()
+    (failure,) = switch.failures
+    assert failure.task == "Check the purge request names both buckets", switch.describe()
+    assert "nothing was deleted" in failure.msg, failure.msg
+    assert f"alicloud_destroy_purge_buckets={DATA_BUCKET},{OPS_BUCKET}" in failure.msg
+    assert sorted(destroyed.cloud.snapshot()["buckets"]) == [DATA_BUCKET, OPS_BUCKET]
     run = destroyed.run(
         "purge",
         DESTROY,
+        *confirm,
         "-e",
-        f"alicloud_destroy_confirm={CLUSTER}",
-        "-e",
-        "alicloud_destroy_purge_buckets=true",
+        f"alicloud_destroy_purge_buckets={OPS_BUCKET},{DATA_BUCKET}",
     )
     assert run.rc == 0, run.describe()
     snapshot = destroyed.cloud.snapshot()

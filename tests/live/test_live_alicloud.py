@@ -302,7 +302,7 @@ def test_live_provision_deploy_destroy(tmp_path: Path):
         assert secret not in site.stdout + site.stderr
     finally:
         destroy = ("-e", f"alicloud_destroy_confirm={live.cluster}")
-        purge = ("-e", "alicloud_destroy_purge_buckets=true")
+        purge = ("-e", f"alicloud_destroy_purge_buckets={live.cluster}-data,{live.cluster}-ops")
         result = live.playbook("destroy", "playbooks/destroy.yml", *destroy, *purge)
         if result.returncode != 0:
             result = live.playbook("destroy-again", "playbooks/destroy.yml", *destroy, *purge)

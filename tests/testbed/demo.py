@@ -217,7 +217,8 @@ def down() -> None:
         run(
             [
                 str(BIN / "ansible-playbook"), "-i", str(INVENTORY), "playbooks/destroy.yml",
-                "-e", "alicloud_destroy_confirm=demo", "-e", "alicloud_destroy_purge_buckets=true",
+                "-e", "alicloud_destroy_confirm=demo",
+                "-e", "alicloud_destroy_purge_buckets=demo-data,demo-ops",
             ],
             cloud_environment(credentials),
         )  # fmt: skip

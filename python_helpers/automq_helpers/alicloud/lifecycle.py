@@ -1,9 +1,10 @@
 """OSS lifecycle rules in the module's simple form, validated and compared with the bucket's.
 
-The module manages the whole lifecycle configuration when ``lifecycle_rules`` is given
-(an empty list removes it). A rule: ``id``, ``prefix`` (default: the whole bucket),
-``expiration_days``, ``abort_multipart_days``, ``enabled``. AutoMQ's ops bucket holds
-metrics and logs under ``automq/``; expiring them keeps it from growing for ever.
+The module manages the rules it names, by ``id``, and keeps the bucket's other rules
+(someone else's) unless told to manage the whole configuration. A rule: ``id``,
+``prefix`` (default: the whole bucket), ``expiration_days``, ``abort_multipart_days``,
+``enabled``. AutoMQ's ops bucket holds metrics and logs under ``automq/``; expiring them
+keeps it from growing for ever.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 __all__ = [
     "LifecycleError",
     "LifecycleRule",
+    "check_prefixes",
     "lifecycle_equal",
+    "merge_lifecycle_rules",
     "parse_lifecycle_rules",
 ]
 
@@ -96,14 +99,43 @@ def parse_lifecycle_rules(raw: Iterable[Mapping[str, Any]]) -> tuple[LifecycleRu
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise LifecycleError(f"lifecycle rule ids must be unique: {', '.join(duplicates)}")
-    for a in rules:
-        for b in rules:
+    check_prefixes(rules)
+    return tuple(sorted(rules))
+
+
+def check_prefixes(rules: Iterable[LifecycleRule]) -> None:
+    """OSS refuses a configuration whose rules' prefixes overlap."""
+    listed = list(rules)
+    for a in listed:
+        for b in listed:
             if a is not b and a.prefix.startswith(b.prefix):
                 raise LifecycleError(
                     f"lifecycle rules {b.id!r} and {a.id!r} have overlapping prefixes "
                     f"({b.prefix!r}, {a.prefix!r}): OSS refuses that"
                 )
-    return tuple(sorted(rules))
+
+
+def merge_lifecycle_rules(
+    current: Iterable[LifecycleRule], wanted: Iterable[LifecycleRule], exclusive: bool = False
+) -> tuple[LifecycleRule, ...]:
+    """The configuration to put: ``wanted``, replacing the bucket's rules of the same ids,
+    and (unless ``exclusive``) the bucket's other rules, kept as they are. A kept rule that
+    overlaps a wanted one is refused, naming both, rather than dropped."""
+    wanted = tuple(wanted)
+    if exclusive:
+        return tuple(sorted(wanted))
+    ids = {rule.id for rule in wanted}
+    kept = [rule for rule in current if rule.id not in ids]
+    for rule in kept:
+        for own in wanted:
+            if rule.prefix.startswith(own.prefix) or own.prefix.startswith(rule.prefix):
+                raise LifecycleError(
+                    f"the bucket's lifecycle rule {rule.id!r} (prefix {rule.prefix!r}) overlaps "
+                    f"rule {own.id!r} (prefix {own.prefix!r}), and OSS refuses overlapping "
+                    f"prefixes: change or remove {rule.id!r}, or let this rule replace the whole "
+                    "lifecycle configuration (purge_lifecycle_rules)"
+                )
+    return tuple(sorted([*wanted, *kept]))
 
 
 def lifecycle_equal(desired: Iterable[LifecycleRule], actual: Iterable[LifecycleRule]) -> bool:

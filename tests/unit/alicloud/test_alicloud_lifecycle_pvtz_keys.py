@@ -21,6 +21,7 @@ from automq_helpers.alicloud.lifecycle import (
     LifecycleError,
     LifecycleRule,
     lifecycle_equal,
+    merge_lifecycle_rules,
     parse_lifecycle_rules,
 )
 from automq_helpers.alicloud.pvtz import (
@@ -87,6 +88,34 @@ def test_lifecycle_equal_ignores_order():
     )
     assert lifecycle_equal(a, tuple(reversed(a)))
     assert not lifecycle_equal(a, a[:1])
+
+
+OURS = LifecycleRule("automq-ops-expiry", "automq/", expiration_days=7)
+THEIRS = LifecycleRule("their-archive", "archive/", expiration_days=365)
+
+
+def test_merge_keeps_the_buckets_other_rules_and_replaces_ours():
+    old_ours = LifecycleRule("automq-ops-expiry", "automq/", expiration_days=30)
+    assert merge_lifecycle_rules([THEIRS, old_ours], [OURS]) == (OURS, THEIRS)
+    assert merge_lifecycle_rules([THEIRS], []) == (THEIRS,)  # naming none keeps all
+    assert merge_lifecycle_rules([THEIRS, old_ours], [OURS], exclusive=True) == (OURS,)
+    assert merge_lifecycle_rules([THEIRS], [], exclusive=True) == ()
+
+
+@pytest.mark.parametrize("their_prefix", ["", "automq/", "automq/logs/"])
+def test_merge_refuses_a_kept_rule_that_overlaps_ours(their_prefix):
+    theirs = LifecycleRule("theirs", their_prefix, expiration_days=1)
+    with pytest.raises(LifecycleError, match=r"rule 'theirs' .* overlaps rule 'automq-ops-expiry'"):
+        merge_lifecycle_rules([theirs], [OURS])
+    assert merge_lifecycle_rules([theirs], [OURS], exclusive=True) == (OURS,)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["a/", "b/", "c/d/", "e/"]), unique=True))
+def test_merge_with_disjoint_prefixes_keeps_every_other_rule(prefixes):
+    current = [LifecycleRule(f"r{i}", p, expiration_days=i + 1) for i, p in enumerate(prefixes)]
+    merged = merge_lifecycle_rules(current, [OURS])
+    assert set(merged) == {OURS, *current}
 
 
 # --- PrivateZone --------------------------------------------------------------------------

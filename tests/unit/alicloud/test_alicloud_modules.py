@@ -790,6 +790,7 @@ def test_bucket_settings_policy_merge_and_purge(tmp_path, emulator, clients):
                     "name": bucket,
                     "server_side_encryption": "none",
                     "lifecycle_rules": [],
+                    "purge_lifecycle_rules": True,
                 },
             },
             {
@@ -825,6 +826,64 @@ def test_bucket_settings_policy_merge_and_purge(tmp_path, emulator, clients):
         run["delete refused"], "still holds objects (for example 'automq/x')", "purge: true"
     )
     assert run["purge"]["deleted_objects"] == 1
+    assert bucket not in emulator.snapshot()["buckets"]
+
+
+def test_a_bucket_not_tagged_for_the_cluster_is_adopted_only_when_asked(
+    tmp_path, emulator, clients
+):
+    """Someone else's bucket of the configured name: refused before any write (used, purged),
+    adopted and tagged when asked, its own lifecycle rule kept beside the cluster's."""
+    bucket = "gamma-ops"
+    clients.oss.put_bucket(sdk.oss.PutBucketRequest(bucket=bucket))
+    theirs = sdk.oss.LifecycleRule(
+        id="their-archive", prefix="archive/", status="Enabled",
+        expiration=sdk.oss.LifecycleRuleExpiration(days=365),
+    )  # fmt: skip
+    clients.oss.put_bucket_lifecycle(
+        sdk.oss.PutBucketLifecycleRequest(
+            bucket=bucket, lifecycle_configuration=sdk.oss.LifecycleConfiguration(rules=[theirs])
+        )
+    )
+    clients.oss.put_object(sdk.oss.PutObjectRequest(bucket=bucket, key="archive/x", body=b"x"))
+
+    def bucket_task(name: str, cluster: str = "gamma", prefix: str = "automq/", **options: Any):
+        rule = {"id": "automq-ops-expiry", "prefix": prefix, "expiration_days": 7}
+        return {"name": name, "ignore_errors": True, "automq.alicloud.oss_bucket": {
+            "cluster": cluster, "name": bucket, "lifecycle_rules": [rule], **options}}  # fmt: skip
+
+    writes = len(successful_writes(emulator))
+    refused = play(tmp_path, emulator, [
+        bucket_task("use"),
+        bucket_task("purge", state="absent", purge=True),
+        bucket_task("adopt, overlapping", prefix="", adopt=True),
+    ])  # fmt: skip
+    failed_with(
+        refused["use"], "'gamma-ops' already exists and is not tagged automq:cluster=gamma",
+        "alicloud_storage_adopt_buckets",
+    )  # fmt: skip
+    failed_with(refused["purge"], "not tagged automq:cluster=gamma", "neither emptied nor deleted")
+    failed_with(
+        refused["adopt, overlapping"], "lifecycle rule 'their-archive' (prefix 'archive/') "
+        "overlaps rule 'automq-ops-expiry' (prefix '')", "purge_lifecycle_rules",
+    )  # fmt: skip
+    assert len(successful_writes(emulator)) == writes  # nothing changed anywhere
+
+    run = play(tmp_path, emulator, [
+        bucket_task("adopt", adopt=True),
+        bucket_task("again"),
+        bucket_task("another cluster", cluster="delta"),
+        bucket_task("another cluster's purge", cluster="delta", state="absent", purge=True),
+        bucket_task("purge", state="absent", purge=True),
+    ])  # fmt: skip
+    assert run["adopt"]["changed"] is True, run["adopt"]
+    assert sorted(r["id"] for r in run["adopt"]["lifecycle_rules"]) == [
+        "automq-ops-expiry", "their-archive"
+    ]  # fmt: skip
+    assert run["again"]["changed"] is False, run["again"]
+    failed_with(run["another cluster"], "is tagged automq:cluster=gamma")
+    failed_with(run["another cluster's purge"], "is tagged automq:cluster=gamma")
+    assert run["purge"]["deleted_objects"] == 1, run["purge"]
     assert bucket not in emulator.snapshot()["buckets"]
 
 

@@ -12,8 +12,12 @@ description:
   - Bucket names are global, so the bucket is found by O(name). A missing bucket is created
     with a private ACL; ACL, default server-side encryption, lifecycle rules and tags are
     brought to the wanted state.
-  - O(state=absent) refuses to delete a bucket that still holds objects unless
-    O(purge=true), which deletes every object and unfinished multipart upload first.
+  - Bucket names are global and a bucket may hold someone else's data, so an existing
+    bucket is used only when it carries this cluster's C(automq:cluster) tag, or when
+    O(adopt=true) says it is meant for this cluster (it is then tagged).
+  - O(state=absent) deletes only a bucket tagged for this cluster, and refuses one that
+    still holds objects unless O(purge=true), which deletes every object and unfinished
+    multipart upload first.
   - AutoMQ needs a data bucket and an ops bucket (metrics and logs under C(automq/)); give the
     ops bucket an expiry rule.
 version_added: 0.1.0
@@ -50,11 +54,23 @@ options:
     type: str
   lifecycle_rules:
     description:
-      - The bucket's whole lifecycle configuration; omit to leave it alone, V([]) to remove it.
+      - The lifecycle rules this module manages, by C(id); omit to leave the lifecycle alone.
+        The bucket's rules with other ids are kept (a kept rule whose prefix overlaps a
+        managed one is refused, as OSS would) unless O(purge_lifecycle_rules=true).
       - Each rule has C(id), C(prefix) (default the whole bucket), C(expiration_days),
         C(abort_multipart_days) (at least one of them) and C(enabled) (default true).
     type: list
     elements: dict
+  purge_lifecycle_rules:
+    description: Make O(lifecycle_rules) the bucket's whole lifecycle configuration (V([]) removes it).
+    type: bool
+    default: false
+  adopt:
+    description:
+      - Use an existing bucket that is not tagged for this cluster (untagged, or tagged for
+        another cluster) and tag it. Without it such a bucket is refused before any change.
+    type: bool
+    default: false
   purge:
     description: With O(state=absent), delete the bucket's objects and unfinished uploads first.
     type: bool
@@ -123,9 +139,11 @@ from ansible_collections.automq.alicloud.plugins.module_utils.automq_helpers.ali
     LifecycleError,
     LifecycleRule,
     lifecycle_equal,
+    merge_lifecycle_rules,
     parse_lifecycle_rules,
 )
 from ansible_collections.automq.alicloud.plugins.module_utils.automq_helpers.alicloud.tags import (
+    CLUSTER_TAG,
     tag_changes,
 )
 
@@ -192,6 +210,8 @@ def main() -> None:
             },
             "kms_key_id": {"type": "str", "no_log": False},
             "lifecycle_rules": {"type": "list", "elements": "dict"},
+            "purge_lifecycle_rules": {"type": "bool", "default": False},
+            "adopt": {"type": "bool", "default": False},
             "purge": {"type": "bool", "default": False},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
@@ -263,9 +283,20 @@ def main() -> None:
     else:
         location = None
 
+    # The tag is the only sign of ownership a global bucket name has (unknown where the
+    # endpoint has no bucket tagging: then nothing is assumed).
+    owner = before.get("tags", {}).get(CLUSTER_TAG) if exists else None
+    ownership = (
+        f"tagged {CLUSTER_TAG}={owner}" if owner else f"not tagged {CLUSTER_TAG}={cloud.cluster}"
+    )
     if params["state"] == "absent":
         if not exists:
             cloud.exit(False, before, {}, bucket=None, deleted_objects=0)
+        if owner != cloud.cluster:
+            cloud.fail(
+                f"{what} is {ownership}: it is not this cluster's ({cloud.cluster}), so it is "
+                "neither emptied nor deleted. Delete it yourself if it really should go"
+            )
         keys: list[str] = []
         token = None
         while True:
@@ -338,6 +369,22 @@ def main() -> None:
     kms_wanted = params["kms_key_id"] if sse_wanted == "KMS" else None
     if params["kms_key_id"] and sse_wanted != "KMS":
         cloud.fail("kms_key_id needs server_side_encryption: KMS")
+
+    if exists and owner != cloud.cluster and not params["adopt"]:
+        cloud.fail(
+            f"{what} already exists and is {ownership}: it may hold another cluster's or "
+            "application's data, which this cluster would overwrite, expire or purge. Choose "
+            "another bucket name, or, if this bucket is meant for this cluster, adopt it "
+            "(alicloud_storage_adopt_buckets; the module's adopt option), which tags it"
+        )
+
+    if wanted_rules is not None:  # refused before any write when a kept rule overlaps
+        try:
+            wanted_rules = merge_lifecycle_rules(
+                rules if exists else (), wanted_rules, exclusive=params["purge_lifecycle_rules"]
+            )
+        except LifecycleError as exc:
+            cloud.fail(f"{what}: {exc}")
 
     changed = False
     if not exists:
