@@ -116,6 +116,8 @@ COMMON_PROPERTIES = {
     "offsets.topic.replication.factor": "1",
     "transaction.state.log.replication.factor": "1",
     "transaction.state.log.min.isr": "1",
+    # Direct memory is sized (MaxDirectMemorySize): AutoMQ's buffers and caches go there.
+    "s3.stream.allocator.policy": "POOLED_DIRECT",
 }
 TLS = "/etc/automq/tls"
 # AutoMQ's own KAFKA_OPTS defaults (bin/kafka-server-start.sh:75-77 at 1.7.3), kept first.
@@ -232,6 +234,12 @@ def test_heap_sized_from_host_memory(tmp_path: Path, memtotal_mb: int, size: str
 def test_heap_override_is_used_as_given(tmp_path: Path) -> None:
     files = render(tmp_path, "combined", 0, automq_heap_opts="-Xms2g -Xmx2g")
     assert json.loads(files["computed.json"])["heap"] == "-Xms2g -Xmx2g"
+    # No direct memory given: AutoMQ's default allocator (on the heap) stays.
+    assert "s3.stream.allocator.policy" not in parse_properties(files["server.properties"])
+    sized = "-Xms3g -Xmx3g -XX:MaxDirectMemorySize=4g"
+    files = render(tmp_path / "sized", "combined", 0, automq_heap_opts=sized)
+    props = parse_properties(files["server.properties"])
+    assert props["s3.stream.allocator.policy"] == "POOLED_DIRECT"
 
 
 def test_unit_file(tmp_path: Path) -> None:
