@@ -1,6 +1,35 @@
-"""Read Java .properties files such as Kafka's meta.properties."""
+"""Read Java .properties files such as Kafka's meta.properties, and check the
+server.properties overrides a user gives."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+OVERRIDES = "automq_server_properties_overrides"
+
+# Keys the installer derives from the inventory: an override would split the node from
+# what the roles (and the other nodes) believe, so the variable that sets each is named.
+INSTALLER_KEYS: dict[str, str] = {
+    "node.id": "automq_node_id (the host's pinned node ID) or the state file",
+    "process.roles": "the inventory groups automq_controller and automq_broker",
+    "controller.quorum.voters": "the automq_controller group and automq_controller_port",
+    "controller.quorum.bootstrap.servers": (
+        "the automq_controller group and automq_controller_port"
+    ),
+    "controller.listener.names": "automq_security",
+    "listeners": (
+        "automq_listen_address, automq_broker_port, automq_internal_port and automq_controller_port"
+    ),
+    "advertised.listeners": "automq_advertised_host and the port variables",
+    "listener.security.protocol.map": "automq_security",
+    "inter.broker.listener.name": "automq_security",
+    "log.dirs": "automq_data_dir",
+    "metadata.log.dir": "automq_data_dir",
+    "s3.data.buckets": "automq_oss_data_bucket, automq_oss_region and automq_oss_endpoint",
+    "s3.ops.buckets": "automq_oss_ops_bucket, automq_oss_region and automq_oss_endpoint",
+    "s3.wal.path": "automq_oss_data_bucket, automq_oss_region and automq_oss_endpoint",
+}
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -27,3 +56,50 @@ def parse_properties(text: str) -> dict[str, str]:
             raise ValueError(f"line {number}: empty key in {raw!r}")
         result[key] = value
     return result
+
+
+def _breaks_a_line(text: str) -> bool:
+    """A line break ends the property early (any that a reader may take for one); a
+    trailing backslash joins the next line."""
+    return "".join(text.splitlines()) != text or "\x00" in text or text.endswith("\\")
+
+
+def override_problems(overrides: Any) -> list[str]:
+    """What is wrong with ``automq_server_properties_overrides``, one sentence per key,
+    each naming the key and the fix (empty: nothing)."""
+    if not isinstance(overrides, Mapping):
+        return [f"{OVERRIDES} must be a mapping of property names to values, not "
+                f"{type(overrides).__name__}"]  # fmt: skip
+    problems: list[str] = []
+    for key, value in overrides.items():
+        where = f"{OVERRIDES}[{key!r}]"
+        if not isinstance(key, str) or not key.strip():
+            problems.append(f"{where}: a property name must be non-empty text")
+            continue
+        if (
+            _breaks_a_line(key)
+            or any(c.isspace() or c in "=:" for c in key)
+            or key.startswith(("#", "!"))
+        ):
+            problems.append(
+                f"{where}: a property name has no spaces, '=', ':', line breaks or trailing "
+                "backslash, and does not start with '#' or '!' (a comment)"
+            )
+            continue
+        if key in INSTALLER_KEYS:
+            problems.append(
+                f"{where}: the installer writes {key} from {INSTALLER_KEYS[key]}; set that "
+                "instead of overriding it"
+            )
+            continue
+        if isinstance(value, (Mapping, list, tuple, set)) or value is None:
+            problems.append(
+                f"{where}: the value must be text, a number or a boolean, not "
+                f"{'nothing' if value is None else type(value).__name__}"
+            )
+        elif isinstance(value, str) and _breaks_a_line(value):
+            problems.append(
+                f"{where}: the value has a line break or a trailing backslash, which would "
+                "change other properties of server.properties; give it on one line"
+            )
+    return problems

@@ -251,6 +251,31 @@ FAILING_CASES = {
     "sha256-empty": sha256_case(""),
     "sha256-truncated": sha256_case(fixture_package_sha256()[:63]),
     "sha256-not-hex": sha256_case("z" * 64),
+    "sha256-read-as-a-number": Case(
+        vars={"automq_package_sha256": int("1" * 64)},
+        names="automq_package_sha256",
+        phrases=[f"automq_package_sha256 is '{'1' * 64}' (a number to YAML: quote it)"],
+    ),
+    "endpoint-with-a-query": Case(
+        vars={"automq_oss_endpoint": "https://oss-cn-hangzhou.aliyuncs.com/?a=1&region=x"},
+        names="automq_oss_endpoint",
+        phrases=["an https:// URL of a host name and an optional port and nothing more"],
+    ),
+    "endpoint-plain-http": Case(
+        vars={"automq_oss_endpoint": "http://oss-cn-hangzhou.aliyuncs.com"},
+        names="automq_oss_endpoint",
+        phrases=["leave it empty for the region's internal endpoint"],
+    ),
+    "override-of-an-installer-key": Case(
+        vars={"automq_server_properties_overrides": {"node.id": 5}},
+        names="automq_server_properties_overrides['node.id']",
+        phrases=["the installer writes node.id from automq_node_id"],
+    ),
+    "override-with-a-line-break": Case(
+        vars={"automq_server_properties_overrides": {"num.io.threads": "8\nnode.id=7"}},
+        names="automq_server_properties_overrides['num.io.threads']",
+        phrases=["line break or a trailing backslash", "give it on one line"],
+    ),
     "ecs-type-unsupported": Case(
         vars={"automq_ecs_instance_type": "ecs.g7.large"},
         names="automq_ecs_instance_type",
@@ -310,6 +335,15 @@ FAILING_CASES = {
 PASSING_CASES = {
     "valid-inventory": Case(),
     "plaintext-opt-out": Case(vars={"automq_security": "plaintext"}),
+    "overrides-and-public-endpoint": Case(
+        vars={
+            "automq_server_properties_overrides": {
+                "num.io.threads": 8,
+                "s3.network.baseline.bandwidth": 245366784,
+            },
+            "automq_oss_endpoint": "https://oss-cn-hangzhou.aliyuncs.com",
+        }
+    ),
     "users-and-acls": Case(
         vars={
             "automq_users": [{"name": "orders-app", "password": "orders-app-password-1"}],

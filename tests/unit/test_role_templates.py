@@ -291,3 +291,9 @@ def test_automqs_jvm_safety_flags_are_kept(tmp_path: Path) -> None:
     assert f'Environment="KAFKA_OPTS={SAFETY_OPTS}"' in plain.splitlines()
     extra = render(tmp_path / "b", "combined", 0, automq_kafka_opts="-Dfoo=bar")["automq.service"]
     assert f'Environment="KAFKA_OPTS={SAFETY_OPTS} -Dfoo=bar"' in extra.splitlines()
+    # systemd would expand %p (its unit prefix): written %%p, the JVM gets %p (its PID).
+    kill = "-XX:OnOutOfMemoryError=kill-%p"
+    escaped = render(tmp_path / "c", "combined", 0, automq_kafka_opts=kill)["automq.service"]
+    assert f'Environment="KAFKA_OPTS={SAFETY_OPTS} -XX:OnOutOfMemoryError=kill-%%p"' in (
+        escaped.splitlines()
+    )
