@@ -14,7 +14,8 @@ description:
     brought to the wanted state.
   - Bucket names are global and a bucket may hold someone else's data, so an existing
     bucket is used only when it carries this cluster's C(automq:cluster) tag, or when
-    O(adopt=true) says it is meant for this cluster (it is then tagged).
+    O(adopt=true) says it is meant for this cluster (it is then tagged). Where the endpoint
+    offers no bucket tagging, every existing bucket needs O(adopt=true).
   - O(state=absent) deletes only a bucket tagged for this cluster, and refuses one that
     still holds objects unless O(purge=true), which deletes every object and unfinished
     multipart upload first.
