@@ -64,6 +64,8 @@ def test_server_properties_carry_automq_settings(host):
     assert "s3.ops.buckets=1@s3://automq-molecule-ops?" in props
     assert "s3.wal.path=0@s3://automq-molecule-data?" in props
     assert "endpoint=https://oss-cn-hangzhou-internal.aliyuncs.com" in props
+    # The heap options size direct memory (group_vars): AutoMQ's caches live there.
+    assert "s3.stream.allocator.policy=POOLED_DIRECT" in props
     assert "accessKey" not in props
     assert "secretKey" not in props
 
