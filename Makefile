@@ -13,13 +13,13 @@ export PYTHON := $(BIN)/python
 
 LOCAL_SUBNET := 172.30.10.0/24
 
-.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit integration molecule test bench clean
+.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench clean
 
 help:
 	@echo "make demo       provision (emulated Alibaba Cloud) and deploy a 3-node cluster and its console with site.yml; print the console URL and bootstrap.servers"
 	@echo "make demo-down  destroy the demo's cloud resources and stop the emulator"
 	@echo "make demo-local the same deploy on four existing local test-bed hosts (inventories/local)"
-	@echo "make test       the whole suite: lint, unit tests, integration tests, Molecule scenarios"
+	@echo "make test       the whole suite in two lanes side by side: lint, unit and integration tests, Molecule scenarios"
 	@echo "make bench      time a fresh 3-node deploy, a no-op re-run and a rolling upgrade under traffic"
 
 venv: $(VENV)/.installed
@@ -74,7 +74,19 @@ molecule: testbed
 	tests/testbed/ensure_browser.sh
 	$(BIN)/molecule test --all
 
-test: lint unit integration molecule
+# One scenario: make molecule-cluster, molecule-default, molecule-scale, molecule-upgrade.
+MOLECULE_SCENARIOS := cluster default scale upgrade
+$(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
+	tests/testbed/ensure_browser.sh
+	$(BIN)/molecule test -s $*
+
+# The whole suite in two lanes side by side (tests/run_lanes.sh), about as long
+# each, after the test bed is ready: their Docker networks (integration:
+# 10.213.x, 172.30.30.0/24; Molecule: 172.30.20-23.0/24), container names and
+# ports are disjoint.
+test: testbed
+	MAKE='$(MAKE)' tests/run_lanes.sh "lint unit integration molecule-default" \
+	  "molecule-cluster molecule-scale molecule-upgrade"
 
 bench: testbed
 	$(BIN)/python tests/bench/bench.py
