@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import PREPARE_HINT, REPO, TESTBED_DIR
 
@@ -60,11 +61,12 @@ RENDER = """
               metrics_host: 127.0.0.1, metrics: [{{exporter: jmx, port: 1}}]}}
         __automq_console_prometheus_tls_files: {{cert: "{cert}", key: "{key}"}}
         __automq_console_prometheus_hash: "{hash}"
+        __automq_console_prometheus_alerts: {out}/prometheus-alerts.yml
     - ansible.builtin.template:
         src: {repo}/roles/automq_console/templates/{{{{ item }}}}.j2
         dest: {out}/{{{{ item }}}}
         mode: "0600"
-      loop: [prometheus-web.yml, prometheus.yml, prometheus.default]
+      loop: [prometheus-web.yml, prometheus.yml, prometheus.default, prometheus-alerts.yml]
 """
 
 
@@ -94,7 +96,9 @@ def _bcrypt_hash(password: str) -> str:
     return made.stdout.strip()
 
 
-def _render(directory: Path, pki: PkiFiles, port: int) -> Path:
+def _render(directory: Path, pki: PkiFiles, port: int, **overrides: object) -> Path:
+    """Render the role's Prometheus files into ``directory/rendered``; ``overrides``
+    are extra variables (the role's defaults otherwise)."""
     out = directory / "rendered"
     out.mkdir()
     play = directory / "play.yml"
@@ -111,6 +115,7 @@ def _render(directory: Path, pki: PkiFiles, port: int) -> Path:
                 "automq_console_prometheus_port": port,
                 "automq_console_prometheus_password_file": str(directory / "unused"),
                 "ansible_python_interpreter": sys.executable,
+                **overrides,
             }
         )
     )
@@ -133,7 +138,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     directory = tmp_path_factory.mktemp("prometheus")
     pki = make_pki(directory / "pki", common_name="automq-prometheus.prod")
     port = _free_port()
-    files = _render(directory, pki, port)
+    # Scraped and evaluated every second, and a node down fires at once: the
+    # alert test below sees the rule fire within seconds.
+    files = _render(
+        directory,
+        pki,
+        port,
+        automq_console_prometheus_scrape_interval="1s",
+        automq_console_alert_node_down_for="0s",
+    )
     # The role's /etc/default/prometheus: ARGS="...", with the web configuration's path.
     default = (files / "prometheus.default").read_text()
     args_line = next(line for line in default.splitlines() if line.startswith("ARGS="))
@@ -208,7 +221,11 @@ def _handshake(served: Served, context: ssl.SSLContext) -> str:
 
 
 def test_promtool_accepts_the_role_files(served: Served) -> None:
-    for command, name in (("web-config", "prometheus-web.yml"), ("config", "prometheus.yml")):
+    for command, name in (
+        ("web-config", "prometheus-web.yml"),
+        ("config", "prometheus.yml"),
+        ("rules", "prometheus-alerts.yml"),
+    ):
         checked = subprocess.run(
             [str(PROMTOOL), "check", command, str(served.files / name)],
             capture_output=True,
@@ -269,3 +286,289 @@ def test_the_certificate_is_checked_and_plain_http_refused(served: Served) -> No
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as plain:
         plain.sendall(b"GET /-/ready HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert plain.recv(4096).startswith(b"HTTP/1.0 400")
+
+
+def test_a_node_that_answers_no_scrape_fires_node_down(served: Served) -> None:
+    """Prometheus evaluates the role's rules: the one node's exporter is a closed
+    port, so AutoMQNodeDown and AutoMQExporterDown fire (``for`` is 0s here)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = _status(served, "/api/v1/alerts", ("prometheus", PASSWORD))
+        assert status == 200
+        alerts = json.loads(body)["data"]["alerts"]
+        firing = {a["labels"]["alertname"]: a for a in alerts if a["state"] == "firing"}
+        if {"AutoMQNodeDown", "AutoMQExporterDown"} <= firing.keys():
+            break
+        assert time.monotonic() < deadline, f"no node-down alert fired: {alerts}"
+        time.sleep(1)
+    # Only the alerts about the silent node: the other rules have no data.
+    assert sorted(a["labels"]["alertname"] for a in alerts) == [
+        "AutoMQExporterDown",
+        "AutoMQNodeDown",
+    ]
+    node_down = firing["AutoMQNodeDown"]
+    assert node_down["labels"] == {
+        "alertname": "AutoMQNodeDown",
+        "node": "node-1",
+        "node_id": "0",
+        "severity": "critical",
+    }
+    assert node_down["annotations"]["summary"] == "AutoMQ node node-1 (node ID 0) answers no scrape"
+    assert firing["AutoMQExporterDown"]["labels"]["instance"] == "127.0.0.1:1"
+
+
+# ------------------------------------------------------------------ the alert rules
+# promtool test rules cases for the role's rules with their default thresholds,
+# fed with both exporters' metric names: AutoMQ's own (job automq) and the JMX
+# exporter agent's (job automq-jmx). Series labels are what the role's scrape
+# configuration gives every target: job, instance, node, node_id, roles.
+
+
+def _target(job: str, number: int, roles: str = "broker,controller") -> dict[str, str]:
+    port = {"automq": 9464, "automq-jmx": 9404}[job]
+    return {
+        "job": job,
+        "instance": f"10.0.0.{number}:{port}",
+        "node": f"n{number}",
+        "node_id": str(number),
+        "roles": roles,
+    }
+
+
+def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
+    selector = ", ".join(f'{key}="{value}"' for key, value in labels.items())
+    return {"series": f"{name}{{{selector}}}", "values": values}
+
+
+def _alert(labels: dict[str, str], summary: str, description: str) -> dict[str, object]:
+    return {
+        "exp_labels": labels,
+        "exp_annotations": {"summary": summary, "description": description},
+    }
+
+
+def _rule_cases(descriptions: dict[str, str]) -> list[dict[str, object]]:
+    def expect(alertname: str, eval_time: str, *alerts: dict[str, object]) -> dict[str, object]:
+        return {"alertname": alertname, "eval_time": eval_time, "exp_alerts": list(alerts)}
+
+    def fired(alertname: str, labels: dict[str, str], summary: str) -> dict[str, object]:
+        return _alert(labels, summary, descriptions[alertname])
+
+    n1, n1_jmx, n2, n2_jmx = (
+        _target("automq", 1),
+        _target("automq-jmx", 1),
+        _target("automq", 2),
+        _target("automq-jmx", 2),
+    )
+    down = {
+        "interval": "1m",
+        "input_series": [
+            _series("up", n1, "1 0 0 0"),
+            _series("up", n1_jmx, "1 0 0 0"),
+            # n2's JMX exporter still answers: its node is not down, one exporter is.
+            _series("up", n2, "1 0 0 0"),
+            _series("up", n2_jmx, "1 1 1 1"),
+        ],
+        "alert_rule_test": [
+            expect("AutoMQNodeDown", "1m"),  # pending for its first minute
+            expect(
+                "AutoMQNodeDown",
+                "2m",
+                fired(
+                    "AutoMQNodeDown",
+                    {"severity": "critical", "node": "n1", "node_id": "1"},
+                    "AutoMQ node n1 (node ID 1) answers no scrape",
+                ),
+            ),
+            expect(
+                "AutoMQExporterDown",
+                "2m",
+                *(
+                    fired(
+                        "AutoMQExporterDown",
+                        {**target, "severity": "warning"},
+                        f"Exporter {target['job']} on {target['node']} ({target['instance']})"
+                        " answers no scrape",
+                    )
+                    for target in (n1, n1_jmx, n2)
+                ),
+            ),
+        ],
+    }
+
+    def cluster_case(job: str, offline: str, active: str, fenced: str) -> dict[str, object]:
+        nodes = [_target(job, number) for number in (1, 2, 3)]
+        return {
+            "interval": "1m",
+            "input_series": [
+                _series(offline, nodes[0], "0 0 3 3 3 3"),
+                # The active controller moves from n1 to n2, then none is active.
+                _series(active, nodes[0], "1 0 0 0 0 0"),
+                _series(active, nodes[1], "0 1 1 0 0 0"),
+                _series(active, nodes[2], "0 0 0 0 0 0"),
+                _series(fenced, nodes[0], "0 1 1 1 1 1"),
+            ],
+            "alert_rule_test": [
+                expect("AutoMQOfflinePartitions", "2m"),
+                expect(
+                    "AutoMQOfflinePartitions",
+                    "4m",
+                    fired(
+                        "AutoMQOfflinePartitions",
+                        {"severity": "critical"},
+                        "Offline partitions (no leader): 3",
+                    ),
+                ),
+                expect("AutoMQNoActiveController", "2m"),
+                expect(
+                    "AutoMQNoActiveController",
+                    "5m",
+                    fired(
+                        "AutoMQNoActiveController",
+                        {"severity": "critical"},
+                        "Active controllers: 0 (one is right)",
+                    ),
+                ),
+                expect("AutoMQFencedBrokers", "2m"),
+                expect(
+                    "AutoMQFencedBrokers",
+                    "3m",
+                    fired("AutoMQFencedBrokers", {"severity": "warning"}, "Fenced brokers: 1"),
+                ),
+            ],
+        }
+
+    voters = [_target("automq", number) for number in (1, 2, 3)]
+    observer = _target("automq", 4, roles="broker")
+    lagging = {
+        "interval": "1m",
+        "input_series": [
+            _series("kafka_server_kraft_log_end_offset", voters[0], "5000+100x5"),
+            _series("kafka_server_kraft_log_end_offset", voters[1], "5000+100x5"),
+            _series("kafka_server_kraft_log_end_offset", voters[2], "3000x5"),
+            # A broker-only node observes the log: not a voter, never "lagging".
+            _series("kafka_server_kraft_log_end_offset", observer, "0x5"),
+        ],
+        "alert_rule_test": [
+            expect("AutoMQVoterLagging", "1m"),
+            expect(
+                "AutoMQVoterLagging",
+                "3m",
+                fired(
+                    "AutoMQVoterLagging",
+                    {**voters[2], "severity": "warning"},
+                    "Controller n3 is 2300 records behind the quorum",
+                ),
+            ),
+        ],
+    }
+
+    jmx_heap = {"area": "heap"}
+    otel_old = {"jvm_memory_type": "heap", "jvm_memory_pool_name": "G1 Old Gen"}
+    otel_eden = {"jvm_memory_type": "heap", "jvm_memory_pool_name": "G1 Eden Space"}
+    heap = {
+        "interval": "1m",
+        "input_series": [
+            # JMX exporter: one series per area. n1 95% full, n2 half.
+            _series("jvm_memory_used_bytes", {**n1_jmx, **jmx_heap}, "950x12"),
+            _series("jvm_memory_max_bytes", {**n1_jmx, **jmx_heap}, "1000x12"),
+            _series("jvm_memory_used_bytes", {**n2_jmx, **jmx_heap}, "500x12"),
+            _series("jvm_memory_max_bytes", {**n2_jmx, **jmx_heap}, "1000x12"),
+            # OpenTelemetry (AutoMQ's exporter): one series per pool; a pool
+            # without a maximum (Eden) has no limit series.
+            _series("jvm_memory_used_bytes", {**n2, **otel_old}, "900x12"),
+            _series("jvm_memory_used_bytes", {**n2, **otel_eden}, "50x12"),
+            _series("jvm_memory_limit_bytes", {**n2, **otel_old}, "1000x12"),
+        ],
+        "alert_rule_test": [
+            expect("AutoMQHeapNearLimit", "9m"),
+            expect(
+                "AutoMQHeapNearLimit",
+                "11m",
+                fired(
+                    "AutoMQHeapNearLimit",
+                    {"severity": "warning", "node": "n1", "job": "automq-jmx"},
+                    "The JVM heap on n1 stays 95% full",
+                ),
+                fired(
+                    "AutoMQHeapNearLimit",
+                    {"severity": "warning", "node": "n2", "job": "automq"},
+                    "The JVM heap on n2 stays 95% full",
+                ),
+            ),
+        ],
+    }
+
+    s3 = {"operation_type": "S3Request", "operation_name": "PutObject"}
+    object_storage = {
+        "interval": "1m",
+        "input_series": [
+            _series(
+                "kafka_stream_operation_latency_count", {**n1, **s3, "status": "failed"}, "0+60x10"
+            ),
+            _series(
+                "kafka_stream_operation_latency_count",
+                {**n2, **s3, "status": "success"},
+                "0+6000x10",
+            ),
+        ],
+        "alert_rule_test": [
+            expect("AutoMQObjectStorageErrors", "2m"),
+            expect(
+                "AutoMQObjectStorageErrors",
+                "7m",
+                fired(
+                    "AutoMQObjectStorageErrors",
+                    {"severity": "critical", "node": "n1", "operation_name": "PutObject"},
+                    "n1: 1.00 failed PutObject requests per second to OSS",
+                ),
+            ),
+        ],
+    }
+
+    return [
+        down,
+        cluster_case(
+            "automq",
+            "kafka_partition_offline_count",
+            "kafka_controller_active_count",
+            "kafka_broker_fenced_count",
+        ),
+        cluster_case(
+            "automq-jmx",
+            "kafka_controller_kafkacontroller_offlinepartitionscount",
+            "kafka_controller_kafkacontroller_activecontrollercount",
+            "kafka_controller_kafkacontroller_fencedbrokercount",
+        ),
+        lagging,
+        heap,
+        object_storage,
+    ]
+
+
+def test_the_alert_rules_fire_as_their_cases_say(tmp_path: Path) -> None:
+    if not PROMTOOL.is_file():
+        pytest.fail(f"{PROMTOOL} is missing. {PREPARE_HINT}", pytrace=False)
+    pki = make_pki(tmp_path / "pki", common_name="automq-prometheus.prod")
+    files = _render(tmp_path, pki, _free_port())  # the role's default thresholds
+    rules = yaml.safe_load((files / "prometheus-alerts.yml").read_text())
+    described = {
+        rule["alert"]: rule["annotations"]["description"] for rule in rules["groups"][0]["rules"]
+    }
+    cases = _rule_cases(described)
+    tested = {test["alertname"] for case in cases for test in case["alert_rule_test"]}  # type: ignore[union-attr]
+    assert tested == described.keys(), "every rule has a case"
+    (files / "alerts_test.yml").write_text(
+        yaml.safe_dump(
+            {"rule_files": ["prometheus-alerts.yml"], "evaluation_interval": "1m", "tests": cases}
+        )
+    )
+    checked = subprocess.run(
+        [str(PROMTOOL), "test", "rules", "alerts_test.yml"],
+        cwd=files,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout

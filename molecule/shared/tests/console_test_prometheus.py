@@ -36,6 +36,45 @@ def test_a_broker_metric_is_queryable():
     poll(check)
 
 
+# What the role's alert rules read from the JMX exporter, on this healthy cluster:
+# (query, the value it must have). A rule whose series the exporter does not
+# produce would never fire; these show the names are the agent's.
+HEALTHY = [
+    ("sum(kafka_controller_kafkacontroller_activecontrollercount)", 1.0),
+    ("max(kafka_controller_kafkacontroller_offlinepartitionscount)", 0.0),
+    ("max(kafka_controller_kafkacontroller_fencedbrokercount)", 0.0),
+    ('count(jvm_memory_max_bytes{area="heap"} > 0)', float(len(NODE_ADDRESSES))),
+]
+
+
+def test_the_alert_rules_are_loaded_and_quiet_on_a_healthy_cluster():
+    def check():
+        groups = get(PROMETHEUS, "/api/v1/rules")["groups"]
+        rules = {rule["name"]: rule for group in groups for rule in group["rules"]}
+        if not {"AutoMQNodeDown", "AutoMQOfflinePartitions", "AutoMQNoActiveController"} <= set(
+            rules
+        ):
+            return f"rules loaded: {sorted(rules)}"
+        unhealthy = {
+            name: rule.get("lastError") for name, rule in rules.items() if rule["health"] != "ok"
+        }
+        if unhealthy:
+            return f"rules not evaluated cleanly: {unhealthy}"
+        for query, expected in HEALTHY:
+            result = get(PROMETHEUS, "/api/v1/query", query=query)["result"]
+            values = [float(series["value"][1]) for series in result]
+            if values != [expected]:
+                return f"{query}: {values}, expected [{expected}]"
+        firing = [
+            alert["labels"]
+            for alert in get(PROMETHEUS, "/api/v1/alerts")["alerts"]
+            if alert["state"] == "firing"
+        ]
+        return f"alerts firing on a healthy cluster: {firing}" if firing else None
+
+    poll(check)
+
+
 @pytest.mark.parametrize("path", ["/-/ready", "/api/v1/targets", "/graph"])
 def test_nothing_is_served_without_the_password(path):
     assert PROMETHEUS.status_without_password(path) == 401
