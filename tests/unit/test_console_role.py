@@ -417,6 +417,21 @@ NEEDS_IMAGE = "The byoc flavor needs automq_console_byoc_image"
             "automq_console_prometheus_username ('prom etheus')",
             "automq_console_prometheus_username is match",
         ),
+        (
+            {"automq_console_alert_node_down_for": "1 minute"},
+            "automq_console_alert_node_down_for ('1 minute') is a Prometheus duration",
+            "automq_console_alert_node_down_for | string is match",
+        ),
+        (
+            {"automq_console_alert_heap_used_ratio": 90},
+            "a share of the heap above 0 and at most 1",
+            "automq_console_alert_heap_used_ratio | string is match",
+        ),
+        (
+            {"automq_console_alert_heap_used_ratio": 0},
+            "a share of the heap above 0 and at most 1",
+            "automq_console_alert_heap_used_ratio | float > 0",
+        ),
     ],
 )
 def test_preflight_refuses_bad_inputs(
