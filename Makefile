@@ -13,7 +13,7 @@ export PYTHON := $(BIN)/python
 
 LOCAL_SUBNET := 172.30.10.0/24
 
-.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench clean
+.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench collections clean
 
 help:
 	@echo "make demo       provision (emulated Alibaba Cloud) and deploy a 3-node cluster and its console with site.yml; print the console URL and bootstrap.servers"
@@ -87,6 +87,11 @@ $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
 test: testbed
 	MAKE='$(MAKE)' tests/run_lanes.sh "lint unit integration molecule-default" \
 	  "molecule-cluster molecule-scale molecule-upgrade"
+
+# The collection artifacts (build/collections): module_utils, and in automq.platform
+# the roles and playbooks, as ansible-galaxy collection install wants them.
+collections: venv
+	$(BIN)/python collections/build.py
 
 bench: testbed
 	$(BIN)/python tests/bench/bench.py
