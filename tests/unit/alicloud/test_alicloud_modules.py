@@ -1350,3 +1350,47 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
     failed_with(run["vpc cidr refused"], "a VPC's CIDR block cannot change")
     failed_with(run["vswitch zone refused"], f"has zone_id {ZONES[0]}, not {ZONES[1]}")
     assert run["same name, other cluster"]["changed"] is False, "other clusters are invisible"
+
+
+def test_the_awx_credential_type_injects_what_the_modules_read(tmp_path, emulator, clients):
+    """awx/credential_type.yml, rendered as AWX renders its injectors (Jinja over the
+    credential's inputs; an input left empty renders empty), authenticates the modules
+    as the credential's RAM user: the variables it sets are the ones the SDK reads."""
+    import jinja2
+    import yaml
+
+    definition = yaml.safe_load((REPO / "awx" / "credential_type.yml").read_text())
+    fields = {field["id"]: field for field in definition["inputs"]["fields"]}
+    assert set(definition["inputs"]["required"]) == {"access_key_id", "access_key_secret"}
+    assert [name for name, field in fields.items() if field.get("secret")] == [
+        "access_key_secret",
+        "security_token",
+    ]
+    clients.ram.create_user(ram_models.CreateUserRequest(user_name="awx-provisioner"))
+    key = clients.ram.create_access_key(
+        ram_models.CreateAccessKeyRequest(user_name="awx-provisioner")
+    ).body.access_key
+    # What an AWX credential of this type holds: the key, no STS token.
+    inputs = {name: "" for name in fields} | {
+        "access_key_id": key.access_key_id,
+        "access_key_secret": key.access_key_secret,
+    }
+    injected = {
+        name: jinja2.Template(template).render(**inputs)
+        for name, template in definition["injectors"]["env"].items()
+    }
+    assert set(injected) == {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+    }
+    run = play(
+        tmp_path,
+        emulator,
+        [{"name": "who", "automq.alicloud.caller_identity": {}}],
+        env=injected,
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run["who"]["identity_type"] == "RAMUser"
+    assert run["who"]["arn"].endswith(":user/awx-provisioner"), run["who"]
+    assert key.access_key_secret not in run.stdout
