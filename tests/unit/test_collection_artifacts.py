@@ -78,6 +78,17 @@ def _run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProc
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
+def _outside_the_checkout(home: Path) -> dict[str, str]:
+    """The environment of a user without this checkout: none of the repository's
+    Ansible settings, no cloud credentials, an empty home."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ANSIBLE_", "ALIBABA_CLOUD_"))
+    }
+    return env | {"ANSIBLE_NOCOLOR": "1", "HOME": str(home)}
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("artifacts")
@@ -96,16 +107,20 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "automq-platform-0.1.0.tar.gz",
     ]
     installed = root / "installed"
+    # Without the repository's ansible.cfg (make exports ANSIBLE_CONFIG), whose
+    # collections_path holds the checkout's automq.* collections: ansible-galaxy
+    # would find them "already installed" and install nothing.
     done = _run(
         str(BIN / "ansible-galaxy"),
         "collection",
         "install",
         "--offline",
+        "--force",
         "-p",
         str(installed),
         *artifacts,
         cwd=root,
-        env=dict(os.environ),
+        env=_outside_the_checkout(root),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return installed / "ansible_collections" / "automq"
@@ -130,16 +145,9 @@ def test_a_plugin_a_filter_a_role_and_a_module_run_from_the_artifacts(
     work = tmp_path / "work"  # outside the checkout: no ansible.cfg, no roles/
     work.mkdir()
     (work / "play.yml").write_text(PLAY % {"out": tmp_path})
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("ANSIBLE_", "ALIBABA_CLOUD_"))
-    }
-    env |= {
+    env = _outside_the_checkout(tmp_path) | {
         "ANSIBLE_COLLECTIONS_PATH": str(installed.parent.parent),
         "ANSIBLE_ROLES_PATH": str(work / "no-roles"),
-        "ANSIBLE_NOCOLOR": "1",
-        "HOME": str(tmp_path),
     }
     played = _run(str(BIN / "ansible-playbook"), "-i", "localhost,", "play.yml", cwd=work, env=env)
     assert played.returncode == 0, played.stdout[-4000:] + played.stderr[-2000:]
