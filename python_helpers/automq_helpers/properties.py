@@ -3,6 +3,7 @@ server.properties overrides a user gives."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,3 +104,27 @@ def override_problems(overrides: Any) -> list[str]:
                 "change other properties of server.properties; give it on one line"
             )
     return problems
+
+
+# An appender's class line in a log4j 1.x file: log4j.appender.<name>=<class>.
+_APPENDER_CLASS = re.compile(
+    r"^\s*log4j\.appender\.([A-Za-z0-9_]+)\s*[=:]\s*([A-Za-z_][\w.$]*)\s*$"
+)
+
+
+def uploading_appenders(log4j_text: str) -> dict[str, str]:
+    """The appenders an AutoMQ release's own log4j.properties writes through its
+    S3RollingFileAppender (a RollingFileAppender that also uploads to the ops
+    bucket), with the class it names: ``com.automq.shell.log.S3RollingFileAppender``
+    in 1.6.0 and before, ``com.automq.log.S3RollingFileAppender`` since.
+
+    Only ``log4j.appender.<name>=<class>`` lines count; anything else in the file
+    (continuation lines, layouts, loggers) is ignored, so a release's file never
+    makes the deploy fail. Kafka's own file (the test package) has none.
+    """
+    found: dict[str, str] = {}
+    for line in log4j_text.splitlines():
+        matched = _APPENDER_CLASS.match(line)
+        if matched and matched.group(2).endswith(".S3RollingFileAppender"):
+            found[matched.group(1)] = matched.group(2)
+    return found

@@ -707,3 +707,23 @@ def test_default_unit_has_no_agent_and_rotates_logs(tmp_path: Path) -> None:
     assert log4j["log4j.appender.kafkaAppender.MaxFileSize"] == "200MB"
     assert log4j["log4j.appender.requestAppender.MaxFileSize"] == "10MB"
     assert log4j["log4j.appender.kafkaAppender.File"] == "${kafka.logs.dir}/server.log"
+
+
+def test_logs_keep_the_releases_uploading_appenders(tmp_path: Path) -> None:
+    # What the role's logging tasks learn from an AutoMQ release's config/log4j.properties
+    # (automq.platform.log4j_uploading_appenders): two appenders upload to the ops bucket.
+    uploading = {
+        "kafkaAppender": "com.automq.log.S3RollingFileAppender",
+        "requestAppender": "com.automq.log.S3RollingFileAppender",
+    }
+    files = render_node(tmp_path, __automq_uploading_appenders=uploading)
+    log4j = parse_properties(files["log4j.properties"])
+    assert log4j["log4j.appender.kafkaAppender"] == "com.automq.log.S3RollingFileAppender"
+    assert log4j["log4j.appender.requestAppender"] == "com.automq.log.S3RollingFileAppender"
+    # The others rotate as before; every appender keeps the role's rotation.
+    assert log4j["log4j.appender.controllerAppender"] == "org.apache.log4j.RollingFileAppender"
+    assert log4j["log4j.appender.kafkaAppender.MaxBackupIndex"] == "10"
+    assert log4j["log4j.appender.kafkaAppender.File"] == "${kafka.logs.dir}/server.log"
+    # The uploader's own messages reach the journal only, as in the release's file.
+    assert log4j["log4j.logger.com.automq.log.S3RollingFileAppender"] == "INFO, stdout"
+    assert log4j["log4j.additivity.com.automq.log.S3RollingFileAppender"] == "false"
