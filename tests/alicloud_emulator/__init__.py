@@ -5,6 +5,12 @@ and OSS (REST, ``OSS4-HMAC-SHA256``), checked against the official SDKs.
 RunInstances starts test-bed host containers reachable over SSH. See README.md.
 """
 
-from .server import DEFAULT_DOCKER_IMAGE, DEFAULT_IMAGE_ID, Emulator, EmulatorConfig
+from .server import DEFAULT_DOCKER_IMAGE, DEFAULT_IMAGE_ID, SECRET_ENV, Emulator, EmulatorConfig
 
-__all__ = ["DEFAULT_DOCKER_IMAGE", "DEFAULT_IMAGE_ID", "Emulator", "EmulatorConfig"]
+__all__ = [
+    "DEFAULT_DOCKER_IMAGE",
+    "DEFAULT_IMAGE_ID",
+    "SECRET_ENV",
+    "Emulator",
+    "EmulatorConfig",
+]

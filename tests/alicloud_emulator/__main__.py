@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import signal
 import sys
 import threading
 
 from . import containers
-from .server import DEFAULT_DOCKER_IMAGE, DEFAULT_IMAGE_ID, Emulator, EmulatorConfig
+from .server import DEFAULT_DOCKER_IMAGE, DEFAULT_IMAGE_ID, SECRET_ENV, Emulator, EmulatorConfig
 
 
 def _serve(argv: list[str]) -> int:
@@ -52,7 +53,13 @@ def _serve(argv: list[str]) -> int:
     )
     parser.add_argument("--account-id", default=defaults.account_id)
     parser.add_argument("--access-key-id", default=defaults.access_key_id)
-    parser.add_argument("--access-key-secret", default=defaults.access_key_secret)
+    # From the environment when set: a secret on the command line is readable by
+    # every user in ps, and one starting with "-" would read as an option.
+    parser.add_argument(
+        "--access-key-secret",
+        default=os.environ.get(SECRET_ENV, defaults.access_key_secret),
+        help=f"the account's AccessKey secret (default: ${SECRET_ENV}, else a fixed test value)",
+    )
     parser.add_argument(
         "--region", default=defaults.region_id, help="region ID (default %(default)s)"
     )

@@ -44,6 +44,9 @@ LOG = logging.getLogger("alicloud_emulator")
 
 DEFAULT_IMAGE_ID = "debian_12_x64_20G_alibase_20260101.vhd"
 DEFAULT_DOCKER_IMAGE = "automq-testbed-host:current"
+# The environment variable `python -m tests.alicloud_emulator` reads the account's
+# AccessKey secret from (kept off its command line).
+SECRET_ENV = "AUTOMQ_EMULATOR_ACCESS_KEY_SECRET"
 DEFAULT_INSTANCE_TYPES = (
     "ecs.g7.large",
     "ecs.g7.xlarge",

@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.alicloud_emulator import containers  # noqa: E402
+from tests.alicloud_emulator import SECRET_ENV, containers  # noqa: E402
 
 BIN = Path(sys.executable).parent
 INVENTORY = REPO / "inventories" / "emulator"
@@ -143,7 +143,6 @@ def start_emulator(credentials: Credentials) -> None:
                 "--port", str(RPC_PORT), "--oss-port", str(OSS_PORT),
                 "--account-id", credentials.account_id,
                 "--access-key-id", credentials.access_key_id,
-                "--access-key-secret", credentials.access_key_secret,
                 "--state-file", str(STATE / "emulator-state.json"),
                 "--internet-cidr", INTERNET_CIDR,
                 # OSS's data plane for the nodes (at their VPC gateway, 443 forwarded).
@@ -151,7 +150,7 @@ def start_emulator(credentials: Credentials) -> None:
                 "--state-dir", str(STATE / "emulator"),
             ],
             cwd=REPO,
-            env=clean_environment(),
+            env={**clean_environment(), SECRET_ENV: credentials.access_key_secret},
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
