@@ -69,16 +69,15 @@ integration: testbed
 	$(BIN)/pytest tests/integration --durations=0
 	$(BIN)/pytest tests/unit -m testbed --durations=10
 
-# The cluster scenario drives the console in Debian's chromium (installed when missing).
-molecule: testbed
-	tests/testbed/ensure_browser.sh
-	$(BIN)/molecule test --all
-
-# One scenario: make molecule-cluster, molecule-default, molecule-scale, molecule-upgrade.
+# One scenario: make molecule-cluster, molecule-default, molecule-scale, molecule-upgrade;
+# make molecule runs them all, one after another. The cluster scenario drives the
+# console in Debian's chromium (installed when missing).
 MOLECULE_SCENARIOS := cluster default scale upgrade
 $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
 	tests/testbed/ensure_browser.sh
 	$(BIN)/molecule test -s $*
+
+molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 
 # The whole suite in two lanes side by side (tests/run_lanes.sh), about 45
 # minutes each when run alone, after the test bed is ready: their Docker networks (integration:
