@@ -85,6 +85,7 @@ def test_the_modules_are_found() -> None:
         "decommission_status",
         "kafka_acls",
         "kafka_scram_users",
+        "node_files",
         "node_health",
         "oss_readiness",
     ]

@@ -1,0 +1,292 @@
+#!/usr/bin/python
+"""Ansible module node_files: a node's managed directories, files and links in one step."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_files
+short_description: Bring a node's directories, files and links to their wanted state in one call
+description:
+  - Compares every listed directory, file and link with what is on the host and changes only
+    what differs, in one module call instead of one per file; files are replaced atomically
+    (a temporary file in the same directory, then a rename).
+  - Never removes anything. A path of the wrong kind (a directory where a file should be) is
+    an error that names it, and nothing is changed.
+  - With O(restart_record), the record is written and synced before the first change of an
+    entry marked C(restart), so an interrupted run still restarts the node next time.
+version_added: 0.2.0
+author: AutoMQ Ansible maintainers
+options:
+  directories:
+    description: Directories, created parents first (missing parents get mode 0755, owner root).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: str, required: true}
+      owner: {description: Owner., type: str, default: root}
+      group: {description: Group., type: str, default: root}
+      mode: {description: Mode as a quoted octal string., type: str, required: true}
+  files:
+    description: Regular files with their whole content; shown in the diff.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: str, required: true}
+      content: {description: The whole content., type: str, required: true}
+      owner: {description: Owner., type: str, default: root}
+      group: {description: Group., type: str, default: root}
+      mode: {description: Mode as a quoted octal string., type: str, required: true}
+      restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+  secret_files:
+    description: Like O(files), for content that must never be shown (no diff of the content, no log).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: str, required: true}
+      content: {description: The whole content (never logged)., type: str, required: true, no_log: true}
+      owner: {description: Owner., type: str, default: root}
+      group: {description: Group., type: str, default: root}
+      mode: {description: Mode as a quoted octal string., type: str, required: true}
+      restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+  assembled:
+    description:
+      - Files put together on the host from other files (a PEM key store from the key and the
+        certificate), so a key never leaves the host. Never shown in a diff.
+      - A part written by the same call contributes its new content.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: str, required: true}
+      parts: {description: Absolute paths of the parts, in order., type: list, elements: str, required: true}
+      owner: {description: Owner., type: str, default: root}
+      group: {description: Group., type: str, default: root}
+      mode: {description: Mode as a quoted octal string., type: str, required: true}
+      restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+  links:
+    description: Symbolic links (owned by root).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path of the link., type: str, required: true}
+      target: {description: What the link points at., type: str, required: true}
+      restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+      hold:
+        description: Report a differing target (and record the restart) but do not change the link.
+        type: bool
+        default: false
+  restart_record:
+    description:
+      - Path of the restart record, written before the first change of an entry marked C(restart).
+      - Omit it for a node that is not running.
+    type: str
+  restart_record_content:
+    description: Content of the restart record.
+    type: str
+    default: "A change of this node's configuration needs a restart.\n"
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Write the node's configuration
+  automq.platform.node_files:
+    directories:
+      - {path: /etc/automq, group: automq, mode: "0750"}
+    files:
+      - path: /etc/automq/server.properties
+        content: "{{ lookup('ansible.builtin.template', 'server.properties.j2') }}"
+        group: automq
+        mode: "0640"
+        restart: true
+    secret_files:
+      - path: /etc/automq/credentials.env
+        content: "{{ lookup('ansible.builtin.template', 'credentials.env.j2') }}"
+        owner: automq
+        group: automq
+        mode: "0600"
+        restart: true
+    links:
+      - {path: /opt/automq/current, target: /opt/automq/automq-1.7.3, restart: true, hold: true}
+    restart_record: /var/lib/automq/restart-pending
+  register: node_files
+"""
+
+RETURN = r"""
+changed_paths:
+  description: Paths that differed (changed, or would be in check mode; held links included).
+  type: list
+  elements: str
+  returned: always
+held_paths:
+  description: Links that differ but were left alone (O(links[].hold)).
+  type: list
+  elements: str
+  returned: always
+restart_pending:
+  description: Whether the restart record of O(restart_record) exists (written now or by an earlier run).
+  type: bool
+  returned: always
+restart_needed:
+  description: Whether an entry marked C(restart) differed (the record was written when O(restart_record) is set).
+  type: bool
+  returned: always
+"""
+
+import os
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_files import (
+    Directory,
+    File,
+    Link,
+    NodeFilesError,
+    apply,
+    assemble,
+    diff,
+    host_ids,
+    observe,
+    parse_mode,
+    plan,
+    read_file,
+)
+
+_OWNED = {
+    "path": {"type": "str", "required": True},
+    "owner": {"type": "str", "default": "root"},
+    "group": {"type": "str", "default": "root"},
+    "mode": {"type": "str", "required": True},
+}
+_FILE = {
+    **_OWNED,
+    "content": {"type": "str", "required": True},
+    "restart": {"type": "bool", "default": False},
+}
+# Only the content is secret: marking the whole list no_log would mask its paths and
+# owners ("root") in every later output too.
+_SECRET_FILE = {**_FILE, "content": {"type": "str", "required": True, "no_log": True}}
+
+
+def _files(items: list[dict[str, Any]], secret: bool) -> list[File]:
+    return [
+        File(
+            path=item["path"],
+            content=item["content"].encode("utf-8"),
+            owner=item["owner"],
+            group=item["group"],
+            mode=parse_mode(item["mode"], item["path"]),
+            restart=item["restart"],
+            secret=secret,
+        )
+        for item in items
+    ]
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "directories": {"type": "list", "elements": "dict", "default": [], "options": _OWNED},
+            "files": {"type": "list", "elements": "dict", "default": [], "options": _FILE},
+            "secret_files": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": _SECRET_FILE,
+            },
+            "assembled": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    **_OWNED,
+                    "parts": {"type": "list", "elements": "str", "required": True},
+                    "restart": {"type": "bool", "default": False},
+                },
+            },
+            "links": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "str", "required": True},
+                    "target": {"type": "str", "required": True},
+                    "restart": {"type": "bool", "default": False},
+                    "hold": {"type": "bool", "default": False},
+                },
+            },
+            "restart_record": {"type": "str"},
+            "restart_record_content": {
+                "type": "str",
+                "default": "A change of this node's configuration needs a restart.\n",
+            },
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        directories = [
+            Directory(
+                item["path"], item["owner"], item["group"], parse_mode(item["mode"], item["path"])
+            )
+            for item in params["directories"]
+        ]
+        files = _files(params["files"], secret=False) + _files(params["secret_files"], secret=True)
+        files += [
+            File(
+                path=item["path"],
+                content=assemble(item["parts"], files, read_file),
+                owner=item["owner"],
+                group=item["group"],
+                mode=parse_mode(item["mode"], item["path"]),
+                restart=item["restart"],
+                secret=True,
+            )
+            for item in params["assembled"]
+        ]
+        links = [
+            Link(item["path"], item["target"], item["restart"], item["hold"])
+            for item in params["links"]
+        ]
+        paths = [entry.path for entry in [*directories, *files, *links]]
+        observed = observe(paths, [entry.path for entry in files])
+        wanted = plan(directories, files, links, observed, host_ids)
+        recorded = False
+        record = params["restart_record"]
+        if wanted.changes and not module.check_mode:
+            recorded = apply(
+                wanted.changes,
+                host_ids,
+                (record, params["restart_record_content"].encode("utf-8")) if record else None,
+            )
+    except (NodeFilesError, OSError) as error:
+        module.fail_json(msg=str(error))
+    applied = [change for change in wanted.changes if not change.held]
+    # Written now, or left by an earlier run whose restart has not happened yet.
+    pending = bool(record) and (
+        os.path.exists(record) or (module.check_mode and wanted.restart_needed)
+    )
+    result: dict[str, Any] = {
+        # A held link changes nothing itself, but its restart record is a change.
+        "changed": bool(applied)
+        or recorded
+        or (module.check_mode and wanted.restart_needed and bool(params["restart_record"])),
+        "changed_paths": wanted.changed_paths,
+        "held_paths": [change.path for change in wanted.changes if change.held],
+        "restart_needed": wanted.restart_needed,
+        "restart_pending": pending,
+    }
+    if module._diff and wanted.changes:
+        result["diff"] = diff(wanted.changes, observed)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""node_files: one step that brings a node's directories, files and links to their wanted state.
+
+The pure planner is checked against generated states (hypothesis): applying its plan leaves
+nothing to do. The I/O runs in tmp_path with this process's own user, and the module runs
+through real ansible-playbook (check mode, diff, no_log of secret files, the restart record
+written before the change).
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_ansible_plugins import run_playbook_output
+
+from automq_helpers.node_files import (
+    Directory,
+    File,
+    Link,
+    NodeFilesError,
+    Observed,
+    apply,
+    observe,
+    parse_mode,
+    plan,
+)
+
+USER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+def ids(owner: str, group: str) -> tuple[int, int]:
+    return pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid
+
+
+def wanted_state(
+    root: Path, content: bytes, mode: int
+) -> tuple[list[Directory], list[File], list[Link]]:
+    return (
+        [
+            Directory(str(root / "conf"), USER, GROUP, 0o750),
+            Directory(str(root / "conf/tls"), USER, GROUP, 0o700),
+        ],
+        [
+            File(str(root / "conf/server.properties"), content, USER, GROUP, mode, restart=True),
+            File(
+                str(root / "conf/tls/secret.env"),
+                b"KEY=value\n",
+                USER,
+                GROUP,
+                0o600,
+                restart=True,
+                secret=True,
+            ),
+            File(str(root / "journald.conf"), b"[Journal]\n", USER, GROUP, 0o644),
+        ],
+        [Link(str(root / "current"), str(root / "release-1"), restart=True)],
+    )
+
+
+def everything(
+    directories: list[Directory], files: list[File], links: list[Link]
+) -> dict[str, Observed]:
+    return observe(
+        [entry.path for entry in [*directories, *files, *links]],
+        [entry.path for entry in files],
+    )
+
+
+@settings(
+    max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(
+    content=st.binary(max_size=200),
+    mode=st.sampled_from([0o600, 0o640, 0o644, 0o444]),
+    second_content=st.binary(max_size=200),
+)
+def test_applying_the_plan_leaves_nothing_to_do(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes, mode: int, second_content: bytes
+) -> None:
+    root = tmp_path_factory.mktemp("node")
+    directories, files, links = wanted_state(root, content, mode)
+    first = plan(directories, files, links, everything(directories, files, links), ids)
+    assert {change.what for change in first.changes} == {("create",)}
+    apply(first.changes, ids, None)
+    assert plan(directories, files, links, everything(directories, files, links), ids).changes == ()
+    assert (root / "conf/server.properties").read_bytes() == content
+    assert stat.S_IMODE((root / "conf/server.properties").stat().st_mode) == mode
+    assert os.readlink(root / "current") == str(root / "release-1")
+    # A second wanted state differs only where it should.
+    directories, files, links = wanted_state(root, second_content, mode)
+    second = plan(directories, files, links, everything(directories, files, links), ids)
+    expected = [] if second_content == content else [str(root / "conf/server.properties")]
+    assert second.changed_paths == expected
+    assert second.restart_needed == (second_content != content)
+
+
+def test_attributes_are_fixed_in_place_and_reported(tmp_path: Path) -> None:
+    directories, files, links = wanted_state(tmp_path, b"a=1\n", 0o640)
+    apply(
+        plan(directories, files, links, everything(directories, files, links), ids).changes,
+        ids,
+        None,
+    )
+    (tmp_path / "conf/server.properties").chmod(0o666)
+    (tmp_path / "conf").chmod(0o755)
+    changes = plan(directories, files, links, everything(directories, files, links), ids).changes
+    assert [(change.path, change.what) for change in changes] == [
+        (str(tmp_path / "conf"), ("mode",)),
+        (str(tmp_path / "conf/server.properties"), ("mode",)),
+    ]
+    apply(changes, ids, None)
+    assert stat.S_IMODE((tmp_path / "conf/server.properties").stat().st_mode) == 0o640
+
+
+def test_the_restart_record_is_written_before_the_change_and_only_for_restart_entries(
+    tmp_path: Path,
+) -> None:
+    directories, files, links = wanted_state(tmp_path, b"a=1\n", 0o640)
+    apply(
+        plan(directories, files, links, everything(directories, files, links), ids).changes,
+        ids,
+        None,
+    )
+    record = tmp_path / "restart-pending"
+    # The journald drop-in needs no restart of the service.
+    (tmp_path / "journald.conf").write_bytes(b"changed by hand\n")
+    changes = plan(directories, files, links, everything(directories, files, links), ids).changes
+    assert apply(changes, ids, (str(record), b"pending\n")) is False
+    assert not record.exists()
+    # server.properties does: the record is in place before the first write, so a write
+    # that fails (here: its directory is gone) still leaves the record behind.
+    (tmp_path / "conf/server.properties").write_bytes(b"a=0\n")
+    changes = plan(directories, files, links, everything(directories, files, links), ids).changes
+    moved = tmp_path / "conf-moved"
+    (tmp_path / "conf").rename(moved)
+    with pytest.raises(FileNotFoundError):
+        apply(
+            [change for change in changes if change.path.endswith("server.properties")],
+            ids,
+            (str(record), b"pending\n"),
+        )
+    assert record.read_bytes() == b"pending\n"
+
+
+def test_a_held_link_is_reported_but_left_alone(tmp_path: Path) -> None:
+    directories, files, links = wanted_state(tmp_path, b"a=1\n", 0o640)
+    apply(
+        plan(directories, files, links, everything(directories, files, links), ids).changes,
+        ids,
+        None,
+    )
+    held = [Link(str(tmp_path / "current"), str(tmp_path / "release-2"), restart=True, hold=True)]
+    changes = plan(directories, files, held, everything(directories, files, held), ids)
+    assert changes.changed_paths == [str(tmp_path / "current")]
+    assert changes.restart_needed
+    record = tmp_path / "restart-pending"
+    assert apply(changes.changes, ids, (str(record), b"pending\n")) is True
+    assert record.exists()
+    assert os.readlink(tmp_path / "current") == str(tmp_path / "release-1")
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_nothing_of_another_kind_is_ever_replaced(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "data"
+    if kind == "directory":
+        target.mkdir()
+        (target / "meta.properties").write_text("cluster.id=keep\n")
+        wanted_file = [File(str(target), b"x", USER, GROUP, 0o644)]
+        with pytest.raises(NodeFilesError, match="should be a file but is a directory"):
+            plan([], wanted_file, [], everything([], wanted_file, []), ids)
+    else:
+        target.write_text("keep\n")
+        link = [Link(str(target), "/elsewhere")]
+        with pytest.raises(NodeFilesError, match="should be a link but is a file"):
+            plan([], [], link, everything([], [], link), ids)
+    assert target.exists()
+
+
+def test_a_path_given_twice_or_relative_is_refused() -> None:
+    twice = [Directory("/a", USER, GROUP, 0o755), Directory("/a", USER, GROUP, 0o700)]
+    with pytest.raises(NodeFilesError, match="listed twice"):
+        plan(twice, [], [], {}, ids)
+    with pytest.raises(NodeFilesError, match="not an absolute path"):
+        plan([Directory("a", USER, GROUP, 0o755)], [], [], {}, ids)
+
+
+@pytest.mark.parametrize("value", [416, "640x", "", "06400", "9"])
+def test_modes_must_be_quoted_octal(value: object) -> None:
+    with pytest.raises(NodeFilesError, match="mode of /f"):
+        parse_mode(value, "/f")  # type: ignore[arg-type]
+
+
+def module_task(root: Path, properties: str, secret: str, **extra: object) -> dict[str, object]:
+    return {
+        "name": "files",
+        "automq.platform.node_files": {
+            "directories": [
+                {"path": str(root / "conf"), "owner": USER, "group": GROUP, "mode": "0750"}
+            ],
+            "files": [
+                {
+                    "path": str(root / "conf/server.properties"),
+                    "content": properties,
+                    "owner": USER,
+                    "group": GROUP,
+                    "mode": "0640",
+                    "restart": True,
+                }
+            ],
+            "secret_files": [
+                {
+                    "path": str(root / "conf/credentials.env"),
+                    "content": secret,
+                    "owner": USER,
+                    "group": GROUP,
+                    "mode": "0600",
+                    "restart": True,
+                }
+            ],
+            "links": [
+                {"path": str(root / "current"), "target": str(root / "release-1"), "restart": True}
+            ],
+            **extra,
+        },
+    }
+
+
+def test_the_module_changes_once_then_nothing_and_never_shows_a_secret(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    root.mkdir()
+    secret = "AWS_SECRET_ACCESS_KEY=do-not-show-0123456789\n"
+    task = module_task(root, "node.id=1\n", secret)
+    completed, results = run_playbook_output(tmp_path, [task], "--diff", "-vvv")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    first = results["files"]
+    assert first["changed"] is True
+    assert sorted(first["changed_paths"]) == sorted(
+        str(root / name)
+        for name in ("conf", "conf/server.properties", "conf/credentials.env", "current")
+    )
+    assert "do-not-show" not in completed.stdout + completed.stderr
+    assert "node.id=1" in completed.stdout  # the diff of a non-secret file
+    assert (root / "conf/credentials.env").read_text() == secret
+    assert stat.S_IMODE((root / "conf/credentials.env").stat().st_mode) == 0o600
+
+    completed, results = run_playbook_output(tmp_path, [task], "--diff")
+    assert results["files"]["changed"] is False
+    assert results["files"]["changed_paths"] == []
+
+
+def test_the_module_in_check_mode_reports_and_writes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    root.mkdir()
+    record = root / "restart-pending"
+    completed, results = run_playbook_output(
+        tmp_path,
+        [module_task(root, "node.id=1\n", "S=1\n", restart_record=str(record))],
+        "--check",
+        "--diff",
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert results["files"]["changed"] is True
+    assert results["files"]["restart_needed"] is True
+    assert sorted(path.name for path in root.iterdir()) == []
+
+
+def test_the_module_records_the_restart_and_refuses_to_replace_a_directory(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    root.mkdir()
+    record = root / "restart-pending"
+    task = module_task(root, "node.id=1\n", "S=1\n")
+    run_playbook_output(tmp_path, [task], "--diff")
+    assert not record.exists()
+    _, results = run_playbook_output(
+        tmp_path, [module_task(root, "node.id=2\n", "S=1\n", restart_record=str(record))], "--diff"
+    )
+    assert results["files"]["changed_paths"] == [str(root / "conf/server.properties")]
+    assert results["files"]["restart_needed"] is True
+    assert record.exists()
+
+    (root / "conf/credentials.env").unlink()
+    (root / "conf/credentials.env").mkdir()
+    _, results = run_playbook_output(tmp_path, [module_task(root, "node.id=3\n", "S=1\n")])
+    assert results["files"].get("failed") is True
+    assert "should be a file but is a directory" in results["files"]["msg"]
+    # Nothing changed: the refusal comes before the first write.
+    assert (root / "conf/server.properties").read_text() == "node.id=2\n"
