@@ -9,6 +9,7 @@ written before the change).
 from __future__ import annotations
 
 import grp
+import hashlib
 import os
 import pwd
 import stat
@@ -292,3 +293,38 @@ def test_the_module_records_the_restart_and_refuses_to_replace_a_directory(tmp_p
     assert "should be a file but is a directory" in results["files"]["msg"]
     # Nothing changed: the refusal comes before the first write.
     assert (root / "conf/server.properties").read_text() == "node.id=2\n"
+
+
+def test_checked_files_are_reported_when_stale_and_their_attributes_fixed(tmp_path: Path) -> None:
+    agent = tmp_path / "agent.jar"
+    good = b"the agent's bytes\x00\x01"
+    task = {
+        "name": "files",
+        "automq.platform.node_files": {
+            "checked_files": [
+                {
+                    "path": str(agent),
+                    "sha256": hashlib.sha256(good).hexdigest().upper(),
+                    "owner": USER,
+                    "group": GROUP,
+                    "mode": "0644",
+                }
+            ]
+        },
+    }
+    _, results = run_playbook_output(tmp_path, [task])
+    assert results["files"]["stale_paths"] == [str(agent)]
+    assert results["files"]["changed"] is False
+    assert not agent.exists()
+
+    agent.write_bytes(good)
+    agent.chmod(0o600)
+    _, results = run_playbook_output(tmp_path, [task])
+    assert results["files"]["stale_paths"] == []
+    assert results["files"]["changed_paths"] == [str(agent)]
+    assert stat.S_IMODE(agent.stat().st_mode) == 0o644
+
+    agent.write_bytes(b"another version")
+    _, results = run_playbook_output(tmp_path, [task])
+    assert results["files"]["stale_paths"] == [str(agent)]
+    assert agent.read_bytes() == b"another version"

@@ -66,6 +66,21 @@ options:
       group: {description: Group., type: str, default: root}
       mode: {description: Mode as a quoted octal string., type: str, required: true}
       restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+  checked_files:
+    description:
+      - Files whose content comes from elsewhere (a downloaded agent). Their sha256 is checked,
+        their owner, group and mode fixed. A missing file or another sha256 is not fixed but
+        reported in RV(stale_paths), for the task that copies it.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: str, required: true}
+      sha256: {description: The content's sha256 in hex., type: str, required: true}
+      owner: {description: Owner., type: str, default: root}
+      group: {description: Group., type: str, default: root}
+      mode: {description: Mode as a quoted octal string., type: str, required: true}
+      restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
   links:
     description: Symbolic links (owned by root).
     type: list
@@ -130,6 +145,11 @@ held_paths:
   type: list
   elements: str
   returned: always
+stale_paths:
+  description: Paths of O(checked_files) that are missing or hold another content (not fixed).
+  type: list
+  elements: str
+  returned: always
 restart_pending:
   description: Whether the restart record of O(restart_record) exists (written now or by an earlier run).
   type: bool
@@ -140,6 +160,7 @@ restart_needed:
   returned: always
 """
 
+import hashlib
 import os
 from typing import Any
 
@@ -201,6 +222,16 @@ def main() -> None:
                 "default": [],
                 "options": _SECRET_FILE,
             },
+            "checked_files": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    **_OWNED,
+                    "sha256": {"type": "str", "required": True},
+                    "restart": {"type": "bool", "default": False},
+                },
+            },
             "assembled": {
                 "type": "list",
                 "elements": "dict",
@@ -251,6 +282,26 @@ def main() -> None:
             )
             for item in params["assembled"]
         ]
+        stale: list[str] = []
+        for item in params["checked_files"]:
+            seen = observe([item["path"]], [item["path"]])[item["path"]]
+            if (
+                seen.content is None
+                or hashlib.sha256(seen.content).hexdigest() != item["sha256"].lower()
+            ):
+                stale.append(item["path"])
+                continue
+            # Its own content: only the owner, group and mode can differ.
+            files.append(
+                File(
+                    path=item["path"],
+                    content=seen.content,
+                    owner=item["owner"],
+                    group=item["group"],
+                    mode=parse_mode(item["mode"], item["path"]),
+                    restart=item["restart"],
+                )
+            )
         links = [
             Link(item["path"], item["target"], item["restart"], item["hold"])
             for item in params["links"]
@@ -279,6 +330,7 @@ def main() -> None:
         or recorded
         or (module.check_mode and wanted.restart_needed and bool(params["restart_record"])),
         "changed_paths": wanted.changed_paths,
+        "stale_paths": stale,
         "held_paths": [change.path for change in wanted.changes if change.held],
         "restart_needed": wanted.restart_needed,
         "restart_pending": pending,
