@@ -1,0 +1,80 @@
+"""Which of the cluster's certificates expires first, and which expire too soon.
+
+Every ``site.yml`` run reports the earliest expiry of the certificates it manages (the
+nodes', the console's, the cluster CA) and warns about those that expire within the
+threshold: leaves are renewed by the run itself when they get that close, so a warning
+means one that the run could not renew (a short validity, the user's own certificate, the
+CA). Pure: the action plugin ``certificate_expiry`` does the Ansible glue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["CertificateExpiry", "ExpiryReport", "expiry_report", "parse_asn1_time"]
+
+
+@dataclass(frozen=True)
+class CertificateExpiry:
+    name: str
+    not_after: datetime
+
+
+@dataclass(frozen=True)
+class ExpiryReport:
+    earliest: CertificateExpiry | None
+    earliest_days: float | None
+    summary: str
+    warnings: tuple[str, ...]
+
+
+def parse_asn1_time(value: str) -> datetime:
+    """``20271204182012Z`` (what community.crypto's certificate info gives) as aware UTC."""
+    try:
+        return datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a certificate time like 20271204182012Z") from None
+
+
+def _days(delta: timedelta) -> float:
+    return delta.total_seconds() / 86400
+
+
+def _when(certificate: CertificateExpiry) -> str:
+    return f"{certificate.not_after:%Y-%m-%d %H:%M} UTC"
+
+
+def _warning(certificate: CertificateExpiry, now: datetime, warn_days: int) -> str:
+    if certificate.not_after <= now:
+        state = f"expired on {_when(certificate)}"
+    else:
+        state = (
+            f"expires in {_days(certificate.not_after - now):.1f} days ({_when(certificate)}), "
+            f"within the {warn_days}-day threshold"
+        )
+    return (
+        f"The certificate of {certificate.name} {state}. Renew it with "
+        "playbooks/rotate_certificates.yml (see the README's Security section)."
+    )
+
+
+def expiry_report(
+    certificates: Iterable[CertificateExpiry], now: datetime, warn_days: int
+) -> ExpiryReport:
+    listed = sorted(certificates, key=lambda certificate: (certificate.not_after, certificate.name))
+    if not listed:
+        return ExpiryReport(None, None, "No certificate is managed by this run.", ())
+    warnings = tuple(
+        _warning(certificate, now, warn_days)
+        for certificate in listed
+        if certificate.not_after - now < timedelta(days=warn_days)
+    )
+    earliest = listed[0]
+    days = _days(earliest.not_after - now)
+    summary = (
+        f"Earliest certificate expiry: {earliest.name} on {_when(earliest)}, in {days:.1f} days "
+        f"({len(listed)} certificates checked, warning threshold {warn_days} days)."
+    )
+    return ExpiryReport(earliest, days, summary, warnings)
