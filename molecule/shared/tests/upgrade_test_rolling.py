@@ -481,6 +481,45 @@ def test_rollback_before_finalizing_then_upgrade_again(traffic):
     produce_and_consume_through(NODES[-1])
 
 
+def node_certificate(name: str) -> str:
+    """sha256 of the node's certificate as installed (a renewal changes it)."""
+    with _host(name).sudo():
+        return (
+            _host(name)
+            .check_output("sha256sum /etc/automq/tls/node.d/2-certificate.pem")
+            .split()[0]
+        )
+
+
+def test_certificate_rotation_renews_every_leaf_one_node_at_a_time(traffic):
+    before = {name: node_certificate(name) for name in NODES}
+    pids = {name: node_state(name).main_pid for name in NODES}
+    # Every leaf due now; the nodes stay on version B (a restart points the link
+    # at the configured version, so the rotation names it like any day-2 run).
+    run = ansible_playbook(
+        "playbooks/rotate_certificates.yml", *TO_B, "-e", "automq_pki_renew_before_days=100000"
+    )
+    STEPS.rotation_run = run
+
+    assert run.returncode == 0, _tail(run, 80)
+    assert "Earliest certificate expiry:" in run.output
+    order = restart_order(traffic.monitor, run)
+    print(f"upgrade: certificate rotation: out of service in order {order}")
+    assert one_node_out_at_a_time(traffic.monitor, run), "two nodes were out of service at once"
+    for name in NODES:
+        state = node_state(name)
+        assert node_certificate(name) != before[name], f"{name} kept its certificate"
+        assert state.main_pid != pids[name], f"{name} was not restarted onto its new certificate"
+        assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
+        assert not state.restart_pending, f"{name} still has a pending restart"
+    produce_and_consume_through(NODES[1])
+
+    # Nothing is due any more: the same playbook now changes nothing.
+    again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
+    assert again.returncode == 0, _tail(again, 80)
+    assert all(count == 0 for count in again.changed().values()), again.changed()
+
+
 def test_no_record_lost_duplicated_or_reordered(traffic):
     producer, consumer, monitor = traffic.producer, traffic.consumer, traffic.monitor
     producer.stop()
@@ -503,6 +542,7 @@ def test_no_record_lost_duplicated_or_reordered(traffic):
                 ("the resumed run", resumed),
                 ("the rollback", STEPS.rollback_run),
                 ("the upgrade after the rollback", STEPS.again_run),
+                ("the certificate rotation", STEPS.rotation_run),
             )
             if r.started <= at <= r.ended
         ),
