@@ -391,6 +391,8 @@ def test_upgrade_stops_at_a_node_that_does_not_come_back(traffic, tmp_path):
         assert after[name].runs(HOME_A, KAFKA_A), f"{name} changed: {after[name]}"
         assert after[name].restart_pending, f"{name} has no pending restart recorded"
     assert after[broken].link == HOME_B
+    # Its restart record stays until it is healthy: the next run restarts it again.
+    assert after[broken].restart_pending, f"{broken}'s restart record was cleared while it was down"
     assert traffic.monitor.is_out(broken), f"{broken} serves with a setting Kafka refuses"
     # It fails for the injected reason, and systemd keeps trying.
     with _host(broken).sudo():
