@@ -328,3 +328,52 @@ def test_checked_files_are_reported_when_stale_and_their_attributes_fixed(tmp_pa
     _, results = run_playbook_output(tmp_path, [task])
     assert results["files"]["stale_paths"] == [str(agent)]
     assert agent.read_bytes() == b"another version"
+
+
+def test_an_assembled_file_joins_its_parts_and_never_shows_them(tmp_path: Path) -> None:
+    root = tmp_path / "tls"
+    root.mkdir()
+    key = root / "1-private-key.pem"
+    key.write_text(
+        "-----BEGIN PRIVATE KEY-----\nkey-material-never-shown\n-----END PRIVATE KEY-----\n"
+    )
+    keystore = root / "node-keystore.pem"
+    task = {
+        "name": "files",
+        "automq.platform.node_files": {
+            "files": [
+                {
+                    "path": str(root / "2-certificate.pem"),
+                    "content": "CERTIFICATE 1\n",
+                    "owner": USER,
+                    "group": GROUP,
+                    "mode": "0644",
+                }
+            ],
+            "assembled": [
+                {
+                    "path": str(keystore),
+                    "parts": [str(key), str(root / "2-certificate.pem")],
+                    "owner": USER,
+                    "group": GROUP,
+                    "mode": "0640",
+                }
+            ],
+        },
+    }
+    completed, results = run_playbook_output(tmp_path, [task], "--diff")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    # The certificate written by the same call contributes its new content.
+    assert keystore.read_text() == key.read_text() + "CERTIFICATE 1\n"
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o640
+    assert "key-material-never-shown" not in completed.stdout + completed.stderr
+    assert sorted(results["files"]["changed_paths"]) == sorted(
+        [str(root / "2-certificate.pem"), str(keystore)]
+    )
+    _, results = run_playbook_output(tmp_path, [task])
+    assert results["files"]["changed"] is False
+
+    key.unlink()
+    _, results = run_playbook_output(tmp_path, [task])
+    assert results["files"].get("failed") is True
+    assert "does not exist on this host" in results["files"]["msg"]
