@@ -196,19 +196,17 @@ _FILE = {
 _SECRET_FILE = {**_FILE, "content": {"type": "str", "required": True, "no_log": True}}
 
 
-def _files(items: list[dict[str, Any]], secret: bool) -> list[File]:
-    return [
-        File(
-            path=item["path"],
-            content=item["content"].encode("utf-8"),
-            owner=item["owner"],
-            group=item["group"],
-            mode=parse_mode(item["mode"], item["path"]),
-            restart=item["restart"],
-            secret=secret,
-        )
-        for item in items
-    ]
+def _file(item: dict[str, Any], content: bytes, secret: bool) -> File:
+    """A File from an entry of files, secret_files, assembled or checked_files."""
+    return File(
+        path=item["path"],
+        content=content,
+        owner=item["owner"],
+        group=item["group"],
+        mode=parse_mode(item["mode"], item["path"]),
+        restart=item["restart"],
+        secret=secret,
+    )
 
 
 def main() -> None:
@@ -269,17 +267,12 @@ def main() -> None:
             )
             for item in params["directories"]
         ]
-        files = _files(params["files"], secret=False) + _files(params["secret_files"], secret=True)
+        files = [_file(item, item["content"].encode("utf-8"), False) for item in params["files"]]
         files += [
-            File(
-                path=item["path"],
-                content=assemble(item["parts"], files, read_file),
-                owner=item["owner"],
-                group=item["group"],
-                mode=parse_mode(item["mode"], item["path"]),
-                restart=item["restart"],
-                secret=True,
-            )
+            _file(item, item["content"].encode("utf-8"), True) for item in params["secret_files"]
+        ]
+        files += [
+            _file(item, assemble(item["parts"], files, read_file), True)
             for item in params["assembled"]
         ]
         stale: list[str] = []
@@ -292,16 +285,7 @@ def main() -> None:
                 stale.append(item["path"])
                 continue
             # Its own content: only the owner, group and mode can differ.
-            files.append(
-                File(
-                    path=item["path"],
-                    content=seen.content,
-                    owner=item["owner"],
-                    group=item["group"],
-                    mode=parse_mode(item["mode"], item["path"]),
-                    restart=item["restart"],
-                )
-            )
+            files.append(_file(item, seen.content, False))
         links = [
             Link(item["path"], item["target"], item["restart"], item["hold"])
             for item in params["links"]
