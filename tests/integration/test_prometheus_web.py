@@ -42,6 +42,7 @@ from console_fakes import PkiFiles, make_pki
 
 PROMETHEUS = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus"
 PROMTOOL = TESTBED_DIR / "prometheus" / "usr" / "bin" / "promtool"
+BLACKBOX_EXPORTER = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus-blackbox-exporter"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PASSWORD = "prometheus-Password-0123456789"
 START_TIMEOUT = 60.0
@@ -58,7 +59,9 @@ RENDER = """
     - ansible.builtin.set_fact:
         __automq_console_described:
           - {{host: node-1, node_id: 0, roles: [broker, controller], cluster_name: prod,
-              metrics_host: 127.0.0.1, metrics: [{{exporter: jmx, port: 1}}]}}
+              advertised_host: 127.0.0.1, metrics_host: 127.0.0.1,
+              metrics: [{{exporter: jmx, port: 1}}],
+              security: {{mode: plaintext, client_port: 1}}}}
         __automq_console_prometheus_tls_files: {{cert: "{cert}", key: "{key}"}}
         __automq_console_prometheus_hash: "{hash}"
         __automq_console_prometheus_alerts: {out}/prometheus-alerts.yml
@@ -66,7 +69,8 @@ RENDER = """
         src: {repo}/roles/automq_console/templates/{{{{ item }}}}.j2
         dest: {out}/{{{{ item }}}}
         mode: "0600"
-      loop: [prometheus-web.yml, prometheus.yml, prometheus.default, prometheus-alerts.yml]
+      loop: [prometheus-web.yml, prometheus.yml, prometheus.default, prometheus-alerts.yml,
+             blackbox.yml]
 """
 
 
@@ -233,6 +237,18 @@ def test_promtool_accepts_the_role_files(served: Served) -> None:
             check=False,
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
+    # The blackbox exporter's probes, as the role's validate step checks them.
+    checked = subprocess.run(
+        [
+            str(BLACKBOX_EXPORTER),
+            "--config.check",
+            f"--config.file={served.files / 'blackbox.yml'}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_api_and_ui_want_the_password(served: Served) -> None:
@@ -243,16 +259,29 @@ def test_the_api_and_ui_want_the_password(served: Served) -> None:
     status, body = _status(served, "/api/v1/status/buildinfo", ("prometheus", PASSWORD))
     assert status == 200
     assert json.loads(body)["data"]["version"].startswith("2.")
-    # The scrape target of the role's prometheus.yml appears once discovery ran.
+    # The scrape targets of the role's prometheus.yml appear once discovery ran:
+    # the node's exporter, and the certificates of the console and Prometheus
+    # (a plaintext cluster's brokers have none), probed through the blackbox
+    # exporter on this host.
     deadline = time.monotonic() + 30
     while True:
         status, body = _status(served, "/api/v1/targets", ("prometheus", PASSWORD))
         assert status == 200
-        instances = [t["labels"]["instance"] for t in json.loads(body)["data"]["activeTargets"]]
-        if instances or time.monotonic() > deadline:
+        targets = json.loads(body)["data"]["activeTargets"]
+        if len(targets) == 3 or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert instances == ["127.0.0.1:1"]
+    probed = sorted(f"127.0.0.1:{port}" for port in (8080, served.port))
+    scraped = sorted((t["labels"]["job"], t["labels"]["instance"], t["scrapeUrl"]) for t in targets)
+    assert scraped == [
+        (
+            "automq-certificates",
+            target,
+            "http://127.0.0.1:9115/probe?module=automq_console_host&target="
+            + target.replace(":", "%3A"),
+        )
+        for target in probed
+    ] + [("automq-jmx", "127.0.0.1:1", "http://127.0.0.1:1/metrics")]
 
 
 def test_only_tls_12_and_13_with_aead_suites(served: Served) -> None:
@@ -526,8 +555,73 @@ def _rule_cases(descriptions: dict[str, str]) -> list[dict[str, object]]:
         ],
     }
 
+    # Certificate probes (job automq-certificates, the blackbox exporter's
+    # metrics). A broker's leaf expires in 10 days (under the 21 of the
+    # default); the console's chain is fine; Prometheus's handshake fails.
+    day = 86400  # promtool evaluates from time 0: the expiries are offsets from it
+    broker = {
+        "job": "automq-certificates",
+        "instance": "n1.prod.internal:9092",
+        "module": "automq_broker",
+        "endpoint": "client listener",
+        "node": "n1",
+        "node_id": "1",
+        "roles": "broker,controller",
+    }
+    console = {
+        "job": "automq-certificates",
+        "instance": "10.0.0.5:8080",
+        "module": "automq_console_host",
+        "endpoint": "console",
+        "node": "console",
+    }
+    prometheus = {**console, "instance": "10.0.0.5:9090", "endpoint": "prometheus"}
+    certificates = {
+        "interval": "1m",
+        "input_series": [
+            _series("probe_success", broker, "1x20"),
+            _series("probe_ssl_earliest_cert_expiry", broker, f"{10 * day}x20"),
+            _series("probe_ssl_last_chain_expiry_timestamp_seconds", broker, f"{10 * day}x20"),
+            _series("probe_success", console, "1x20"),
+            _series("probe_ssl_earliest_cert_expiry", console, f"{300 * day}x20"),
+            # The chain's earliest (here the CA) counts too: 400 days, fine.
+            _series("probe_ssl_last_chain_expiry_timestamp_seconds", console, f"{400 * day}x20"),
+            _series("probe_success", prometheus, "1 0x20"),
+        ],
+        "alert_rule_test": [
+            expect("AutoMQCertificateExpiresSoon", "9m"),  # pending for 10 minutes
+            expect(
+                "AutoMQCertificateExpiresSoon",
+                "12m",
+                fired(
+                    "AutoMQCertificateExpiresSoon",
+                    {
+                        "severity": "warning",
+                        "node": "n1",
+                        "endpoint": "client listener",
+                        "instance": "n1.prod.internal:9092",
+                    },
+                    # 10 days from time 0, evaluated 12 minutes later.
+                    "The certificate of n1's client listener (n1.prod.internal:9092)"
+                    f" expires in {(10 * day - 12 * 60) / day:.1f} days",
+                ),
+            ),
+            expect("AutoMQCertificateProbeFailed", "5m"),
+            expect(
+                "AutoMQCertificateProbeFailed",
+                "7m",
+                fired(
+                    "AutoMQCertificateProbeFailed",
+                    {**prometheus, "severity": "warning"},
+                    "No TLS handshake with console's prometheus (10.0.0.5:9090)",
+                ),
+            ),
+        ],
+    }
+
     return [
         down,
+        certificates,
         cluster_case(
             "automq",
             "kafka_partition_offline_count",

@@ -52,21 +52,26 @@ if ! echo "$jmx_sha256  $jmx_jar" | sha256sum --quiet -c - >/dev/null 2>&1; then
   echo "$jmx_sha256  $jmx_jar" | sha256sum --quiet -c -
 fi
 
-# Debian's Prometheus, the package the console hosts install, unpacked (not
-# installed, no service) for tests/integration/test_prometheus_web.py, which
-# runs it on 127.0.0.1 with the role's web and scrape configuration.
+# Debian's Prometheus and blackbox exporter, the packages the console hosts
+# install, unpacked (not installed, no service) for
+# tests/integration/test_prometheus_web.py, which runs Prometheus on 127.0.0.1
+# with the role's web and scrape configuration and checks the role's files.
 prometheus_dir="$repo/.testbed/prometheus"
-if [[ ! -x "$prometheus_dir/usr/bin/prometheus" ]]; then
-  echo "prepare: unpacking Debian's prometheus package"
+prometheus_packages=(prometheus prometheus-blackbox-exporter)
+if [[ ! -x "$prometheus_dir/usr/bin/prometheus" || ! -x "$prometheus_dir/usr/bin/prometheus-blackbox-exporter" ]]; then
+  echo "prepare: unpacking Debian's ${prometheus_packages[*]} packages"
   download=$(mktemp -d)
   chmod 0755 "$download"  # apt's download sandbox user writes here
-  if ! (cd "$download" && apt-get download -qq prometheus >/dev/null 2>&1); then
+  if ! (cd "$download" && apt-get download -qq "${prometheus_packages[@]}" >/dev/null 2>&1); then
     apt-get update -qq
-    (cd "$download" && apt-get download -qq prometheus >/dev/null)
+    (cd "$download" && apt-get download -qq "${prometheus_packages[@]}" >/dev/null)
   fi
   rm -rf "$prometheus_dir.new"
   mkdir -p "$(dirname "$prometheus_dir")"
-  dpkg-deb -x "$download"/prometheus_*.deb "$prometheus_dir.new"
+  for deb in "$download"/*.deb; do
+    dpkg-deb -x "$deb" "$prometheus_dir.new"
+  done
+  rm -rf "$prometheus_dir"
   mv "$prometheus_dir.new" "$prometheus_dir"
   rm -rf "$download"
 fi

@@ -92,7 +92,8 @@ RENDER = (
         dest: {out}/{{{{ item }}}}
         mode: "0600"
       loop: [console.json, automq-console.service, automq-console-byoc.service, byoc.env,
-             prometheus.yml, prometheus.default, prometheus-web.yml]
+             prometheus.yml, prometheus.default, prometheus-web.yml, blackbox.yml,
+             prometheus-blackbox-exporter.default]
     - ansible.builtin.copy:
         content: "{{{{ __automq_console_tls_names | to_json }}}}"
         dest: {out}/tls-names.json
@@ -523,7 +524,7 @@ def test_prometheus_targets_from_the_inventory(default_files: dict[str, str]) ->
     assert config["global"]["external_labels"] == {"cluster": "prod"}
     jobs = {job["job_name"]: job["static_configs"] for job in config["scrape_configs"]}
     # Not itself: its web interface wants a password that is not on the host.
-    assert set(jobs) == {"automq-jmx"}
+    assert set(jobs) == {"automq-jmx", "automq-certificates"}
     # The address the exporters bind (the private address), not the advertised name.
     assert [
         (c["targets"], c["labels"]["node"], c["labels"]["node_id"]) for c in jobs["automq-jmx"]
@@ -549,13 +550,85 @@ def test_prometheus_scrapes_both_exporters_when_nodes_run_both(tmp_path: Path) -
     assert len(jobs["automq"]) == len(jobs["automq-jmx"]) == 4
 
 
-def test_prometheus_without_exporters_has_no_job(tmp_path: Path) -> None:
+def test_prometheus_without_exporters_probes_certificates_only(tmp_path: Path) -> None:
     config = yaml.safe_load(
         render(tmp_path, automq_metrics_exporter="none", automq_jmx_exporter_enabled=False)[
             "prometheus.yml"
         ]
     )
-    assert config["scrape_configs"] == []
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["automq-certificates"]
+
+
+def _probes(files: dict[str, str]) -> list[tuple[str, str, str, str]]:
+    """The certificate probes: (target, module, endpoint, node) of each."""
+    config = yaml.safe_load(files["prometheus.yml"])
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "automq-certificates"]
+    assert job["metrics_path"] == "/probe"
+    # The blackbox exporter is asked, on this host's loopback address, with the
+    # target and the module as its parameters.
+    assert {"target_label": "__address__", "replacement": "127.0.0.1:9115"} in job[
+        "relabel_configs"
+    ]
+    return [
+        (*static["targets"], static["labels"]["module"], static["labels"]["endpoint"],
+         static["labels"]["node"])
+        for static in job["static_configs"]
+    ]  # fmt: skip
+
+
+def test_certificate_probes_of_a_secure_cluster(default_files: dict[str, str]) -> None:
+    # Every broker at the name and port clients use; the console and Prometheus
+    # on the addresses they listen on.
+    assert _probes(default_files) == [
+        ("node-1.prod.internal:9092", "automq_broker", "client listener", "node-1"),
+        ("10.9.0.12:9092", "automq_broker", "client listener", "node-2"),
+        ("10.9.0.13:9092", "automq_broker", "client listener", "node-3"),
+        ("10.9.0.21:9092", "automq_broker", "client listener", "node-4"),
+        ("10.9.0.5:8080", "automq_console_host", "console", "console"),
+        ("10.9.0.5:9090", "automq_console_host", "prometheus", "console"),
+    ]
+    modules = yaml.safe_load(default_files["blackbox.yml"])["modules"]
+    assert modules["automq_broker"] == {
+        "prober": "tcp",
+        "timeout": "10s",
+        "tcp": {
+            "tls": True,
+            "tls_config": {
+                "ca_file": "/etc/prometheus/automq-cluster-ca.crt",
+                "min_version": "TLS12",
+            },
+        },
+    }
+    # The console's and Prometheus's certificates name the inventory name.
+    assert modules["automq_console_host"]["tcp"]["tls_config"] == {
+        "ca_file": "/etc/prometheus/automq-cluster-ca.crt",
+        "server_name": "console",
+        "min_version": "TLS12",
+    }
+    assert (
+        "--web.listen-address=127.0.0.1:9115"
+        in default_files["prometheus-blackbox-exporter.default"]
+    )
+
+
+def test_certificate_probes_of_a_plaintext_cluster_and_byoc_console(tmp_path: Path) -> None:
+    files = render(
+        tmp_path,
+        automq_security="plaintext",
+        automq_console_flavor="byoc",
+        automq_console_listen_address="10.9.0.5",
+        automq_console_tls_cert_file="/keys/console.crt",
+        automq_console_tls_key_file="/keys/console.key",
+    )
+    # No TLS on the brokers, none on AutoMQ's BYOC console: Prometheus only.
+    assert _probes(files) == [("10.9.0.5:9090", "automq_console_host", "prometheus", "console")]
+    modules = yaml.safe_load(files["blackbox.yml"])["modules"]
+    # Your own certificate's CA is unknown here: its expiry is read unverified.
+    assert set(modules) == {"automq_console_host"}
+    assert modules["automq_console_host"]["tcp"]["tls_config"] == {
+        "insecure_skip_verify": True,
+        "min_version": "TLS12",
+    }
 
 
 def test_prometheus_web_configuration(default_files: dict[str, str]) -> None:

@@ -1,4 +1,5 @@
-"""Prometheus on the console host scrapes every broker (scenario cluster only).
+"""Prometheus on the console host scrapes every broker and probes every certificate
+(scenario cluster only).
 
 The brokers run the Prometheus JMX exporter agent (the Kafka-based fixture has
 no AutoMQ exporter); Prometheus's targets come from the inventory. Prometheus
@@ -12,7 +13,15 @@ import socket
 import ssl
 
 import pytest
-from console_hosts import CONSOLE_ADDRESS, JMX_EXPORTER_PORT, NODE_ADDRESSES, PROMETHEUS
+from console_hosts import (
+    CA_FILE,
+    CONSOLE,
+    CONSOLE_ADDRESS,
+    CONSOLE_PORT,
+    JMX_EXPORTER_PORT,
+    NODE_ADDRESSES,
+    PROMETHEUS,
+)
 from prometheus_api import PORT, get, jmx_targets_problem, poll
 
 BROKER_METRIC = "kafka_server_replicamanager_leadercount"
@@ -104,3 +113,53 @@ def test_plain_http_and_old_tls_are_refused():
         pytest.raises(ssl.SSLError),
     ):
         old.wrap_socket(raw, server_hostname=CONSOLE_ADDRESS)
+
+
+def _not_after(address: str, port: int) -> float:
+    """The expiry of the certificate served on address:port, verified against the cluster CA
+    (the name aside: the probes reach brokers by their advertised names)."""
+    context = ssl.create_default_context(cafile=str(CA_FILE))
+    context.check_hostname = False
+    with (
+        socket.create_connection((address, port), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        certificate = tls.getpeercert()
+    assert certificate, f"{address}:{port} showed no certificate"
+    return float(ssl.cert_time_to_seconds(str(certificate["notAfter"])))
+
+
+def test_every_certificate_is_probed_with_its_expiry():
+    # The blackbox exporter on the console host shakes hands with every broker's
+    # client listener and with the console's and Prometheus's HTTPS ports;
+    # Prometheus keeps what each certificate says of its expiry. The expiry must
+    # be the one each endpoint shows this test, and the alert rule must read it.
+    expected = {
+        **{("client listener", name): (address, 9092) for name, address in NODE_ADDRESSES.items()},
+        ("console", CONSOLE): (CONSOLE_ADDRESS, CONSOLE_PORT),
+        ("prometheus", CONSOLE): (CONSOLE_ADDRESS, PORT),
+    }
+    shown = {key: _not_after(*where) for key, where in expected.items()}
+
+    def by_endpoint(query: str) -> dict[tuple[str, str], float]:
+        result = get(PROMETHEUS, "/api/v1/query", query=query)["result"]
+        return {
+            (series["metric"]["endpoint"], series["metric"]["node"]): float(series["value"][1])
+            for series in result
+        }
+
+    def check():
+        succeeded = by_endpoint('probe_success{job="automq-certificates"}')
+        if succeeded != dict.fromkeys(expected, 1.0):
+            return f"probes {succeeded}, expected every one of {sorted(expected)} to succeed"
+        expiries = by_endpoint('probe_ssl_earliest_cert_expiry{job="automq-certificates"}')
+        return None if expiries == shown else f"expiries {expiries}, shown {shown}"
+
+    poll(check)
+    rules = {
+        rule["name"]: rule
+        for group in get(PROMETHEUS, "/api/v1/rules")["groups"]
+        for rule in group["rules"]
+    }
+    assert "probe_ssl_earliest_cert_expiry" in rules["AutoMQCertificateExpiresSoon"]["query"]
+    assert rules["AutoMQCertificateExpiresSoon"]["health"] == "ok"
