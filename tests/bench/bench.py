@@ -14,18 +14,24 @@ three replicas and every node's broker listener is probed every 0.2 s
 its restart batch (gate, stop, switch, start, gate; from Ansible's log) and
 its time out of service; afterwards the topic is read back to count lost,
 duplicated and reordered records.
+All of it runs twice on fresh hosts, on the secure cluster (the default:
+TLS, SASL/SCRAM, ACLs) and on the plaintext one (automq_security:
+plaintext), and the ratios secure / plaintext are printed last; `--security
+secure` (or plaintext) runs one mode only.
 Prints one line per measurement and exits non-zero if a run fails, the
 re-run changes anything or a record is lost or duplicated.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -38,7 +44,8 @@ ENV = "bench"
 SUBNET = "172.30.40.0/24"
 NODES = 3
 INVENTORY_DIR = REPO / ".testbed" / ENV / "inventory"
-# The bench cluster's own CA, passwords and admin client configuration (secure by default).
+# The bench cluster's own CA, passwords and admin client configuration (the
+# role writes it for a secure cluster, the bench for a plaintext one).
 SECRETS_DIR = REPO / ".testbed" / ENV / "secrets"
 CLIENT_CONFIG = SECRETS_DIR / "client.properties"
 # Each run's output (with profile_tasks' timings), kept for reading afterwards.
@@ -72,7 +79,7 @@ def addresses() -> dict[str, str]:
     return {f"automq-bench-{i}": f"172.30.40.{10 + i}" for i in range(1, NODES + 1)}
 
 
-def write_inventory() -> Path:
+def write_inventory(security: str) -> Path:
     INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
     names = list(addresses())
     host_lines = "".join(
@@ -92,6 +99,7 @@ def write_inventory() -> Path:
         automq_kafka_version=VERSION_A[1],
         automq_package_sha256=package_sha256(VERSION_A),
         automq_cluster_name=ENV,
+        automq_security=security,
         automq_pki_ca_dir=str(SECRETS_DIR / "ca"),
         automq_admin_password_file=str(SECRETS_DIR / "admin.password"),
         automq_monitor_password_file=str(SECRETS_DIR / "monitor.password"),
@@ -161,8 +169,15 @@ def restart_batches(log: Path) -> dict[str, float]:
     return batches
 
 
-def upgrade(inventory: Path) -> int:
-    """Rolling upgrade A -> B under traffic; prints its figures, returns the exit status."""
+@dataclass(frozen=True)
+class Upgrade:
+    seconds: float
+    out_of_service: list[float]  # per node, seconds
+    failed: bool
+
+
+def upgrade(inventory: Path) -> Upgrade:
+    """Rolling upgrade A -> B under traffic; prints its figures and returns them."""
     nodes = addresses()
     bootstrap = ",".join(f"{address}:9092" for address in nodes.values())
     topic = "bench-upgrade"
@@ -217,11 +232,12 @@ def upgrade(inventory: Path) -> int:
             f"bench:   preflight, download and configuration, all nodes at once: "
             f"{elapsed - sum(batches.values()):.1f} s; then one node at a time:"
         )
+    out_of_service = []
     for name in nodes:
-        windows = monitor.windows(name, began, ended)
+        out_of_service.append(sum(b - a for a, b in monitor.windows(name, began, ended)))
         print(
             f"bench:   {name}: restart with its gates {batches.get(name, float('nan')):.1f} s, "
-            f"out of service {sum(b - a for a, b in windows):.1f} s"
+            f"out of service {out_of_service[-1]:.1f} s"
         )
     print(
         f"bench: traffic during the upgrade: {producer.produced} records at "
@@ -238,17 +254,36 @@ def upgrade(inventory: Path) -> int:
         print(f"bench: the upgrade took more than {UPGRADE_TARGET_SECONDS_PER_NODE} s per node")
     for failure in failures:
         print(f"bench: FAIL: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    return Upgrade(elapsed, out_of_service, bool(failures))
 
 
-def main() -> int:
+@dataclass(frozen=True)
+class Figures:
+    fresh: float
+    noop: float
+    upgrade: Upgrade
+    failed: bool
+
+
+def write_plaintext_client_config() -> None:
+    """What the role writes for a secure cluster's admin, for a plaintext one."""
+    SECRETS_DIR.mkdir(parents=True, exist_ok=True)
+    bootstrap = ",".join(f"{address}:9092" for address in addresses().values())
+    CLIENT_CONFIG.write_text(f"bootstrap.servers={bootstrap}\nsecurity.protocol=PLAINTEXT\n")
+    CLIENT_CONFIG.chmod(0o600)
+
+
+def measure(security: str) -> Figures:
+    """Fresh deploy, no-op re-run and rolling upgrade of one security mode, on fresh hosts."""
+    print(f"bench: --- automq_security: {security}")
     hosts("down", "--env", ENV)
-    subprocess.run(["rm", "-rf", str(RUN_LOGS), str(SECRETS_DIR)], check=True)
-    os.environ[CLIENT_CONFIG_VARIABLE] = str(CLIENT_CONFIG)
+    subprocess.run(["rm", "-rf", str(SECRETS_DIR)], check=True)
+    if security == "plaintext":
+        write_plaintext_client_config()
     started = time.monotonic()
     hosts("up", "--env", ENV, "--count", str(NODES), "--subnet", SUBNET)
     hosts_up = time.monotonic() - started
-    inventory = write_inventory()
+    inventory = write_inventory(security)
     try:
         fresh, fresh_changed, _ = deploy(inventory)
         noop, noop_changed, noop_output = deploy(inventory)
@@ -262,14 +297,53 @@ def main() -> int:
             f"{sorted(noop_changed.values())}; tasks run per host: "
             f"{sorted(tasks_run(noop_output).values())})"
         )
-        status = upgrade(inventory)
+        rolled = upgrade(inventory)
     finally:
         hosts("down", "--env", ENV)
         subprocess.run(["rm", "-rf", str(INVENTORY_DIR), str(SECRETS_DIR)], check=True)
     if any(noop_changed.values()):
         print("bench: FAIL: the re-run changed something", file=sys.stderr)
-        return 1
-    return status
+    return Figures(fresh, noop, rolled, rolled.failed or any(noop_changed.values()))
+
+
+def print_ratios(secure: Figures, plaintext: Figures) -> None:
+    """What TLS and SASL cost: each figure of the secure run over the plaintext one's."""
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else float("nan")
+
+    pairs = {
+        "fresh deploy": (secure.fresh, plaintext.fresh),
+        "no-op re-run": (secure.noop, plaintext.noop),
+        "rolling upgrade": (secure.upgrade.seconds, plaintext.upgrade.seconds),
+        "out of service per node (mean)": (
+            mean(secure.upgrade.out_of_service),
+            mean(plaintext.upgrade.out_of_service),
+        ),
+    }
+    for name, (with_tls, without) in pairs.items():
+        print(
+            f"bench: secure / plaintext, {name}: {with_tls:.1f} s / {without:.1f} s"
+            f" = {with_tls / without:.2f}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--security",
+        nargs="+",
+        choices=["secure", "plaintext"],
+        default=["secure", "plaintext"],
+        help="the security modes to measure, each on fresh hosts (default: both)",
+    )
+    modes = parser.parse_args().security
+    subprocess.run(["rm", "-rf", str(RUN_LOGS)], check=True)
+    os.environ[CLIENT_CONFIG_VARIABLE] = str(CLIENT_CONFIG)
+    figures = {security: measure(security) for security in dict.fromkeys(modes)}
+    if {"secure", "plaintext"} <= figures.keys():
+        print_ratios(figures["secure"], figures["plaintext"])
+    return 1 if any(f.failed for f in figures.values()) else 0
 
 
 if __name__ == "__main__":
