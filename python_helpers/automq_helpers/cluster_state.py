@@ -28,8 +28,11 @@ __all__ = [
     "PlanError",
     "parse_node_spec",
     "plan_cluster",
+    "refuse_voter_reformat",
     "resolve_security",
 ]
+
+REFORMAT_VARIABLE = "automq_reformat_controllers"
 
 SECURITY_MODES = ("secure", "plaintext")
 # Clusters recorded before the security mode was: they all ran plaintext.
@@ -54,6 +57,9 @@ class NodeSpec:
     on_host_cluster_id: str | None = None
     # "secure" or "plaintext" as the node's current server.properties has it.
     on_host_security: str | None = None
+    # The node's metadata log holds KRaft's quorum-state file: the quorum ran
+    # with it (formatting alone does not write the file).
+    quorum_has_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ def parse_node_spec(raw: Mapping[str, object]) -> NodeSpec:
         on_host_id=_optional_int(raw.get("on_host_id"), f"node.id in meta.properties of {host}"),
         on_host_cluster_id=cluster_id if isinstance(cluster_id, str) and cluster_id else None,
         on_host_security=security if isinstance(security, str) else None,
+        quorum_has_run=_bool(raw.get("quorum_has_run", False), f"quorum_has_run of {host}"),
     )
 
 
@@ -184,6 +191,65 @@ def resolve_security(
     )
 
 
+def refuse_voter_reformat(
+    nodes: Sequence[NodeSpec],
+    node_ids: Mapping[str, int],
+    reformat: Sequence[str],
+) -> None:
+    """Raise :class:`PlanError` unless formatting this run's unformatted controllers is safe.
+
+    A controller found without meta.properties while the quorum has run (some controller's
+    metadata log holds KRaft's quorum-state; formatting alone writes none) lost its
+    metadata (a replaced or unmounted disk). Formatting it again gives a voter with an empty
+    log under its old ID, which can help elect a leader that lacks committed metadata. It
+    is formatted only when ``reformat`` (automq_reformat_controllers) names it, one
+    controller per run, while every other voter keeps its metadata. The names are checked
+    too: each must be a controller of this run that has lost its metadata, so a name left
+    in the inventory cannot format a later loss silently.
+    """
+    controllers = {node.host: node for node in nodes if node.controller}
+    for host in reformat:
+        if host not in controllers:
+            raise PlanError(
+                f"{REFORMAT_VARIABLE} names {host!r}, which is not a controller of this run: "
+                f"name the controller (inventory host of automq_controller) whose metadata was lost"
+            )
+        if controllers[host].on_host_cluster_id is not None:
+            raise PlanError(
+                f"{REFORMAT_VARIABLE} names {host}, whose metadata directory holds its "
+                "meta.properties: nothing to re-create. Remove it from the variable, which is "
+                "meant for the one run that replaces a controller"
+            )
+    unformatted = sorted(h for h, node in controllers.items() if node.on_host_cluster_id is None)
+    ran = sorted(h for h, node in controllers.items() if node.quorum_has_run)
+    if not ran or not unformatted:
+        if reformat:
+            raise PlanError(
+                f"{REFORMAT_VARIABLE} names {', '.join(reformat)}, but no controller of a quorum "
+                "that has run lost its metadata: remove the variable"
+            )
+        return
+    refused = [host for host in unformatted if host not in reformat]
+    if refused:
+        described = ", ".join(f"{host} (voter {node_ids[host]})" for host in refused)
+        raise PlanError(
+            f"{described}: no meta.properties in the metadata directory, although the "
+            f"controller quorum has run (its quorum-state is on {', '.join(ran)}). Formatting "
+            "a voter again would give it an empty metadata log under its old ID, and such a "
+            "voter can help elect a leader that lacks committed metadata. If the disk is only "
+            "unmounted "
+            "or the directory moved, put it back and run again. To replace the controller's "
+            f"lost metadata, run once with {REFORMAT_VARIABLE}: [{refused[0]}] while every "
+            "other voter runs with its metadata; it is formatted with the cluster ID and "
+            "catches up from the leader (the health gate waits for it). One controller per run"
+        )
+    if len(unformatted) > 1:
+        raise PlanError(
+            f"{REFORMAT_VARIABLE} names {', '.join(unformatted)}: replace one controller per "
+            "run, so that every other voter holds the committed metadata while it catches up"
+        )
+
+
 def plan_cluster(
     state_document: object,
     configured_cluster_id: str | None,
@@ -192,6 +258,7 @@ def plan_cluster(
     state_file: str,
     security: str = "secure",
     allow_security_downgrade: bool = False,
+    reformat_controllers: Sequence[str] = (),
 ) -> ClusterPlan:
     """Decide every node's ID, the cluster ID and the quorum strings.
 
@@ -227,6 +294,7 @@ def plan_cluster(
         ],
         id_state,
     )
+    refuse_voter_reformat(nodes, assignment.ids, reformat_controllers)
     controllers = sorted((assignment.ids[node.host], node) for node in nodes if node.controller)
     ports = {node.controller_port for _, node in controllers}
     if len(ports) != 1:

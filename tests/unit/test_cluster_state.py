@@ -597,3 +597,73 @@ def planning_error_of(call: Callable[[], object]) -> ValueError:
     with pytest.raises(PLANNING_ERRORS) as info:
         call()
     return info.value
+
+
+# --------------------------------------------------------------------------- lost voter metadata
+
+
+def ran(host: str, node_id: int, **extra: object) -> NodeSpec:
+    """A controller formatted for ID_A whose quorum has run."""
+    return node(host, on_host_id=node_id, on_host_cluster_id=ID_A, quorum_has_run=True, **extra)
+
+
+def replan(nodes: list[NodeSpec], reformat: list[str] | None = None) -> ClusterPlan:
+    state = plan([ran("h1", 0), ran("h2", 1), ran("h3", 2)]).state
+    return plan_cluster(
+        state, None, nodes, state_file=STATE_FILE, reformat_controllers=reformat or []
+    )
+
+
+def reformat_error(nodes: list[NodeSpec], reformat: list[str] | None = None) -> str:
+    with pytest.raises(PLANNING_ERRORS) as info:
+        replan(nodes, reformat)
+    return " ".join(str(info.value).split())
+
+
+def test_a_voter_that_lost_its_metadata_is_not_formatted_again() -> None:
+    message = reformat_error([ran("h1", 0), ran("h2", 1), node("h3")])
+    assert message.startswith("h3 (voter 2): no meta.properties in the metadata directory")
+    assert "quorum-state is on h1, h2" in message
+    assert "run once with automq_reformat_controllers: [h3]" in message
+
+
+def test_a_named_voter_is_re_created_under_its_id() -> None:
+    result = replan([ran("h1", 0), ran("h2", 1), node("h3")], reformat=["h3"])
+    assert result.node_ids == {"h1": 0, "h2": 1, "h3": 2}
+    assert result.cluster_id == ID_A
+
+
+def test_one_voter_per_run() -> None:
+    message = reformat_error([ran("h1", 0), node("h2"), node("h3")], reformat=["h2", "h3"])
+    assert "replace one controller per run" in message
+
+
+def test_the_names_must_be_lost_controllers_of_this_run() -> None:
+    nodes = [ran("h1", 0), ran("h2", 1), ran("h3", 2), node("b1", controller=False)]
+    assert "names 'b1', which is not a controller" in reformat_error(nodes, ["b1"])
+    assert "names h3, whose metadata directory holds its meta.properties" in reformat_error(
+        nodes, ["h3"]
+    )
+
+
+def test_a_quorum_that_never_ran_formats_its_voters() -> None:
+    # An interrupted first deploy: some voters formatted, none started yet.
+    formatted = [node(h, on_host_id=i, on_host_cluster_id=ID_A) for i, h in enumerate(["h1", "h2"])]
+    result = replan([*formatted, node("h3")])
+    assert result.node_ids["h3"] == 2
+    # The variable is for a lost voter only.
+    assert "no controller of a quorum that has run lost its metadata" in reformat_error(
+        [*formatted, node("h3")], ["h3"]
+    )
+
+
+def test_a_new_broker_beside_a_running_quorum_is_formatted() -> None:
+    result = replan([ran("h1", 0), ran("h2", 1), ran("h3", 2), node("b1", controller=False)])
+    assert result.node_ids["b1"] == 1000
+
+
+def test_parse_node_spec_reads_quorum_has_run() -> None:
+    assert node("h1", quorum_has_run="True").quorum_has_run
+    assert not node("h1").quorum_has_run
+    with pytest.raises(PLANNING_ERRORS, match="quorum_has_run of h1"):
+        node("h1", quorum_has_run="maybe")

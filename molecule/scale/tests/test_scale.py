@@ -415,6 +415,49 @@ def test_a_new_host_gets_a_new_id_not_the_retired_one():
     )
 
 
+def test_a_controller_that_lost_its_metadata_is_refused_then_replaced():
+    # automq-scale-3's metadata disk is lost while the quorum runs on the others.
+    lost = "automq-scale-3"
+    metadata = "/var/lib/automq/kraft-metadata"
+    sh(lost, f"systemctl stop automq && mv {metadata} {metadata}.lost")
+    others = [host for host in ORIGINAL if host != lost]
+    before = {host: service(host) for host in others}
+    cluster_id = state()["cluster_id"]
+
+    refused = playbook("site.yml", ["automq-scale-5"])
+    assert refused.rc == 2, refused.output[-3000:]
+    message = " ".join(refused.output.split())
+    assert f"{lost} (voter 2): no meta.properties in the metadata directory" in message
+    assert f"run once with automq_reformat_controllers: [{lost}]" in message
+    # Refused in the preflight: nothing formatted, nothing started.
+    sh(lost, f"test ! -e {metadata} && ! systemctl is-active --quiet automq")
+
+    # The documented replacement: name it for one run; it is formatted with the
+    # cluster's ID under its voter ID and catches up from the leader.
+    replaced = playbook(
+        "site.yml",
+        ["automq-scale-5"],
+        "-e",
+        json.dumps({"automq_reformat_controllers": [lost]}),
+    )
+    assert replaced.rc == 0, replaced.output[-3000:]
+    assert node_id_on_host(lost) == 2
+    meta = sh(lost, f"cat {metadata}/meta.properties")
+    assert f"cluster.id={cluster_id}" in meta.splitlines()
+    assert live_brokers() == [0, 1, 2, 1001]
+    assert {host: service(host) for host in others} == before
+    sh(lost, f"rm -rf {metadata}.lost")
+
+    # The variable is for that one run: kept, it is refused.
+    stale = playbook(
+        "site.yml", ["automq-scale-5"], "-e", json.dumps({"automq_reformat_controllers": [lost]})
+    )
+    assert stale.rc == 2
+    assert f"automq_reformat_controllers names {lost}, whose metadata directory holds its" in (
+        " ".join(stale.output.split())
+    )
+
+
 def test_all_earlier_data_is_still_readable():
     via_new = f"{ADDRESS['automq-scale-5']}:9092"
     for topic, partitions in TOPICS.items():

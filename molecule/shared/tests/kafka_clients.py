@@ -43,9 +43,12 @@ def client_settings(
     return settings
 
 
-def probe_security() -> SecurityConfig:
-    """The same admin credentials for the project's stdlib probe (kafka_probe)."""
+def probe_security() -> SecurityConfig | None:
+    """The same admin credentials for the project's stdlib probe (kafka_probe); None for a
+    plaintext cluster (the bench's)."""
     settings = client_settings()
+    if settings.get("security.protocol", "PLAINTEXT") == "PLAINTEXT":
+        return None
     return SecurityConfig(
         protocol=settings["security.protocol"],
         ca_file=settings["ssl.ca.location"],

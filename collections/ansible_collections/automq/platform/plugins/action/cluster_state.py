@@ -25,6 +25,7 @@ ARGUMENT_SPEC = {
     "nodes": {"type": "list", "elements": "dict", "required": True},
     "security": {"type": "str", "default": "secure", "choices": ["secure", "plaintext"]},
     "allow_security_downgrade": {"type": "bool", "default": False},
+    "reformat_controllers": {"type": "list", "elements": "str", "default": []},
 }
 
 
@@ -66,6 +67,7 @@ class ActionModule(ActionBase):
                 state_file=str(state_file),
                 security=args["security"],
                 allow_security_downgrade=args["allow_security_downgrade"],
+                reformat_controllers=args["reformat_controllers"],
             )
         except PLANNING_ERRORS as error:
             result.update(failed=True, msg=str(error))

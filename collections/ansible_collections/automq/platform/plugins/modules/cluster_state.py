@@ -27,7 +27,9 @@ options:
   nodes:
     description:
       - One entry per host with C(host), C(controller), C(broker), C(advertised_host),
-        C(controller_port), and optionally C(explicit_id), C(on_host_id), C(on_host_cluster_id).
+        C(controller_port), and optionally C(explicit_id), C(on_host_id), C(on_host_cluster_id),
+        C(on_host_security) and C(quorum_has_run) (the host's metadata log holds KRaft's
+        C(quorum-state) file).
     type: list
     elements: dict
     required: true
@@ -44,6 +46,14 @@ options:
     description: Accept the change of a secure cluster to C(plaintext).
     type: bool
     default: false
+  reformat_controllers:
+    description:
+      - Controllers to format again although the quorum has run, because their metadata was
+        lost (C(automq_reformat_controllers)). Without it such a controller stops the play.
+      - One per run; each must be a controller of the run without C(meta.properties).
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
