@@ -14,10 +14,13 @@ three replicas and every node's broker listener is probed every 0.2 s
 its restart batch (gate, stop, switch, start, gate; from Ansible's log) and
 its time out of service; afterwards the topic is read back to count lost,
 duplicated and reordered records.
-All of it runs twice on fresh hosts, on the secure cluster (the default:
-TLS, SASL/SCRAM, ACLs) and on the plaintext one (automq_security:
-plaintext), and the ratios secure / plaintext are printed last; `--security
-secure` (or plaintext) runs one mode only.
+First, a hand-written floor (tests/bench/floor.sh: the same combined 3-node
+cluster, plaintext, deployed by a shell script over SSH) on fresh hosts, to
+which the fresh deploys are compared (`--no-floor` skips it). Then all of it
+runs twice on fresh hosts, on the secure cluster (the default: TLS,
+SASL/SCRAM, ACLs) and on the plaintext one (automq_security: plaintext), and
+the ratios secure / plaintext are printed last; `--security secure` (or
+plaintext) runs one mode only.
 Prints one line per measurement and exits non-zero if a run fails, the
 re-run changes anything or a record is lost or duplicated.
 """
@@ -273,6 +276,31 @@ def write_plaintext_client_config() -> None:
     CLIENT_CONFIG.chmod(0o600)
 
 
+def measure_floor() -> float:
+    """Seconds the hand-written floor takes on fresh hosts (tests/bench/floor.sh)."""
+    print("bench: --- hand-written floor (tests/bench/floor.sh)")
+    hosts("down", "--env", ENV)
+    hosts("up", "--env", ENV, "--count", str(NODES), "--subnet", SUBNET)
+    testbed = REPO / ".testbed"
+    started = time.monotonic()
+    try:
+        subprocess.run(
+            [
+                str(REPO / "tests/bench/floor.sh"),
+                str(PACKAGES / f"automq-{VERSION_A[0]}_kafka-{VERSION_A[1]}.tgz"),
+                str(testbed / "ssh/id_ed25519"),
+                str(testbed / ENV / "known_hosts"),
+                *addresses().values(),
+            ],
+            check=True,
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        hosts("down", "--env", ENV)
+    print(f"bench: hand-written floor, fresh {NODES}-node deploy: {elapsed:.1f} s")
+    return elapsed
+
+
 def measure(security: str) -> Figures:
     """Fresh deploy, no-op re-run and rolling upgrade of one security mode, on fresh hosts."""
     print(f"bench: --- automq_security: {security}")
@@ -331,18 +359,27 @@ def print_ratios(secure: Figures, plaintext: Figures) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
+        "--no-floor", action="store_true", help="skip the hand-written floor (tests/bench/floor.sh)"
+    )
+    parser.add_argument(
         "--security",
         nargs="+",
         choices=["secure", "plaintext"],
         default=["secure", "plaintext"],
         help="the security modes to measure, each on fresh hosts (default: both)",
     )
-    modes = parser.parse_args().security
+    arguments = parser.parse_args()
     subprocess.run(["rm", "-rf", str(RUN_LOGS)], check=True)
     os.environ[CLIENT_CONFIG_VARIABLE] = str(CLIENT_CONFIG)
-    figures = {security: measure(security) for security in dict.fromkeys(modes)}
+    floor = None if arguments.no_floor else measure_floor()
+    figures = {security: measure(security) for security in dict.fromkeys(arguments.security)}
     if {"secure", "plaintext"} <= figures.keys():
         print_ratios(figures["secure"], figures["plaintext"])
+    for security, measured in figures.items() if floor else ():
+        print(
+            f"bench: fresh deploy / hand-written floor, {security}: {measured.fresh:.1f} s /"
+            f" {floor:.1f} s = {measured.fresh / floor:.2f} (target <= 1.3)"
+        )
     return 1 if any(f.failed for f in figures.values()) else 0
 
 
