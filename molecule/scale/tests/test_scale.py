@@ -5,7 +5,8 @@ automq-scale-4 and -5 run but are in no AutoMQ group. These tests run in file or
 build on each other: they drive site.yml and playbooks/decommission.yml with
 ansible-playbook, adding hosts to automq_broker through a second inventory file, and
 look at the hosts with ``docker exec`` and at the cluster over the Kafka protocol.
-Prometheus on automq-scale-console must follow each change of the inventory.
+Prometheus on automq-scale-console must follow each change of the inventory, and alert
+while a stopped node is still in it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
 sys.path.insert(0, str(PROJECT / "python_helpers"))
 sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
 from kafka_clients import client_settings, probe_security  # noqa: E402
-from prometheus_api import Prometheus, jmx_targets_problem, poll  # noqa: E402
+from prometheus_api import Prometheus, get, jmx_targets_problem, poll  # noqa: E402
 
 from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
 
@@ -156,6 +157,16 @@ def assert_prometheus_scrapes(node_ids: dict[str, int]) -> None:
     by_target = {f"{ADDRESS[host]}:{JMX_EXPORTER_PORT}": node for host, node in node_ids.items()}
     prometheus = Prometheus.of_scenario(PROMETHEUS_ADDRESS)
     poll(lambda: jmx_targets_problem(prometheus, set(by_target), by_target))
+
+
+def firing_alerts() -> list[tuple[str, str, str]]:
+    """(alert name, node, node ID) of every alert firing in Prometheus on the console host."""
+    alerts = get(Prometheus.of_scenario(PROMETHEUS_ADDRESS), "/api/v1/alerts")["alerts"]
+    return sorted(
+        (a["labels"]["alertname"], a["labels"].get("node", ""), a["labels"].get("node_id", ""))
+        for a in alerts
+        if a["state"] == "firing"
+    )
 
 
 def payload(topic: str, sequence: int) -> bytes:
@@ -395,6 +406,20 @@ def test_site_refuses_the_decommissioned_host_until_it_leaves_the_inventory():
     )
 
 
+def test_prometheus_alerts_that_the_stopped_node_is_down():
+    # automq-scale-4 is stopped but still a scrape target until site.yml runs
+    # without it: AutoMQNodeDown fires for it (after automq_console_alert_node_down_for,
+    # 1m) and no alert fires for any other node.
+    def check():
+        firing = firing_alerts()
+        if ("AutoMQNodeDown", "automq-scale-4", "1000") not in firing:
+            return f"AutoMQNodeDown not firing for automq-scale-4: {firing}"
+        others = [alert for alert in firing if alert[1] != "automq-scale-4"]
+        return f"alerts firing for other nodes: {others}" if others else None
+
+    poll(check, deadline_seconds=240)
+
+
 def test_a_new_host_gets_a_new_id_not_the_retired_one():
     before = {host: service(host) for host in ORIGINAL}
     run = playbook("site.yml", ["automq-scale-5"])
@@ -413,6 +438,8 @@ def test_a_new_host_gets_a_new_id_not_the_retired_one():
     assert_prometheus_scrapes(
         {"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2, "automq-scale-5": 1001}
     )
+    # Its alert ends with its scrape target.
+    poll(lambda: f"alerts firing: {firing_alerts()}" if firing_alerts() else None)
 
 
 def test_a_controller_that_lost_its_metadata_is_refused_then_replaced():
