@@ -7,6 +7,7 @@ import os
 import socket
 import ssl
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -134,10 +135,23 @@ def _password(user: str) -> str:
 
 
 def _create_topic(bootstrap: str, topic: str) -> None:
+    """Create ``topic`` and wait until every broker's metadata has its partitions: a client
+    that asks a broker which has not yet seen it counts 0 partitions and fails its records
+    ("Local: Unknown partition", seen once in CI)."""
     admin = AdminClient(client_settings(bootstrap))
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(
         timeout=60
     )
+    brokers = [f"{b.host}:{b.port}" for b in admin.list_topics(timeout=30).brokers.values()]
+    deadline = time.monotonic() + 60
+    for broker in brokers:
+        one = AdminClient(client_settings(broker))
+        while True:
+            seen = one.list_topics(topic, timeout=10).topics.get(topic)
+            if seen is not None and seen.error is None and len(seen.partitions) == 3:
+                break
+            assert time.monotonic() < deadline, f"{broker} does not see {topic}'s partitions"
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
