@@ -212,7 +212,7 @@ def refuse_voter_reformat(
         if host not in controllers:
             raise PlanError(
                 f"{REFORMAT_VARIABLE} names {host!r}, which is not a controller of this run: "
-                f"name the controller (inventory host of automq_controller) whose metadata was lost"
+                "name the controller (inventory host of automq_controller) whose metadata was lost"
             )
         if controllers[host].on_host_cluster_id is not None:
             raise PlanError(
@@ -237,11 +237,11 @@ def refuse_voter_reformat(
             f"controller quorum has run (its quorum-state is on {', '.join(ran)}). Formatting "
             "a voter again would give it an empty metadata log under its old ID, and such a "
             "voter can help elect a leader that lacks committed metadata. If the disk is only "
-            "unmounted "
-            "or the directory moved, put it back and run again. To replace the controller's "
-            f"lost metadata, run once with {REFORMAT_VARIABLE}: [{refused[0]}] while every "
-            "other voter runs with its metadata; it is formatted with the cluster ID and "
-            "catches up from the leader (the health gate waits for it). One controller per run"
+            "unmounted or the directory moved, put it back and run again. To replace the "
+            f"controller's lost metadata, run once with {REFORMAT_VARIABLE}: [{refused[0]}] "
+            "while every other voter runs with its metadata; it is formatted with the cluster "
+            "ID and catches up from the leader (the health gate waits for it). One controller "
+            "per run"
         )
     if len(unformatted) > 1:
         raise PlanError(
