@@ -12,6 +12,8 @@ Requests, with the schemas of Kafka 3.9's ``clients/src/main/resources/common/me
   the salted password nor the salt appears in a result, message or ``repr``.
 * ``DescribeAcls`` (29), ``CreateAcls`` (30), ``DeleteAcls`` (31) at v2-v3, the highest
   both sides support (flexible; v3 only adds the USER resource type).
+* ``IncrementalAlterConfigs`` (44) v1 (flexible), for one node's own configuration: what
+  makes a running node reload its key store file (``reload_node_files``).
 
 They are sent to a broker listener.  The broker forwards the changes to the active
 controller (KafkaApis: ``maybeForwardToController``) and answers descriptions from its
@@ -64,6 +66,7 @@ from .kafka_probe import (
     API_DELETE_ACLS,
     API_DESCRIBE_ACLS,
     API_DESCRIBE_USER_SCRAM_CREDENTIALS,
+    API_INCREMENTAL_ALTER_CONFIGS,
     API_METADATA,
     DEFAULT_TIMEOUT,
     ERROR_NONE,
@@ -92,6 +95,10 @@ SALT_BYTES = 32
 SCRAM_API_VERSION = 0
 ACL_MIN_VERSION = 2  # the first flexible version
 ACL_MAX_VERSION = 3
+INCREMENTAL_ALTER_CONFIGS_VERSION = 1  # the first flexible version (Kafka 2.4+)
+# ConfigResource.Type.BROKER and AlterConfigOp.OpType.DELETE.
+CONFIG_RESOURCE_BROKER = 4
+CONFIG_OPERATION_DELETE = 1
 
 # ResourceType.ANY, PatternType.ANY, AclOperation.ANY and AclPermissionType.ANY; then
 # UNKNOWN (0) of each, and PatternType.MATCH: what a filter that must match exactly one
@@ -602,6 +609,47 @@ def decode_delete_acls_response(body: bytes, version: int) -> Tuple[DeleteFilter
     return tuple(results)
 
 
+# --------------------------------------------------------------------------- node configuration
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    error_code: int
+    error_message: Optional[str]
+    resource_type: int
+    resource_name: str
+
+
+def delete_node_configs_request_body(node_id: int, names: Sequence[str]) -> bytes:
+    """IncrementalAlterConfigs v1: one BROKER resource (the node), a DELETE of each name,
+    ValidateOnly false."""
+    writer = Writer().compact_array_length(1)
+    writer.int8(CONFIG_RESOURCE_BROKER).compact_string(str(node_id))
+    writer.compact_array_length(len(names))
+    for name in names:
+        writer.compact_string(name).int8(CONFIG_OPERATION_DELETE).compact_string(None)
+        writer.tagged_fields()
+    writer.tagged_fields()
+    return writer.boolean(False).tagged_fields().getvalue()
+
+
+def decode_incremental_alter_configs_response(body: bytes) -> Tuple[ConfigResult, ...]:
+    """IncrementalAlterConfigs v1 response body: one result per resource."""
+    reader = Reader(body)
+    reader.int32()  # ThrottleTimeMs
+    results = []
+    for _ in range(max(reader.compact_array_length(), 0)):
+        code = reader.int16()
+        message = reader.compact_nullable_string()
+        resource_type = reader.int8()
+        name = reader.compact_string()
+        reader.tagged_fields()
+        results.append(ConfigResult(code, message, resource_type, name))
+    reader.tagged_fields()
+    reader.expect_end("IncrementalAlterConfigs v1 response")
+    return tuple(results)
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -755,6 +803,32 @@ class KafkaAdmin(KafkaProbe):
         if failures:
             raise admin_error(what, failures)
         return deleted
+
+    def reload_node_files(self, node_id: int, names: Sequence[str]) -> None:
+        """Make node ``node_id`` reload the files its listeners read (key and trust
+        stores) by deleting the per-node dynamic configs ``names``.
+
+        The controller writes a config record for a node even when nothing changes
+        (KAFKA-14136), and a node applying a record of its own reloads every listener's
+        store files whose content changed (DynamicConfigPublisher,
+        ``reloadUpdatedFilesWithoutConfigChange``).  Deleting a config that was never
+        set leaves nothing behind.  Send it to that node: a broker validates per-node
+        changes only for itself.
+        """
+        version = self._negotiate(
+            API_INCREMENTAL_ALTER_CONFIGS,
+            INCREMENTAL_ALTER_CONFIGS_VERSION,
+            INCREMENTAL_ALTER_CONFIGS_VERSION,
+        )
+        what = self._what("IncrementalAlterConfigs", version)
+        body = delete_node_configs_request_body(node_id, names)
+        response = self.connection.call(API_INCREMENTAL_ALTER_CONFIGS, version, body)
+        results = self._decode(what, lambda: decode_incremental_alter_configs_response(response))
+        if len(results) != 1:
+            raise ProbeError(f"{what}: {len(results)} results for 1 node")
+        if results[0].error_code != ERROR_NONE:
+            failure = Failure(f"node {node_id}", results[0].error_code, results[0].error_message)
+            raise admin_error(what, [failure])
 
 
 def _filter_text(acl: WireAcl) -> str:

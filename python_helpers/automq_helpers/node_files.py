@@ -13,6 +13,7 @@ Runs on the hosts: standard library only, Python 3.8 grammar.
 
 from __future__ import annotations
 
+import datetime
 import grp
 import os
 import pwd
@@ -33,7 +34,11 @@ __all__ = [
     "assemble",
     "observe",
     "parse_mode",
+    "parse_restart_due",
     "plan",
+    "restart_due_text",
+    "utc_now",
+    "write_atomically",
 ]
 
 
@@ -279,7 +284,7 @@ def apply(
     recorded = restart_record is not None and any(_needs_restart(change) for change in changes)
     if restart_record is not None and recorded:
         path, content = restart_record
-        _write_atomically(path, content, 0, 0, 0o644)
+        write_atomically(path, content, 0, 0, 0o644)
     for change in changes:
         entry = change.entry
         if change.held:
@@ -289,7 +294,7 @@ def apply(
         elif isinstance(entry, File):
             uid, gid = ids(entry.owner, entry.group)
             if "create" in change.what or "content" in change.what:
-                _write_atomically(entry.path, entry.content, uid, gid, entry.mode)
+                write_atomically(entry.path, entry.content, uid, gid, entry.mode)
             else:
                 os.chown(entry.path, uid, gid)
                 os.chmod(entry.path, entry.mode)
@@ -308,7 +313,9 @@ def _apply_directory(
     os.chmod(entry.path, entry.mode)
 
 
-def _write_atomically(path: str, content: bytes, uid: int, gid: int, mode: int) -> None:
+def write_atomically(path: str, content: bytes, uid: int, gid: int, mode: int) -> None:
+    """Replace ``path`` with ``content`` (owner, group and mode set before the rename,
+    synced): readers see the old file or the new one, never a part."""
     directory = os.path.dirname(path)
     # mkstemp creates the file 0600: the content is never readable by others in between.
     handle, temporary = tempfile.mkstemp(prefix=".automq-", dir=directory)
@@ -395,3 +402,45 @@ def _describe_wanted(entry: Directory | File | Link) -> str:
         return f"link -> {entry.target}"
     kind = "directory" if isinstance(entry, Directory) else "file"
     return f"{kind} owner={entry.owner} group={entry.group} mode={entry.mode:04o}"
+
+
+# --------------------------------------------------------------------------- restarts due later
+#
+# A restart that may wait, but not forever: a node that loaded a renewed certificate
+# without restarting still presents its previous one from the clients it built at start
+# (KRaft's own), so it must restart before that one expires.  The record holds the
+# time, as its first line, by which the restart is due.
+
+_DUE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# datetime.UTC is Python 3.11+; the hosts may have 3.8.
+UTC_ZONE = datetime.timezone.utc  # noqa: UP017
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(UTC_ZONE)
+
+
+def restart_due_text(due: datetime.datetime, why: str) -> bytes:
+    """The content of a restart-due record: the UTC time, then the reason."""
+    stamp = due.astimezone(UTC_ZONE).strftime(_DUE_FORMAT)
+    return f"{stamp}\n{why.rstrip()}\n".encode()
+
+
+def parse_restart_due(content: bytes) -> datetime.datetime | None:
+    """The time a restart-due record names; None when its first line is not one (a
+    damaged record counts as due now for the callers)."""
+    first = content.decode("utf-8", "replace").split("\n", 1)[0].strip()
+    try:
+        parsed = datetime.datetime.strptime(first, _DUE_FORMAT)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC_ZONE)
+
+
+def read_restart_due(path: str) -> tuple[bool, datetime.datetime | None]:
+    """(whether the record exists, the time it names)."""
+    try:
+        with open(path, "rb") as stream:
+            return True, parse_restart_due(stream.read(4096))
+    except FileNotFoundError:
+        return False, None

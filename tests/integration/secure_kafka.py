@@ -36,7 +36,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -123,6 +123,7 @@ def _write_private(path: Path, data: bytes) -> Path:
 @dataclass(frozen=True)
 class Pki:
     ca: Path
+    ca_key: Path
     node_keystore: Path  # key + certificate + CA, as ssl.keystore.type=PEM reads it
     probe_cert: Path
     probe_key: Path
@@ -149,6 +150,7 @@ def make_pki(directory: Path) -> Pki:
     rogue = _certificate("automq-probe", rogue_key, (rogue_ca, rogue_ca_key), [client])
     return Pki(
         ca=_write_private(directory / "ca.pem", _pem(ca)),
+        ca_key=_write_private(directory / "ca.key", _pkcs8(ca_key)),
         node_keystore=_write_private(
             directory / "node-keystore.pem", _pkcs8(node_key) + _pem(node) + _pem(ca)
         ),
@@ -158,6 +160,27 @@ def make_pki(directory: Path) -> Pki:
         rogue_cert=_write_private(directory / "rogue.pem", _pem(rogue)),
         rogue_key=_write_private(directory / "rogue.key", _pkcs8(rogue_key)),
     )
+
+
+def renewed_keystore(pki: Pki, only_names: Sequence[str] = ()) -> tuple[bytes, x509.Certificate]:
+    """The node's key store with a new certificate from the same CA for the same key: the
+    same subject and names (what a renewal gives), or ``only_names`` (DNS) instead."""
+    stored = pki.node_keystore.read_bytes()
+    key = serialization.load_pem_private_key(stored, None)
+    current = x509.load_pem_x509_certificate(stored)
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    names = list(current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    renewed = _certificate(
+        "localhost",
+        key,
+        (ca, ca_key),
+        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        [x509.DNSName(name) for name in only_names] or names,
+    )
+    return _pkcs8(key) + _pem(renewed) + _pem(ca), renewed
 
 
 # --------------------------------------------------------------------------- the node
@@ -241,6 +264,7 @@ class SecureNode:
     cluster_id: str
     admin_password: str
     log: Path
+    pid: int = 0  # of the node's process, once started
 
     def sasl(self, **changes: object) -> SecurityConfig:
         """SASL_SSL as admin, the server's certificate verified against the cluster CA."""
@@ -352,6 +376,7 @@ def secure_node() -> Iterator[SecureNode]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        secure = replace(secure, pid=process.pid)
         took = _wait_until_serving(secure, process)
         print(f"\nsecured node serving after {took:.1f}s", file=sys.stderr)
         yield secure

@@ -27,8 +27,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from cryptography import x509
 
 from automq_helpers.access import AclBinding
+from automq_helpers.certificate_reload import Endpoint, served_certificate
 from automq_helpers.kafka_admin import (
     KafkaAdmin,
     acl_binding,
@@ -38,7 +40,7 @@ from automq_helpers.kafka_admin import (
 from automq_helpers.kafka_probe import KafkaProbe, SaslAuthenticationFailed
 
 from .conftest import PlaybookRun, run_playbook
-from .secure_kafka import ADMIN, SecureNode
+from .secure_kafka import ADMIN, NODE_ID, SecureNode, renewed_keystore
 
 NO_LOG_MARK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
@@ -121,6 +123,23 @@ class Modules:
     ) -> dict[str, Any]:
         args = {**self.connection, "acls": acls, "principals": principals}
         return self._run("kafka_acls", args, ["-vvv", *options])
+
+    def certificate_reload(self, records: Path, **extra: Any) -> dict[str, Any]:
+        ports = self.node.ports
+        args = {
+            "certificate": str(self.node.pki.node_keystore),
+            "node_id": NODE_ID,
+            "admin_endpoint": f"localhost:{ports.internal}",
+            "listener": "internal",
+            "endpoints": [
+                f"localhost:{port}" for port in (ports.client, ports.internal, ports.controller)
+            ],
+            "restart_record": str(records / "restart-pending"),
+            "restart_due_record": str(records / "restart-due"),
+            "security": self.connection["security"],
+            **extra,
+        }
+        return self._run("certificate_reload", args, ["-vvv"])
 
 
 @pytest.fixture
@@ -473,3 +492,75 @@ def test_read_only_user_can_consume_but_not_produce(
     finally:
         consumer.close()
     assert values == [b"record-0", b"record-1", b"record-2"]
+
+
+# --------------------------------------------------------------------------- certificate reload
+
+
+def served_certificates(node: SecureNode) -> dict[int, x509.Certificate]:
+    """What each TLS listener presents now."""
+    served = {}
+    for port in (node.ports.client, node.ports.internal, node.ports.controller):
+        der = served_certificate(Endpoint("localhost", port), node.mtls(), 10.0)
+        served[port] = x509.load_der_x509_certificate(der)
+    return served
+
+
+def replace_keystore(node: SecureNode, content: bytes) -> None:
+    """As node_files does: a new file renamed over the old one."""
+    temporary = node.pki.node_keystore.with_suffix(".new")
+    temporary.write_bytes(content)
+    temporary.chmod(0o600)
+    os.replace(temporary, node.pki.node_keystore)
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(
+    secure_node: SecureNode, modules: Modules, tmp_path: Path
+) -> None:
+    node = secure_node
+    before = served_certificates(node)
+    previous = next(iter(before.values()))
+    not_after = previous.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ")
+    records = tmp_path / "records"
+    records.mkdir()
+    record = records / "restart-pending"
+    renewed_store, renewed = renewed_keystore(node.pki)
+    replace_keystore(node, renewed_store)
+    record.write_text("pending\n")
+
+    # The previous certificate expires within the margin: no reload, the restart stays.
+    result = modules.certificate_reload(records, previous_not_after=not_after)
+    assert (result["reloaded"], result["requested"], result["changed"]) == (False, False, False)
+    assert "expires within 7 days" in result["reason"]
+    assert served_certificates(node) == before
+
+    result = modules.certificate_reload(
+        records, previous_not_after=not_after, restart_margin_days=0
+    )
+    assert (result["reloaded"], result["requested"], result["changed"]) == (True, True, True)
+    served = served_certificates(node)
+    assert set(served.values()) == {renewed}, "a listener serves another certificate"
+    os.kill(node.pid, 0)  # the same process: no restart
+    assert not record.exists()
+    due = (records / "restart-due").read_text().splitlines()[0]
+    assert due == previous.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert result["restart_due"] == due
+
+    again = modules.certificate_reload(records, previous_not_after=not_after, restart_margin_days=0)
+    assert (again["reloaded"], again["requested"], again["changed"]) == (True, False, False)
+
+    # A name dropped (127.0.0.1): Kafka refuses the key store (SslFactory's
+    # ensureCompatibleSANs), the node serves on, the restart stays.
+    renamed_store, _ = renewed_keystore(node.pki, ["localhost"])
+    replace_keystore(node, renamed_store)
+    record.write_text("pending\n")
+    try:
+        refused = modules.certificate_reload(
+            records, previous_not_after=not_after, restart_margin_days=0, wait_timeout=5.0
+        )
+        assert (refused["reloaded"], refused["requested"]) == (False, True)
+        assert "still serve(s) another certificate" in refused["reason"]
+        assert record.exists()
+        assert set(served_certificates(node).values()) == {renewed}
+    finally:
+        replace_keystore(node, renewed_store)  # what the node serves, for the tests after

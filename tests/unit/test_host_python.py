@@ -27,12 +27,14 @@ HOST_FILES = sorted(
         REPO / "python_helpers/automq_helpers/node_health.py",
         REPO / "python_helpers/automq_helpers/reassignment.py",
         REPO / "python_helpers/automq_helpers/node_files.py",
+        REPO / "python_helpers/automq_helpers/certificate_reload.py",
         COLLECTION / "module_utils/kafka_security.py",
         COLLECTION / "modules/node_health.py",
         COLLECTION / "modules/decommission_status.py",
         COLLECTION / "modules/kafka_scram_users.py",
         COLLECTION / "modules/kafka_acls.py",
         COLLECTION / "modules/node_files.py",
+        COLLECTION / "modules/certificate_reload.py",
     ]
 )
 

@@ -31,6 +31,7 @@ from automq_helpers.kafka_admin import (
     AclPlan,
     AdminError,
     ClusterAuthorizationFailed,
+    ConfigResult,
     DeletedAcl,
     DeleteFilterResult,
     DescribeAclsResult,
@@ -60,7 +61,9 @@ from automq_helpers.kafka_admin import (
     decode_delete_acls_response,
     decode_describe_acls_response,
     decode_describe_user_scram_credentials_response,
+    decode_incremental_alter_configs_response,
     delete_acls_request_body,
+    delete_node_configs_request_body,
     describe_acls_request_body,
     describe_user_scram_credentials_request_body,
     is_exact_filter,
@@ -936,3 +939,69 @@ def test_admin_errors_from_a_failure_list() -> None:
     assert (error.code, error.name) == (91, "RESOURCE_NOT_FOUND")
     assert isinstance(error, ProbeError)
     assert isinstance(UnacceptableCredential("x", 93, None), AdminError)
+
+
+# --------------------------------------------------------------------------- node configuration
+
+KEY = "listener.name.internal.ssl.keystore.location"
+
+
+def test_delete_node_configs_request() -> None:
+    """IncrementalAlterConfigs v1: Resources[ResourceType, ResourceName,
+    Configs[Name, ConfigOperation, Value]], ValidateOnly."""
+    assert delete_node_configs_request_body(3, [KEY]) == (
+        b"\x02"  # one resource
+        + b"\x04"  # ResourceType BROKER
+        + cs("3")  # ResourceName: the node ID
+        + b"\x02"  # one config
+        + cs(KEY)
+        + b"\x01"  # ConfigOperation DELETE
+        + NULL  # Value
+        + TAGS
+        + TAGS
+        + b"\x00"  # ValidateOnly false
+        + TAGS
+    )
+
+
+ALTER_CONFIGS_RESPONSE = (
+    i32(0)  # ThrottleTimeMs
+    + b"\x02"  # one response
+    + i16(0)  # ErrorCode
+    + NULL  # ErrorMessage
+    + b"\x04"  # ResourceType
+    + cs("3")
+    + TAGS
+    + TAGS
+)
+
+
+def test_decode_incremental_alter_configs_response() -> None:
+    assert decode_incremental_alter_configs_response(ALTER_CONFIGS_RESPONSE) == (
+        ConfigResult(0, None, 4, "3"),
+    )
+
+
+def test_reload_node_files_sends_the_request_and_raises_its_error() -> None:
+    versions = _api_versions({18: (0, 4), 44: (0, 1)})
+    with (
+        FakeBroker({18: versions, 44: frame(ALTER_CONFIGS_RESPONSE)}) as broker,
+        KafkaAdmin("127.0.0.1", broker.port, 2.0) as admin,
+    ):
+        admin.reload_node_files(3, [KEY])
+    refused = (
+        i32(0) + b"\x02" + i16(42) + cs("Unable to validate") + b"\x04" + cs("3") + TAGS + TAGS
+    )
+    with (
+        FakeBroker({18: versions, 44: frame(refused)}) as broker,
+        KafkaAdmin("127.0.0.1", broker.port, 2.0) as admin,
+        pytest.raises(AdminError, match=r"IncrementalAlterConfigs v1 failed: node 3: INVALID_REQ"),
+    ):
+        admin.reload_node_files(3, [KEY])
+    old = _api_versions({18: (0, 4), 44: (0, 0)})
+    with (
+        FakeBroker({18: old}) as broker,
+        KafkaAdmin("127.0.0.1", broker.port, 2.0) as admin,
+        pytest.raises(ProbeError, match=r"IncrementalAlterConfigs v0-v0 only; this probe needs v1"),
+    ):
+        admin.reload_node_files(3, [KEY])

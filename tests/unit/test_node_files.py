@@ -8,6 +8,7 @@ written before the change).
 
 from __future__ import annotations
 
+import datetime
 import grp
 import hashlib
 import os
@@ -29,7 +30,9 @@ from automq_helpers.node_files import (
     apply,
     observe,
     parse_mode,
+    parse_restart_due,
     plan,
+    restart_due_text,
 )
 
 USER = pwd.getpwuid(os.getuid()).pw_name
@@ -377,3 +380,60 @@ def test_an_assembled_file_joins_its_parts_and_never_shows_them(tmp_path: Path) 
     _, results = run_playbook_output(tmp_path, [task])
     assert results["files"].get("failed") is True
     assert "does not exist on this host" in results["files"]["msg"]
+
+
+def test_a_restart_due_later_is_recorded_once_its_time_has_come(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    root.mkdir()
+    record, due = root / "restart-pending", root / "restart-due"
+    task = module_task(root, "node.id=1\n", "S=1\n")
+    run_playbook_output(tmp_path, [task], "--diff")
+    with_due = module_task(
+        root, "node.id=1\n", "S=1\n", restart_record=str(record), restart_due_record=str(due)
+    )
+
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3)
+    due.write_bytes(restart_due_text(later, "a reloaded certificate"))
+    _, results = run_playbook_output(tmp_path, [with_due])
+    assert results["files"]["changed"] is False
+    assert results["files"]["restart_pending"] is False
+    assert results["files"]["restart_due"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert not record.exists()
+
+    # Due now (check mode says so and writes nothing), then recorded once.
+    due.write_bytes(restart_due_text(later - datetime.timedelta(days=4), "a reloaded certificate"))
+    _, results = run_playbook_output(tmp_path, [with_due], "--check")
+    assert (results["files"]["changed"], results["files"]["restart_pending"]) == (True, True)
+    assert not record.exists()
+    _, results = run_playbook_output(tmp_path, [with_due])
+    assert results["files"]["changed"] is True
+    assert results["files"]["restart_record_created"] is True
+    assert record.exists()
+    assert due.exists()
+    _, results = run_playbook_output(tmp_path, [with_due])
+    assert (results["files"]["changed"], results["files"]["restart_pending"]) == (False, True)
+    assert results["files"]["restart_record_created"] is False
+
+    # A record without a readable time counts as due now.
+    record.unlink()
+    due.write_text("soon\n")
+    _, results = run_playbook_output(tmp_path, [with_due])
+    assert results["files"]["restart_due"] == "unreadable"
+    assert record.exists()
+
+
+@given(
+    st.datetimes(
+        min_value=datetime.datetime(2000, 1, 1), max_value=datetime.datetime(2200, 1, 1)
+    ).map(lambda moment: moment.replace(microsecond=0, tzinfo=datetime.UTC)),
+    st.text(max_size=40),
+)
+def test_restart_due_records_read_back_what_was_written(
+    moment: datetime.datetime, why: str
+) -> None:
+    assert parse_restart_due(restart_due_text(moment, why)) == moment
+
+
+@pytest.mark.parametrize("content", [b"", b"tomorrow\n", b"2026-13-01T00:00:00Z\n", b"\xff\xfe"])
+def test_restart_due_records_without_a_time_are_none(content: bytes) -> None:
+    assert parse_restart_due(content) is None

@@ -103,6 +103,13 @@ options:
     description: Content of the restart record.
     type: str
     default: "A change of this node's configuration needs a restart.\n"
+  restart_due_record:
+    description:
+      - Path of a record of a restart that may wait until the time on its first line (UTC,
+        C(YYYY-MM-DDTHH:MM:SSZ)), written by M(automq.platform.certificate_reload).
+      - Once that time has come (or the line is not a time), the restart record is written as for
+        a change. Needs O(restart_record).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -158,6 +165,14 @@ restart_needed:
   description: Whether an entry marked C(restart) differed (the record was written when O(restart_record) is set).
   type: bool
   returned: always
+restart_record_created:
+  description: Whether this call created the restart record (it did not exist before).
+  type: bool
+  returned: always
+restart_due:
+  description: The time of O(restart_due_record) when it exists (C(unreadable) when it holds none).
+  type: str
+  returned: when the record exists
 """
 
 import hashlib
@@ -178,6 +193,9 @@ from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.nod
     parse_mode,
     plan,
     read_file,
+    read_restart_due,
+    utc_now,
+    write_atomically,
 )
 
 _OWNED = {
@@ -256,7 +274,9 @@ def main() -> None:
                 "type": "str",
                 "default": "A change of this node's configuration needs a restart.\n",
             },
+            "restart_due_record": {"type": "str"},
         },
+        required_by={"restart_due_record": "restart_record"},
         supports_check_mode=True,
     )
     params = module.params
@@ -295,30 +315,51 @@ def main() -> None:
         wanted = plan(directories, files, links, observed, host_ids)
         recorded = False
         record = params["restart_record"]
+        record_existed = bool(record) and os.path.lexists(record)
+        due_exists, due = (
+            read_restart_due(params["restart_due_record"])
+            if params["restart_due_record"]
+            else (False, None)
+        )
+        # A restart that could wait until now: recorded as any other.
+        due_now = due_exists and (due is None or due <= utc_now())
+        if due_now and not record_existed and not module.check_mode:
+            content = params["restart_record_content"].encode("utf-8")
+            write_atomically(record, content, 0, 0, 0o644)
+            recorded = True
         if wanted.changes and not module.check_mode:
-            recorded = apply(
-                wanted.changes,
-                host_ids,
-                (record, params["restart_record_content"].encode("utf-8")) if record else None,
+            recorded = (
+                apply(
+                    wanted.changes,
+                    host_ids,
+                    (record, params["restart_record_content"].encode("utf-8")) if record else None,
+                )
+                or recorded
             )
     except (NodeFilesError, OSError) as error:
         module.fail_json(msg=str(error))
     applied = [change for change in wanted.changes if not change.held]
     # Written now, or left by an earlier run whose restart has not happened yet.
     pending = bool(record) and (
-        os.path.exists(record) or (module.check_mode and wanted.restart_needed)
+        os.path.exists(record) or (module.check_mode and (wanted.restart_needed or due_now))
     )
     result: dict[str, Any] = {
         # A held link changes nothing itself, but its restart record is a change.
         "changed": bool(applied)
         or recorded
-        or (module.check_mode and wanted.restart_needed and bool(params["restart_record"])),
+        or (
+            module.check_mode
+            and ((wanted.restart_needed and bool(record)) or (due_now and not record_existed))
+        ),
         "changed_paths": wanted.changed_paths,
         "stale_paths": stale,
         "held_paths": [change.path for change in wanted.changes if change.held],
         "restart_needed": wanted.restart_needed,
         "restart_pending": pending,
+        "restart_record_created": recorded and not record_existed,
     }
+    if due_exists:
+        result["restart_due"] = due.strftime("%Y-%m-%dT%H:%M:%SZ") if due else "unreadable"
     if module._diff and wanted.changes:
         result["diff"] = diff(wanted.changes, observed)
     module.exit_json(**result)
