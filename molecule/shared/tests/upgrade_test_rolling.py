@@ -26,10 +26,12 @@ Named upgrade_*.py, not test_*.py: only this scenario runs it.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -493,11 +495,35 @@ def node_certificate(name: str) -> str:
         )
 
 
-def test_certificate_rotation_renews_every_leaf_one_node_at_a_time(traffic):
-    before = {name: node_certificate(name) for name in NODES}
+def served_certificates(name: str) -> dict[int, str]:
+    """sha256 of the certificate each TLS listener of the node presents (not verified:
+    compared with the installed one)."""
+    return {
+        port: hashlib.sha256(
+            ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate((ADDRESSES[name], port)))
+        ).hexdigest()
+        for port in (9092, 9094, 9093)
+    }
+
+
+def installed_certificate(name: str) -> str:
+    """sha256 (DER) of the node's certificate file."""
+    with _host(name).sudo():
+        pem = _host(name).check_output("cat /etc/automq/tls/node.d/2-certificate.pem")
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def restart_due(name: str) -> str | None:
+    """The first line of the node's restart-due record, if it has one."""
+    with _host(name).sudo():
+        read = _host(name).run("head -n 1 /var/lib/automq/restart-due")
+    return read.stdout.strip() if read.rc == 0 else None
+
+
+def test_certificate_rotation_loads_every_renewed_leaf_without_a_restart(traffic):
+    before = {name: installed_certificate(name) for name in NODES}
     pids = {name: node_state(name).main_pid for name in NODES}
-    # Every leaf due now; the nodes stay on version B (a restart points the link
-    # at the configured version, so the rotation names it like any day-2 run).
+    # Every leaf due now, with the same names: each node loads its new one.
     run = ansible_playbook(
         "playbooks/rotate_certificates.yml", *TO_B, "-e", "automq_pki_renew_before_days=100000"
     )
@@ -505,18 +531,52 @@ def test_certificate_rotation_renews_every_leaf_one_node_at_a_time(traffic):
 
     assert run.returncode == 0, _tail(run, 80)
     assert "Earliest certificate expiry:" in run.output
-    order = restart_order(traffic.monitor, run)
-    print(f"upgrade: certificate rotation: out of service in order {order}")
-    assert one_node_out_at_a_time(traffic.monitor, run), "two nodes were out of service at once"
+    out = {name: outages(traffic.monitor, name, run) for name in NODES}
+    assert all(windows == [] for windows in out.values()), f"out of service: {out}"
+    soon = time.time() + 300 * 86400  # a year's certificate, minus the 7-day margin
     for name in NODES:
         state = node_state(name)
-        assert node_certificate(name) != before[name], f"{name} kept its certificate"
-        assert state.main_pid != pids[name], f"{name} was not restarted onto its new certificate"
-        assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
+        installed = installed_certificate(name)
+        assert installed != before[name], f"{name} kept its certificate"
+        assert state.main_pid == pids[name], f"{name} restarted for a certificate it can load"
+        assert set(served_certificates(name).values()) == {installed}, name
         assert not state.restart_pending, f"{name} still has a pending restart"
+        due = restart_due(name)
+        assert due is not None, f"{name} has no restart due for its previous certificate"
+        assert time.mktime(time.strptime(due, "%Y-%m-%dT%H:%M:%SZ")) > soon, due
+    took = run.ended - run.started
+    print(f"upgrade: certificate rotation: every node loaded its new certificate ({took:.1f} s)")
     produce_and_consume_through(NODES[1])
 
     # Nothing is due any more: the same playbook now changes nothing.
+    again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
+    assert again.returncode == 0, _tail(again, 80)
+    assert all(count == 0 for count in again.changed().values()), again.changed()
+
+
+def test_a_restart_due_for_the_previous_certificate_happens_one_node_at_a_time(traffic):
+    """The clients a node built at start keep its previous certificate: once that one
+    nears its expiry (here: the record says so), the next run restarts the node."""
+    pids = {name: node_state(name).main_pid for name in NODES}
+    for name in NODES:
+        with _host(name).sudo():
+            _host(name).check_output(
+                "sed -i '1s/.*/2000-01-01T00:00:00Z/' /var/lib/automq/restart-due"
+            )
+    run = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
+    STEPS.due_restart_run = run
+
+    assert run.returncode == 0, _tail(run, 80)
+    print(f"upgrade: restarts due: out of service in order {restart_order(traffic.monitor, run)}")
+    assert one_node_out_at_a_time(traffic.monitor, run), "two nodes were out of service at once"
+    for name in NODES:
+        state = node_state(name)
+        assert state.main_pid != pids[name], f"{name} was not restarted when its restart was due"
+        assert not state.restart_pending, f"{name} still has a pending restart"
+        assert restart_due(name) is None, f"{name} kept its restart-due record"
+        assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
+    produce_and_consume_through(NODES[2])
+
     again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
     assert again.returncode == 0, _tail(again, 80)
     assert all(count == 0 for count in again.changed().values()), again.changed()
@@ -545,6 +605,7 @@ def test_no_record_lost_duplicated_or_reordered(traffic):
                 ("the rollback", STEPS.rollback_run),
                 ("the upgrade after the rollback", STEPS.again_run),
                 ("the certificate rotation", STEPS.rotation_run),
+                ("the restarts due", STEPS.due_restart_run),
             )
             if r.started <= at <= r.ended
         ),

@@ -14,12 +14,12 @@ description:
     is left behind). The controller records it even so, and the node reloads the key store files
     of all its listeners. Then polls the endpoints until every one serves the file's
     certificate, or O(wait_timeout) passed.
-  - When it worked, writes O(restart_due_record) (a restart due O(restart_margin_days) before the
-    previous certificate, O(previous_not_after), expires: clients the node built at start, such
-    as KRaft's, keep presenting the previous one) and then removes O(restart_record).
+  - When it worked, writes O(restart_due_record), a restart due O(restart_margin_days) before the
+    previous certificate (O(previous_not_after)) expires, because clients the node built at start,
+    such as KRaft's, keep presenting the previous one; then removes O(restart_record).
   - Never fails because the node kept its old certificate (Kafka refuses a key store whose subject
-    changed or that drops a name): returns C(reloaded=false) and the C(reason), and leaves the restart record,
-    so the node restarts instead. Fails on bad options only.
+    changed or that drops a name). It returns C(reloaded=false) and the C(reason), and leaves the
+    restart record, so the node restarts instead. Fails on bad options only.
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 options:
