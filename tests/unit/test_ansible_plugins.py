@@ -47,6 +47,16 @@ def run_playbook(
     return completed.returncode, results
 
 
+def json_document(completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The json callback's document in the output of a run."""
+    # The profile_tasks callback of ansible.cfg (and -v) prints around the JSON document,
+    # which starts on a line of its own.
+    start = re.search(r"^\{$", completed.stdout, re.MULTILINE)
+    assert start, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
+    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start.start())
+    return dict(document)
+
+
 def run_playbook_output(
     tmp_path: Path, tasks: list[dict[str, Any]], *options: str
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
@@ -81,11 +91,7 @@ def run_playbook_output(
         timeout=120,
         check=False,
     )
-    # The profile_tasks callback of ansible.cfg (and -v) prints around the JSON document,
-    # which starts on a line of its own.
-    start = re.search(r"^\{$", completed.stdout, re.MULTILINE)
-    assert start, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start.start())
+    document = json_document(completed)
     results = {
         task["task"]["name"]: task["hosts"]["localhost"]
         for play in document["plays"]

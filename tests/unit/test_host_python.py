@@ -28,6 +28,7 @@ HOST_FILES = sorted(
         REPO / "python_helpers/automq_helpers/reassignment.py",
         REPO / "python_helpers/automq_helpers/node_files.py",
         REPO / "python_helpers/automq_helpers/certificate_reload.py",
+        REPO / "python_helpers/automq_helpers/operation_lock.py",
         COLLECTION / "module_utils/kafka_security.py",
         COLLECTION / "modules/node_health.py",
         COLLECTION / "modules/decommission_status.py",
@@ -35,6 +36,7 @@ HOST_FILES = sorted(
         COLLECTION / "modules/kafka_acls.py",
         COLLECTION / "modules/node_files.py",
         COLLECTION / "modules/certificate_reload.py",
+        COLLECTION / "modules/cluster_lock.py",
     ]
 )
 

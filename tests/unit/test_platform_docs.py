@@ -83,6 +83,7 @@ def specs() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
 def test_the_modules_are_found() -> None:
     assert MODULES == [
         "certificate_reload",
+        "cluster_lock",
         "decommission_status",
         "kafka_acls",
         "kafka_scram_users",

@@ -112,6 +112,12 @@ def sh(host: str, script: str) -> str:
     return result.stdout
 
 
+def assert_no_cluster_lock(hosts: list[str]) -> None:
+    """A run refused in its preflight gives the cluster lock back."""
+    for host in hosts:
+        sh(host, "test ! -e /var/lib/automq/operation.lock")
+
+
 def service(host: str) -> dict[str, str]:
     """The unit's state, main PID and start time, and the checksums of its configuration."""
     show = sh(
@@ -404,6 +410,7 @@ def test_site_refuses_the_decommissioned_host_until_it_leaves_the_inventory():
         "Host automq-scale-4 is formatted with node.id 1000 (meta.properties), but ID 1000 is "
         "retired" in " ".join(run.output.split())
     )
+    assert_no_cluster_lock([*ORIGINAL, "automq-scale-4"])
 
 
 def test_prometheus_alerts_that_the_stopped_node_is_down():
@@ -456,8 +463,9 @@ def test_a_controller_that_lost_its_metadata_is_refused_then_replaced():
     message = " ".join(refused.output.split())
     assert f"{lost} (voter 2): no meta.properties in the metadata directory" in message
     assert f"run once with automq_reformat_controllers: [{lost}]" in message
-    # Refused in the preflight: nothing formatted, nothing started.
+    # Refused in the preflight: nothing formatted, nothing started, no lock left.
     sh(lost, f"test ! -e {metadata} && ! systemctl is-active --quiet automq")
+    assert_no_cluster_lock([*ORIGINAL, "automq-scale-5"])
 
     # The documented replacement: name it for one run; it is formatted with the
     # cluster's ID under its voter ID and catches up from the leader.

@@ -26,11 +26,13 @@ Named upgrade_*.py, not test_*.py: only this scenario runs it.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import itertools
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -440,6 +442,8 @@ def test_resumed_upgrade_heals_the_node_and_finishes(traffic):
 
     assert run.returncode == 0, _tail(run, 80)
     assert "Resuming the upgrade to" in run.output
+    # The failed runs kept the cluster lock; this machine's next run takes it over.
+    assert "took over the cluster lock of an earlier run on this machine" in run.output
     order = restart_order(traffic.monitor, run)
     print(f"upgrade: resumed run: out of service in order {order}")
     # The broken node, out of service since the failed run, came back (with
@@ -580,6 +584,63 @@ def test_a_restart_due_for_the_previous_certificate_happens_one_node_at_a_time(t
     again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
     assert again.returncode == 0, _tail(again, 80)
     assert all(count == 0 for count in again.changed().values()), again.changed()
+
+
+def lock_holders() -> dict[str, str]:
+    """The cluster lock file's content on each node that has one."""
+    held = {}
+    for name in NODES:
+        with _host(name).sudo():
+            read = _host(name).run("cat /var/lib/automq/operation.lock")
+        if read.rc == 0:
+            held[name] = read.stdout
+    return held
+
+
+def test_a_second_operation_is_refused_while_one_runs(traffic):
+    """Two operators at once: the second run stops before it changes anything, naming the
+    first, which goes on and gives the lock back at its end."""
+    pids = {name: node_state(name).main_pid for name in NODES}
+    restarted = NODES[2]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(EPHEMERAL / "ansible.cfg"))
+    first = subprocess.Popen(
+        [
+            *(str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY)),
+            str(PROJECT / "playbooks/rolling_restart.yml"),
+            *TO_B,
+            *("-e", json.dumps({"automq_restart_hosts": [restarted]})),
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(lock_holders()) < len(NODES) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first run never held the lock on every node"
+            time.sleep(0.5)  # polling the lock files, not waiting for an effect
+        assert first.poll() is None, "the first run ended before the second could start"
+
+        second = ansible_playbook(
+            "playbooks/rolling_restart.yml",
+            *TO_B,
+            *("-e", json.dumps({"automq_restart_hosts": [NODES[0]]})),
+        )
+        assert second.returncode != 0, "a second operation ran beside the first"
+        assert "Another operation holds this cluster, so this run changed nothing." in (
+            second.output
+        ), _tail(second)
+        holder = f"run by {getpass.getuser()} on {socket.gethostname()} (process {first.pid})"
+        assert f"rolling_restart.yml {holder}" in second.output, _tail(second)
+    finally:
+        output, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, output[-4000:]
+    assert lock_holders() == {}, "the lock was not given back"
+    for name in NODES:
+        moved = node_state(name).main_pid != pids[name]
+        assert moved == (name == restarted), f"{name}: restarted {moved}"
 
 
 def test_no_record_lost_duplicated_or_reordered(traffic):
