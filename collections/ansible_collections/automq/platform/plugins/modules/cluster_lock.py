@@ -83,6 +83,10 @@ holder:
   description: Who holds the lock (none when nobody does or the file is unreadable).
   type: dict
   returned: always
+path:
+  description: The lock file (O(path)).
+  type: str
+  returned: always
 unreadable:
   description: The lock file exists but names no holder readably.
   type: bool
@@ -143,6 +147,7 @@ def main() -> None:
     except OSError as error:
         module.fail_json(msg=f"lock file {params['path']}: {error}")
     result = {
+        "path": params["path"],
         "changed": state.changed,
         "acquired": state.acquired,
         "holder": asdict(state.holder) if state.holder else None,
