@@ -17,7 +17,7 @@ Runs on the hosts: standard library only, Python 3.8 grammar.
 """
 
 # The hosts may only have Python 3.8: keep typing.Optional & co. (UP045).
-# ruff: noqa: UP045
+# ruff: noqa: UP006, UP035, UP045
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ import datetime
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
-from typing import Optional
+from dataclasses import asdict, dataclass, replace
+from typing import Dict, List, Optional, Tuple
 
 UNREADABLE = "unreadable"  # the ID that breaks a lock file without a readable holder
 
@@ -39,6 +39,9 @@ class LockHolder:
     pid: int  # its ansible-playbook process
     playbook: str
     started: str  # UTC, ISO 8601
+    # Directories the lock had to create (deepest first): removed with it when empty, so
+    # a refused run leaves nothing on a fresh host.
+    made: Tuple[str, ...] = ()
 
     def describe(self) -> str:
         return (
@@ -48,6 +51,12 @@ class LockHolder:
 
     def content(self) -> bytes:
         return (json.dumps(asdict(self), sort_keys=True) + "\n").encode()
+
+    def public(self) -> Dict[str, object]:
+        """What the module reports of the holder."""
+        shown = asdict(self)
+        del shown["made"]
+        return shown
 
 
 def parse_holder(content: bytes) -> Optional[LockHolder]:
@@ -61,6 +70,7 @@ def parse_holder(content: bytes) -> Optional[LockHolder]:
             pid=int(document["pid"]),
             playbook=str(document["playbook"]),
             started=str(document["started"]),
+            made=tuple(str(path) for path in document.get("made", ())),
         )
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None
@@ -123,7 +133,13 @@ def acquire(
         return LockState(True, True, holder, broken=current)
     if check_mode:
         return LockState(True, True, holder)
+    made: List[str] = []
+    directory = os.path.dirname(path)
+    while directory and not os.path.isdir(directory):
+        made.append(directory)
+        directory = os.path.dirname(directory)
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    holder = replace(holder, made=tuple(made))
     temporary = _temporary_copy(path, holder)
     try:
         os.link(temporary, path)  # fails if another run created it first
@@ -141,6 +157,11 @@ def release(path: str, lock_id: str, check_mode: bool = False) -> LockState:
         return LockState(False, False, current, unreadable=exists and current is None)
     if not check_mode:
         os.unlink(path)
+        for directory in current.made:
+            try:
+                os.rmdir(directory)  # only when empty: the run put nothing else there
+            except OSError:
+                break
     return LockState(False, True, None)
 
 

@@ -32,17 +32,27 @@ OTHER = replace(ME, id="run-2", user="bob", controller="awx-job-7")
 
 
 def test_a_free_lock_is_taken_then_given_back(tmp_path: Path) -> None:
-    path = str(tmp_path / "automq" / "operation.lock")  # its directory is made
+    path = str(tmp_path / "var" / "automq" / "operation.lock")  # its directories are made
+    made = (str(tmp_path / "var" / "automq"), str(tmp_path / "var"))
     state = acquire(path, ME)
-    assert (state.acquired, state.changed, state.holder) == (True, True, ME)
-    assert read_lock(path) == (True, ME)
+    assert (state.acquired, state.changed, state.holder) == (True, True, replace(ME, made=made))
+    assert read_lock(path) == (True, replace(ME, made=made))
     assert oct(os.stat(path).st_mode & 0o777) == "0o644"
     again = acquire(path, ME)  # a playbook that imports another takes it twice
     assert (again.acquired, again.changed) == (True, False)
     assert release(path, OTHER.id).changed is False  # not its lock
     assert release(path, ME.id).changed is True
     assert read_lock(path) == (False, None)
+    assert not (tmp_path / "var").exists()  # nothing left where there was nothing
     assert release(path, ME.id).changed is False
+
+
+def test_directories_the_run_filled_stay(tmp_path: Path) -> None:
+    path = tmp_path / "automq" / "operation.lock"
+    acquire(str(path), ME)
+    (tmp_path / "automq" / "kraft-metadata").mkdir()
+    assert release(str(path), ME.id).changed is True
+    assert (tmp_path / "automq" / "kraft-metadata").is_dir()
 
 
 def test_another_holder_is_kept_unless_named(tmp_path: Path) -> None:

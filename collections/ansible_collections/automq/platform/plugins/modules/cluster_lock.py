@@ -105,8 +105,6 @@ host:
   returned: always
 """
 
-from dataclasses import asdict
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.operation_lock import (
     LockHolder,
@@ -150,11 +148,11 @@ def main() -> None:
         "path": params["path"],
         "changed": state.changed,
         "acquired": state.acquired,
-        "holder": asdict(state.holder) if state.holder else None,
+        "holder": state.holder.public() if state.holder else None,
         "unreadable": state.unreadable,
     }
     if state.broken is not None:
-        result["broken"] = asdict(state.broken)
+        result["broken"] = state.broken.public()
     module.exit_json(**result)
 
 
