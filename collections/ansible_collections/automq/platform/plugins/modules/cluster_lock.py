@@ -83,6 +83,10 @@ holder:
   description: Who holds the lock (none when nobody does or the file is unreadable).
   type: dict
   returned: always
+description:
+  description: Who holds the lock instead, in words (the refusal's text).
+  type: str
+  returned: when another run holds the lock
 path:
   description: The lock file (O(path)).
   type: str
@@ -151,6 +155,10 @@ def main() -> None:
         "holder": state.holder.public() if state.holder else None,
         "unreadable": state.unreadable,
     }
+    if params["state"] == "present" and not state.acquired:
+        result["description"] = (
+            state.holder.describe() if state.holder else f"an unreadable lock file {params['path']}"
+        )
     if state.broken is not None:
         result["broken"] = state.broken.public()
     module.exit_json(**result)
