@@ -931,35 +931,21 @@ def _xml_text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class ReadinessCheck:
-    """The steps against one bucket over ``transport``; :meth:`run` returns a report.
-
-    Full mode: head (404 expected), put, get, list, multipart_create,
-    multipart_upload_part, multipart_complete, ranged_get, delete, verify_deleted.
-    Check mode: head only.  Any failure stops the sequence; whatever was written is then
-    deleted (and an unfinished multipart upload aborted), best effort.
-    """
+class BucketClient:
+    """Signed requests to one bucket, as AutoMQ's SDK sends them (see the module's
+    docstring); every signature it makes is added to :attr:`redactor`."""
 
     def __init__(
         self,
         target: Target,
         transport: Transport,
-        name: str,
-        check_mode: bool = False,
         now: Callable[[], datetime.datetime] = utc_now,
-        time_ns: Callable[[], int] = time.time_ns,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.target = target
         self.transport = transport
-        self.check_mode = check_mode
         self.now = now
-        self.clock = clock
         uri = target.uri
         self.endpoint = bucket_endpoint(uri)
-        self.prefix = f"{PROBE_ROOT}{probe_name(name)}/{time_ns()}/"
-        self.object_key = self.prefix + "object"
-        self.multipart_key = self.prefix + "multipart"
         self.context = Context(
             bucket=uri.bucket,
             region=uri.region,
@@ -973,26 +959,8 @@ class ReadinessCheck:
         self.redactor = Redactor(
             [target.credentials.secret_access_key, target.credentials.session_token]
         )
-        self.report = BucketReport(
-            roles=target.roles,
-            bucket=uri.bucket,
-            region=uri.region,
-            endpoint=uri.endpoint,
-            url=self.endpoint.base_url,
-            access_key_id=target.credentials.access_key_id,
-            credentials_source=target.credentials.source,
-            mode="head-only" if check_mode else "full",
-            probe_prefix=self.prefix,
-        )
-        # Keys that may exist because of us (added before the request is sent).
-        self.written: List[str] = []
-        self.pending_upload: Optional[Tuple[str, str]] = None
-        # Keys still listed after they were reported deleted.
-        self.undeletable: List[str] = []
 
-    # ----------------------------------------------------------------- requests
-
-    def _send(
+    def send(
         self,
         method: str,
         key: Optional[str],
@@ -1024,6 +992,68 @@ class ReadinessCheck:
         return self.transport(
             HttpRequest(method, endpoint.scheme, endpoint.host, endpoint.port, target, signed, body)
         )
+
+
+class ReadinessCheck:
+    """The steps against one bucket over ``transport``; :meth:`run` returns a report.
+
+    Full mode: head (404 expected), put, get, list, multipart_create,
+    multipart_upload_part, multipart_complete, ranged_get, delete, verify_deleted.
+    Check mode: head only.  Any failure stops the sequence; whatever was written is then
+    deleted (and an unfinished multipart upload aborted), best effort.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        transport: Transport,
+        name: str,
+        check_mode: bool = False,
+        now: Callable[[], datetime.datetime] = utc_now,
+        time_ns: Callable[[], int] = time.time_ns,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.target = target
+        self.transport = transport
+        self.check_mode = check_mode
+        self.now = now
+        self.clock = clock
+        uri = target.uri
+        self.client = BucketClient(target, transport, now)
+        self.endpoint = self.client.endpoint
+        self.prefix = f"{PROBE_ROOT}{probe_name(name)}/{time_ns()}/"
+        self.object_key = self.prefix + "object"
+        self.multipart_key = self.prefix + "multipart"
+        self.context = self.client.context
+        self.redactor = self.client.redactor
+        self.report = BucketReport(
+            roles=target.roles,
+            bucket=uri.bucket,
+            region=uri.region,
+            endpoint=uri.endpoint,
+            url=self.endpoint.base_url,
+            access_key_id=target.credentials.access_key_id,
+            credentials_source=target.credentials.source,
+            mode="head-only" if check_mode else "full",
+            probe_prefix=self.prefix,
+        )
+        # Keys that may exist because of us (added before the request is sent).
+        self.written: List[str] = []
+        self.pending_upload: Optional[Tuple[str, str]] = None
+        # Keys still listed after they were reported deleted.
+        self.undeletable: List[str] = []
+
+    # ----------------------------------------------------------------- requests
+
+    def _send(
+        self,
+        method: str,
+        key: Optional[str],
+        query: Sequence[Tuple[str, str]] = (),
+        body: bytes = b"",
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> HttpResponse:
+        return self.client.send(method, key, query, body, headers)
 
     def _step(
         self,
@@ -1422,3 +1452,43 @@ def check_buckets(
         ReadinessCheck(target, transport, name, check_mode, now=now, time_ns=time_ns).run()
         for target in targets
     ]
+
+
+# Values of these variables are redacted from anything a module returns.
+SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KAFKA_S3_SECRET_KEY")
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ReadinessError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ReadinessError(f"{what} {path} is not UTF-8 text") from exc
+
+
+def load_node_targets(
+    server_properties_path: str, credentials_env_path: str
+) -> Tuple[List[Target], Redactor]:
+    """A node's buckets from its files, and a redactor that knows every secret in them.
+
+    Raises :class:`ReadinessError` with a message free of secrets.
+    """
+    properties_text = _read_text(server_properties_path, "server.properties")
+    environment_text = _read_text(credentials_env_path, "credentials file")
+    redactor = Redactor()
+    try:
+        environment = parse_environment_file(environment_text)
+    except ValueError:
+        environment = {}
+    for name in SECRET_VARIABLES:
+        redactor.add(environment.get(name, ""))
+    try:
+        targets = load_targets(properties_text, environment_text, credentials_env_path)
+    except ReadinessError as exc:
+        raise ReadinessError(redactor.text(str(exc))) from exc
+    for target in targets:
+        redactor.add(target.credentials.secret_access_key)
+        redactor.add(target.credentials.session_token)
+    return targets, redactor

@@ -288,6 +288,7 @@ def valid_group_vars(env: TestbedEnv, cluster_name: str) -> dict[str, Any]:
         "automq_oss_access_key_secret": FAKE_ACCESS_KEY_SECRET,
         # No OSS behind these placeholders (the alicloud scenario checks the real path).
         "automq_oss_readiness_check": False,
+        "automq_oss_bucket_identity": False,
         "automq_heap_opts": "-Xms512m -Xmx512m -XX:MaxDirectMemorySize=256m",
         "automq_host_sysctl_apply": False,
     }

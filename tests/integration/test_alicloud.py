@@ -54,6 +54,8 @@ from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from automq_helpers.bucket_identity import IDENTITY_KEY
+
 from .alicloud_fixtures import (  # noqa: F401
     CloudEnv,
     alicloud_emulator,
@@ -90,6 +92,7 @@ CONSOLE = f"{CLUSTER}-console-1"
 OTHER_REGION = "cn-beijing"
 EMULATOR_OPTIONS = {"extra_regions": (OTHER_REGION,)}
 READINESS_TASK = "Stop before AutoMQ starts when OSS is not usable"
+IDENTITY_TASK = "Check which cluster the data bucket belongs to"
 SITE = "site.yml"
 DESTROY = "playbooks/destroy.yml"
 CREDENTIALS_TASK = "Check the Alibaba Cloud credentials"
@@ -483,6 +486,53 @@ def test_oss_readiness_stops_the_first_deploy_before_any_broker_starts(scenario:
         assert "step put failed with HTTP 403 AccessDenied" in message, message
         assert "allow oss:PutObject" in message, message
     assert all(not_started(scenario, name) == [] for name in NODES)
+    assert bucket_keys(scenario) == {DATA_BUCKET: [], OPS_BUCKET: []}
+
+
+def state_cluster_id(scenario: Scenario) -> str:
+    state = scenario.inventory / "automq_state" / f"{CLUSTER}.json"
+    return str(json.loads(state.read_text())["cluster_id"])
+
+
+def test_a_bucket_kept_with_the_cluster_id_stops_the_first_deploy(scenario: Scenario):
+    """What destroy.yml without purge leaves: the state file (so the same cluster ID) and
+    a data bucket holding that cluster's identity and objects. Formatting a new quorum
+    with that ID would number its objects from 0 over the kept ones: every node refuses
+    at the bucket identity check, nothing is formatted or started, the kept objects are
+    untouched. (The earlier runs of this scenario wrote the state file.)"""
+    cluster_id = state_cluster_id(scenario)
+    client = scenario.cloud.clients().oss
+    identity = {
+        "cluster_id": cluster_id,
+        "cluster_name": CLUSTER,
+        "recorded_at": "2026-01-02T03:04:05Z",
+        "recorded_by": "itest-node-1",
+    }
+    kept = {
+        IDENTITY_KEY: json.dumps(identity).encode(),
+        f"00000000/_kafka_{cluster_id}/0": b"object 0 of the destroyed cluster",
+    }
+    for key, body in kept.items():
+        client.put_object(oss.PutObjectRequest(bucket=DATA_BUCKET, key=key, body=body))
+    try:
+        run = scenario.run("kept-bucket", "playbooks/deploy.yml")
+        assert run.rc != 0, run.describe()
+        assert {f.task for f in run.failures} == {IDENTITY_TASK}, run.describe()
+        assert {f.host for f in run.failures} == set(NODES), run.describe()
+        for failure in run.failures:
+            assert f"data/wal bucket {DATA_BUCKET} holds the identity of this very cluster ID" in (
+                failure.msg
+            ), failure.msg
+            assert f"cluster {cluster_id} ({CLUSTER}), recorded 2026-01-02T03:04:05Z" in failure.msg
+            assert "Nothing was formatted or started." in failure.msg
+            assert "restore the controllers' metadata directories" in failure.msg
+        assert all(not_started(scenario, name) == [] for name in NODES)
+        for key, body in kept.items():
+            read = client.get_object(oss.GetObjectRequest(bucket=DATA_BUCKET, key=key))
+            assert read.body.read() == body
+    finally:
+        for key in kept:
+            client.delete_object(oss.DeleteObjectRequest(bucket=DATA_BUCKET, key=key))
     assert bucket_keys(scenario) == {DATA_BUCKET: [], OPS_BUCKET: []}
 
 
@@ -991,6 +1041,10 @@ def test_destroy_removes_everything_but_the_buckets(destroyed: Scenario):
     client = destroyed.cloud.clients().oss
     body = client.get_object(oss.GetObjectRequest(bucket=DATA_BUCKET, key="kept/record")).body
     assert body.read() == b"still here"
+    # The identity recorded at the first start stays with the objects and names the
+    # cluster ID the kept state file would give the next provisioning.
+    identity = client.get_object(oss.GetObjectRequest(bucket=DATA_BUCKET, key=IDENTITY_KEY))
+    assert json.loads(identity.body.read())["cluster_id"] == state_cluster_id(destroyed)
     # AutoMQ's statements left with its RAM user; the foreign one stays.
     policy = load_policy(
         client.get_bucket_policy(oss.GetBucketPolicyRequest(bucket=DATA_BUCKET)).body

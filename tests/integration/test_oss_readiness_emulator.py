@@ -25,12 +25,25 @@ from alibabacloud_ram20150501 import models as ram_models
 
 from automq_helpers.alicloud.bucket_policy import automq_bucket_statements
 from automq_helpers.alicloud.ram_policy import automq_ram_policy
+from automq_helpers.bucket_identity import (
+    IDENTITY_KEY,
+    BucketIdentityError,
+    Verdict,
+    identity_targets,
+    inspect_bucket,
+    judge,
+    new_identity,
+    record_identity,
+)
 from automq_helpers.oss_readiness import (
     PROBE_ROOT,
+    BucketClient,
     BucketReport,
     HttpClientTransport,
+    Target,
     check_buckets,
     load_targets,
+    utc_now,
 )
 
 from .conftest import REPO
@@ -340,3 +353,72 @@ def test_a_wrong_region_names_the_buckets_region() -> None:
             "oss-cn-hangzhou-internal.aliyuncs.com), not behind "
             "https://oss-cn-beijing-internal.aliyuncs.com: set automq_oss_region"
         ), failure.fix
+
+
+# --- The bucket identity guard (automq_helpers.bucket_identity) through the same OSS ----
+
+
+def identity_clients(cluster: Cluster) -> list[tuple[Target, BucketClient]]:
+    targets = load_targets(
+        server_properties(), credentials_env(cluster.key_id, cluster.secret), CREDENTIALS_FILE
+    )
+    return [
+        (target, BucketClient(target, transport(cluster.emulator)))
+        for target in identity_targets(targets)
+    ]
+
+
+def test_the_bucket_identity_guard_with_the_installers_policies(in_vpc: Emulator) -> None:
+    """With the RAM user's key, from the VPC: an empty data bucket lets a new quorum go
+    ahead; the identity recorded after the format is then read back, refuses a new quorum
+    with the same cluster ID (destroy.yml without purge kept it) or another, and refuses
+    another cluster pointed at the bucket. AutoMQ's keys, put with the account's key,
+    name their cluster."""
+    cluster = provision(in_vpc)
+    ((target, client),) = identity_clients(cluster)
+    assert (target.roles, target.uri.bucket) == (("data", "wal"), DATA)  # not the ops bucket
+
+    empty = inspect_bucket(client, target.roles)
+    assert judge(empty, "ClusterAAAAAAAAAAAAAAAA", new_quorum=True) == Verdict()
+    assert judge(empty, "ClusterAAAAAAAAAAAAAAAA", new_quorum=False).record is True
+    record_identity(client, new_identity("ClusterAAAAAAAAAAAAAAAA", "it", "node-0", utc_now()))
+    stored = cluster.clients.oss.get_object(oss.GetObjectRequest(bucket=DATA, key=IDENTITY_KEY))
+    assert json.loads(stored.body.read())["cluster_id"] == "ClusterAAAAAAAAAAAAAAAA"
+
+    kept = inspect_bucket(client, target.roles)
+    assert kept.identity is not None
+    assert kept.identity.cluster_id == "ClusterAAAAAAAAAAAAAAAA"
+    assert kept.entries == []
+    assert judge(kept, "ClusterAAAAAAAAAAAAAAAA", new_quorum=False) == Verdict()
+    same_id = judge(kept, "ClusterAAAAAAAAAAAAAAAA", new_quorum=True).refusal
+    assert "overwrite the kept ones" in same_id, same_id
+    assert "belongs to another cluster" in judge(kept, "ClusterBBBBBBBBBBBBBBBB", True).refusal
+    assert "not to this one" in judge(kept, "ClusterBBBBBBBBBBBBBBBB", False).refusal
+
+    # Without the identity, AutoMQ's own keys: a stream object and an object WAL's.
+    cluster.clients.oss.delete_object(oss.DeleteObjectRequest(bucket=DATA, key=IDENTITY_KEY))
+    for key in (
+        "10000000/_kafka_ClusterBBBBBBBBBBBBBBBB/1",
+        "C4CA4238A0B923820DCC509A6F75849B/_kafka_ClusterBBBBBBBBBBBBBBBB/1/0/wal/0",
+    ):
+        cluster.clients.oss.put_object(oss.PutObjectRequest(bucket=DATA, key=key, body=b"x"))
+    orphans = inspect_bucket(client, target.roles)
+    assert orphans.identity is None
+    assert orphans.entries == ["10000000/", "C4CA4238A0B923820DCC509A6F75849B/"]
+    assert orphans.cluster_ids == ["ClusterBBBBBBBBBBBBBBBB"]
+    refusal = judge(orphans, "ClusterAAAAAAAAAAAAAAAA", new_quorum=True).refusal
+    assert "AutoMQ objects of cluster ClusterBBBBBBBBBBBBBBBB" in refusal, refusal
+    assert "AutoMQ objects of cluster ClusterBBBBBBBBBBBBBBBB, not only of this cluster" in (
+        judge(orphans, "ClusterAAAAAAAAAAAAAAAA", new_quorum=False).refusal
+    )
+
+
+def test_the_bucket_identity_guard_outside_the_vpc_names_the_denial() -> None:
+    with Emulator(containers=False, source_vpcs={"127.0.0.2/32": VPC}) as emulator:
+        cluster = provision(emulator)
+        ((target, client),) = identity_clients(cluster)
+        with pytest.raises(BucketIdentityError) as raised:
+            inspect_bucket(client, target.roles)
+    assert "get_identity answered HTTP 403 AccessDenied" in str(raised.value)
+    assert "acs:SourceVpc" in str(raised.value)
+    assert cluster.secret not in str(raised.value)

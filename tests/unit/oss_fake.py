@@ -277,16 +277,33 @@ class FakeOss:
     def _op_ListObjectsV2(self, request, headers, query, bucket, key) -> HttpResponse:
         if query.get("list-type") != "2":
             return self._error(400, "InvalidArgument", "list-type")
-        prefix = query.get("prefix", "")
+        prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+        max_keys = int(query.get("max-keys", "1000"))
         root = ET.Element(f"{{{S3_NS}}}ListBucketResult")
         ET.SubElement(root, f"{{{S3_NS}}}Name").text = bucket
         ET.SubElement(root, f"{{{S3_NS}}}Prefix").text = prefix
+        # Keys and common prefixes in key order, as S3 returns them, up to max-keys.
+        entries: list[tuple[str, bytes | None]] = []
         for (name, object_key), data in sorted(self.objects.items()):
-            if name == bucket and object_key.startswith(prefix):
+            if name != bucket or not object_key.startswith(prefix):
+                continue
+            rest = object_key[len(prefix) :]
+            if delimiter and delimiter in rest:
+                common = prefix + rest[: rest.index(delimiter) + len(delimiter)]
+                if (common, None) not in entries:
+                    entries.append((common, None))
+            else:
+                entries.append((object_key, data))
+        for entry, data in entries[:max_keys]:
+            if data is None:
+                common_prefixes = ET.SubElement(root, f"{{{S3_NS}}}CommonPrefixes")
+                ET.SubElement(common_prefixes, f"{{{S3_NS}}}Prefix").text = entry
+            else:
                 contents = ET.SubElement(root, f"{{{S3_NS}}}Contents")
-                ET.SubElement(contents, f"{{{S3_NS}}}Key").text = object_key
+                ET.SubElement(contents, f"{{{S3_NS}}}Key").text = entry
                 ET.SubElement(contents, f"{{{S3_NS}}}Size").text = str(len(data))
-        ET.SubElement(root, f"{{{S3_NS}}}IsTruncated").text = "false"
+        truncated = "true" if len(entries) > max_keys else "false"
+        ET.SubElement(root, f"{{{S3_NS}}}IsTruncated").text = truncated
         return self._xml(root)
 
     def _op_CreateMultipartUpload(self, request, headers, query, bucket, key) -> HttpResponse:

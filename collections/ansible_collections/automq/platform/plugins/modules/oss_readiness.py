@@ -159,33 +159,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.oss_readiness import (
     HttpClientTransport,
     ReadinessError,
-    Redactor,
     check_buckets,
-    load_targets,
-    parse_environment_file,
+    load_node_targets,
 )
-
-# Values of these variables are redacted from anything the module returns.
-SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KAFKA_S3_SECRET_KEY")
-
-
-def read_text(module: AnsibleModule, path: str, what: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        module.fail_json(msg=f"cannot read {what} {path}: {exc.strerror}", ready=False, problems=[])
-    except UnicodeDecodeError:
-        module.fail_json(msg=f"{what} {path} is not UTF-8 text", ready=False, problems=[])
-    raise AssertionError("unreachable")
-
-
-def known_secrets(environment_text: str) -> list[str]:
-    try:
-        environment = parse_environment_file(environment_text)
-    except ValueError:
-        return []
-    return [environment[name] for name in SECRET_VARIABLES if environment.get(name)]
 
 
 def main() -> None:
@@ -202,16 +178,12 @@ def main() -> None:
     params = module.params
     if params["timeout"] <= 0:
         module.fail_json(msg="timeout must be positive", ready=False, problems=[])
-    properties_text = read_text(module, params["server_properties"], "server.properties")
-    environment_text = read_text(module, params["credentials_env"], "credentials file")
-    redactor = Redactor(known_secrets(environment_text))
     try:
-        targets = load_targets(properties_text, environment_text, params["credentials_env"])
+        targets, redactor = load_node_targets(
+            params["server_properties"], params["credentials_env"]
+        )
     except ReadinessError as exc:
-        module.fail_json(msg=redactor.text(str(exc)), ready=False, problems=[])
-    for target in targets:
-        redactor.add(target.credentials.secret_access_key)
-        redactor.add(target.credentials.session_token)
+        module.fail_json(msg=str(exc), ready=False, problems=[])
     try:
         transport = HttpClientTransport(timeout=params["timeout"], ca_file=params["ca_file"])
     except (OSError, ValueError) as exc:
