@@ -1045,16 +1045,6 @@ class ReadinessCheck:
 
     # ----------------------------------------------------------------- requests
 
-    def _send(
-        self,
-        method: str,
-        key: Optional[str],
-        query: Sequence[Tuple[str, str]] = (),
-        body: bytes = b"",
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> HttpResponse:
-        return self.client.send(method, key, query, body, headers)
-
     def _step(
         self,
         step: str,
@@ -1067,7 +1057,7 @@ class ReadinessCheck:
     ) -> HttpResponse:
         started = self.clock()
         try:
-            response = self._send(method, key, query, body, headers)
+            response = self.client.send(method, key, query, body, headers)
         except TransportError as exc:
             self._record(step, False, None, started)
             raise _StepFailed(transport_failure(step, exc, self.context)) from exc
@@ -1094,7 +1084,7 @@ class ReadinessCheck:
         """HEAD of the probe key must answer 404 (AutoMQ: 403 stops the check)."""
         started = self.clock()
         try:
-            response = self._send("HEAD", self.object_key)
+            response = self.client.send("HEAD", self.object_key)
         except TransportError as exc:
             self._record("head", False, None, started)
             raise _StepFailed(transport_failure("head", exc, self.context)) from exc
@@ -1122,7 +1112,7 @@ class ReadinessCheck:
     def _diagnose_with_get(self) -> Optional[Failure]:
         started = self.clock()
         try:
-            response = self._send("GET", self.object_key)
+            response = self.client.send("GET", self.object_key)
         except TransportError:
             return None
         self._record("head_diagnosis", False, response.status, started)
