@@ -256,6 +256,16 @@ FAILING_CASES = {
         names="automq_package_sha256",
         phrases=[f"automq_package_sha256 is '{'1' * 64}' (a number to YAML: quote it)"],
     ),
+    "region-misspelt": Case(
+        vars={"automq_oss_region": "cn-hangzou"},
+        names="automq_oss_region",
+        phrases=["'cn-hangzou', which is not a region where OSS is offered", "automq_oss_regions"],
+    ),
+    "region-with-the-oss-prefix": Case(
+        vars={"automq_oss_region": "oss-cn-hangzhou"},
+        names="automq_oss_region",
+        phrases=["without the oss- prefix"],
+    ),
     "endpoint-with-a-query": Case(
         vars={"automq_oss_endpoint": "https://oss-cn-hangzhou.aliyuncs.com/?a=1&region=x"},
         names="automq_oss_endpoint",
@@ -335,6 +345,9 @@ FAILING_CASES = {
 PASSING_CASES = {
     "valid-inventory": Case(),
     "plaintext-opt-out": Case(vars={"automq_security": "plaintext"}),
+    "a-region-added-by-the-user": Case(
+        vars={"automq_oss_region": "cn-newcity", "automq_oss_regions": ["cn-newcity"]}
+    ),
     "overrides-and-public-endpoint": Case(
         vars={
             "automq_server_properties_overrides": {
