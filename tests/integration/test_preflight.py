@@ -256,6 +256,11 @@ FAILING_CASES = {
         names="automq_package_sha256",
         phrases=[f"automq_package_sha256 is '{'1' * 64}' (a number to YAML: quote it)"],
     ),
+    "heap-larger-than-the-host": Case(
+        vars={"automq_heap_opts": "-Xms4096g -Xmx4096g -XX:MaxDirectMemorySize=1g"},
+        names="automq_heap_opts",
+        phrases=["heap 4096.0 GiB (-Xmx) + direct memory 1.0 GiB", "more than the host's"],
+    ),
     "region-misspelt": Case(
         vars={"automq_oss_region": "cn-hangzou"},
         names="automq_oss_region",
