@@ -15,8 +15,6 @@ INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
 NODES = sorted(RUNNER.get_hosts("automq_broker"))
 ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in NODES}
-CONSOLES = sorted(RUNNER.get_hosts("automq_console"))
-CONSOLE_ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in CONSOLES}
 
 
 def _ssh_config() -> Path:
@@ -31,7 +29,7 @@ def _ssh_config() -> Path:
             f"  UserKnownHostsFile {ephemeral / 'known_hosts'}\n"
             "  StrictHostKeyChecking yes\n"
             "  IdentitiesOnly yes\n"
-            for address in [*ADDRESSES.values(), *CONSOLE_ADDRESSES.values()]
+            for address in ADDRESSES.values()
         )
     )
     return config
@@ -39,6 +37,3 @@ def _ssh_config() -> Path:
 
 SSH_CONFIG = _ssh_config()
 HOST_SPECS = [f"ssh://{ADDRESSES[name]}?ssh_config={SSH_CONFIG}" for name in NODES]
-CONSOLE_SPECS = {
-    name: f"ssh://{address}?ssh_config={SSH_CONFIG}" for name, address in CONSOLE_ADDRESSES.items()
-}
