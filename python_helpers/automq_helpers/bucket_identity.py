@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .oss_readiness import (
@@ -74,10 +74,7 @@ class Identity:
     def to_json(self) -> bytes:
         document = {
             "format": FORMAT,
-            "cluster_id": self.cluster_id,
-            "cluster_name": self.cluster_name,
-            "recorded_at": self.recorded_at,
-            "recorded_by": self.recorded_by,
+            **self.as_dict(),
             "written_by": "the AutoMQ installer for Alibaba Cloud (roles/automq)",
         }
         return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
@@ -90,12 +87,7 @@ class Identity:
         )
 
     def as_dict(self) -> Dict[str, str]:
-        return {
-            "cluster_id": self.cluster_id,
-            "cluster_name": self.cluster_name,
-            "recorded_at": self.recorded_at,
-            "recorded_by": self.recorded_by,
-        }
+        return asdict(self)
 
 
 def parse_identity(body: bytes) -> Identity:
@@ -296,14 +288,18 @@ def _request(
             client.redactor.text(f"{failure.code}: {failure.message}. Likely fix: {failure.fix}")
         ) from exc
     if response.status not in expect:
-        failure = response_failure(step, response, client.context, client.now())
-        raise BucketIdentityError(
-            client.redactor.text(
-                f"{step} answered HTTP {response.status} {failure.code}: {failure.message}. "
-                f"Likely fix: {failure.fix}"
-            )
-        )
+        raise _service_error(client, step, response)
     return response
+
+
+def _service_error(client: BucketClient, step: str, response: HttpResponse) -> BucketIdentityError:
+    failure = response_failure(step, response, client.context, client.now())
+    return BucketIdentityError(
+        client.redactor.text(
+            f"{step} answered HTTP {response.status} {failure.code}: {failure.message}. "
+            f"Likely fix: {failure.fix}"
+        )
+    )
 
 
 def _list(client: BucketClient, step: str, prefix: str, limit: int) -> Listing:
@@ -326,9 +322,8 @@ def inspect_bucket(client: BucketClient, roles: Tuple[str, ...]) -> BucketConten
             contents.identity = parse_identity(response.body)
         except ValueError as exc:
             contents.identity_problem = str(exc)
-    elif parse_error(response).code not in ("", "NoSuchKey"):
-        failure = response_failure("get_identity", response, client.context, client.now())
-        raise BucketIdentityError(f"get_identity answered 404 {failure.code}: {failure.fix}")
+    elif parse_error(response).code not in ("", "NoSuchKey"):  # e.g. NoSuchBucket
+        raise _service_error(client, "get_identity", response)
     top = _list(client, "list_top_level", "", LIST_LIMIT)
     contents.entries = data_entries(top)
     contents.more_entries = top.truncated

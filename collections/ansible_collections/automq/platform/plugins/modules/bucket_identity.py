@@ -24,14 +24,6 @@ description:
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 options:
-  server_properties:
-    description: The node's AutoMQ C(server.properties).
-    type: path
-    default: /etc/automq/server.properties
-  credentials_env:
-    description: The systemd C(EnvironmentFile) with the AccessKey AutoMQ uses.
-    type: path
-    default: /etc/automq/credentials.env
   cluster_id:
     description: The cluster ID of this run (the one formatted, or to be formatted).
     type: str
@@ -47,15 +39,8 @@ options:
   recorded_by:
     description: Who records the identity (written into it); defaults to the host's name.
     type: str
-  ca_file:
-    description:
-      - PEM file of the only CA to trust for the endpoint's certificate, instead of the
-        system trust store. For test beds with a private CA; leave unset in production.
-    type: path
-  timeout:
-    description: Timeout of each connection attempt and of each response, in seconds.
-    type: float
-    default: 10.0
+extends_documentation_fragment:
+  - automq.platform.oss_node
 attributes:
   check_mode:
     support: full
@@ -132,42 +117,29 @@ from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.buc
 )
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.oss_readiness import (
     BucketClient,
-    HttpClientTransport,
-    ReadinessError,
-    load_node_targets,
     utc_now,
+)
+from ansible_collections.automq.platform.plugins.module_utils.oss_node import (
+    OSS_NODE_OPTIONS,
+    open_oss_node,
 )
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "server_properties": {"type": "path", "default": "/etc/automq/server.properties"},
-            "credentials_env": {"type": "path", "default": "/etc/automq/credentials.env"},
+            **OSS_NODE_OPTIONS,
             "cluster_id": {"type": "str", "required": True},
             "cluster_name": {"type": "str", "default": ""},
             "new_quorum": {"type": "bool", "required": True},
             "recorded_by": {"type": "str"},
-            "ca_file": {"type": "path"},
-            "timeout": {"type": "float", "default": 10.0},
         },
         supports_check_mode=True,
     )
     params = module.params
     if not params["cluster_id"]:
         module.fail_json(msg="cluster_id must not be empty", problems=[])
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be positive", problems=[])
-    try:
-        targets, redactor = load_node_targets(
-            params["server_properties"], params["credentials_env"]
-        )
-    except ReadinessError as exc:
-        module.fail_json(msg=str(exc), problems=[])
-    try:
-        transport = HttpClientTransport(timeout=params["timeout"], ca_file=params["ca_file"])
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"cannot load ca_file {params['ca_file']}: {exc}", problems=[])
+    targets, redactor, transport = open_oss_node(module, problems=[])
     identity = new_identity(
         params["cluster_id"],
         params["cluster_name"],

@@ -28,18 +28,6 @@ description:
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 options:
-  server_properties:
-    description: The node's AutoMQ C(server.properties).
-    type: path
-    default: /etc/automq/server.properties
-  credentials_env:
-    description:
-      - The systemd C(EnvironmentFile) with the AccessKey AutoMQ uses
-        (C(AWS_ACCESS_KEY_ID), C(AWS_SECRET_ACCESS_KEY); C(KAFKA_S3_ACCESS_KEY) and
-        C(KAFKA_S3_SECRET_KEY), or C(accessKey)/C(secretKey) in the bucket URI, take
-        precedence, as in AutoMQ).
-    type: path
-    default: /etc/automq/credentials.env
   probe_name:
     description:
       - This node's directory under C(__automq/readiness_check/installer/), e.g. the node ID
@@ -47,15 +35,8 @@ options:
         C(-) become C(_).
       - Defaults to the host's name.
     type: str
-  ca_file:
-    description:
-      - PEM file of the only CA to trust for the endpoint's certificate, instead of the
-        system trust store. For test beds with a private CA; leave unset in production.
-    type: path
-  timeout:
-    description: Timeout of each connection attempt and of each response, in seconds.
-    type: float
-    default: 10.0
+extends_documentation_fragment:
+  - automq.platform.oss_node
 attributes:
   check_mode:
     support: full
@@ -157,37 +138,21 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.oss_readiness import (
-    HttpClientTransport,
-    ReadinessError,
     check_buckets,
-    load_node_targets,
+)
+from ansible_collections.automq.platform.plugins.module_utils.oss_node import (
+    OSS_NODE_OPTIONS,
+    open_oss_node,
 )
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "server_properties": {"type": "path", "default": "/etc/automq/server.properties"},
-            "credentials_env": {"type": "path", "default": "/etc/automq/credentials.env"},
-            "probe_name": {"type": "str"},
-            "ca_file": {"type": "path"},
-            "timeout": {"type": "float", "default": 10.0},
-        },
+        argument_spec={**OSS_NODE_OPTIONS, "probe_name": {"type": "str"}},
         supports_check_mode=True,
     )
     params = module.params
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be positive", ready=False, problems=[])
-    try:
-        targets, redactor = load_node_targets(
-            params["server_properties"], params["credentials_env"]
-        )
-    except ReadinessError as exc:
-        module.fail_json(msg=str(exc), ready=False, problems=[])
-    try:
-        transport = HttpClientTransport(timeout=params["timeout"], ca_file=params["ca_file"])
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"cannot load ca_file {params['ca_file']}: {exc}", ready=False)
+    targets, redactor, transport = open_oss_node(module, ready=False, problems=[])
     reports = check_buckets(
         targets,
         transport,
