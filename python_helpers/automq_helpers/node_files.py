@@ -17,7 +17,9 @@ import datetime
 import grp
 import os
 import pwd
+import shlex
 import stat
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +67,9 @@ class File:
     restart: bool = False
     # Content never leaves the module (no diff, no before/after).
     secret: bool = False
+    # A command checking new content before it replaces the file; "%s" is the temporary
+    # file holding it (the way the template module's validate works).
+    validate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -285,22 +290,72 @@ def apply(
     if restart_record is not None and recorded:
         path, content = restart_record
         write_atomically(path, content, 0, 0, 0o644)
+    # Directories first (new files go into them), then the files without a check (what
+    # the checked ones may name: a CA, a password file), then every checked content is
+    # checked before any of them is written: a refused check writes no checked file.
+    checked = [
+        (change, change.entry)
+        for change in changes
+        if isinstance(change.entry, File) and change.entry.validate and _rewrites(change)
+    ]
+    checked_paths = {change.path for change, _ in checked}
     for change in changes:
-        entry = change.entry
-        if change.held:
-            continue
-        if isinstance(entry, Directory):
-            _apply_directory(entry, change.what, ids)
-        elif isinstance(entry, File):
-            uid, gid = ids(entry.owner, entry.group)
-            if "create" in change.what or "content" in change.what:
-                write_atomically(entry.path, entry.content, uid, gid, entry.mode)
-            else:
-                os.chown(entry.path, uid, gid)
-                os.chmod(entry.path, entry.mode)
-        else:
-            _replace_link(entry)
+        if isinstance(change.entry, Directory):
+            _apply_directory(change.entry, change.what, ids)
+    for change in changes:
+        if not (change.held or isinstance(change.entry, Directory) or change.path in checked_paths):
+            _apply_entry(change, ids)
+    for _, entry in checked:
+        check_content(entry, ids(entry.owner, entry.group))
+    for change, _ in checked:
+        _apply_entry(change, ids)
     return recorded
+
+
+def _apply_entry(change: Change, ids: Callable[[str, str], tuple[int, int]]) -> None:
+    entry = change.entry
+    if isinstance(entry, File):
+        uid, gid = ids(entry.owner, entry.group)
+        if _rewrites(change):
+            write_atomically(entry.path, entry.content, uid, gid, entry.mode)
+        else:
+            os.chown(entry.path, uid, gid)
+            os.chmod(entry.path, entry.mode)
+    elif isinstance(entry, Link):
+        _replace_link(entry)
+
+
+def _rewrites(change: Change) -> bool:
+    return "create" in change.what or "content" in change.what
+
+
+def check_content(entry: File, ids: tuple[int, int]) -> None:
+    """Run ``entry.validate`` on the new content in a temporary file beside the target
+    (owner, group and mode as wanted); a refusal is an error quoting the check's output
+    (not for a secret file, whose checker might echo it)."""
+    command = entry.validate or ""
+    if "%s" not in command:
+        raise NodeFilesError(
+            f"The check of {entry.path} ({command!r}) has no %s for the file to check."
+        )
+    directory = os.path.dirname(entry.path)
+    handle, temporary = tempfile.mkstemp(prefix=".automq-check-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(entry.content)
+            os.fchown(stream.fileno(), *ids)
+            os.fchmod(stream.fileno(), entry.mode)
+        argv = shlex.split(command.replace("%s", shlex.quote(temporary)))
+        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    finally:
+        os.unlink(temporary)
+    if done.returncode != 0:
+        said = "" if entry.secret else done.stdout.decode("utf-8", "replace").strip()[-2000:]
+        output = f": {said}" if said else ""
+        raise NodeFilesError(
+            f"The new content of {entry.path} fails its check `{command}` "
+            f"(exit {done.returncode}){output}. No checked file was changed."
+        )
 
 
 def _apply_directory(

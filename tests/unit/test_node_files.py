@@ -236,6 +236,69 @@ def module_task(root: Path, properties: str, secret: str, **extra: object) -> di
     }
 
 
+# A checker that refuses any content containing "bad" (grep -q exits 0 on a match).
+REFUSE_BAD = "/bin/sh -c '! grep -q bad \"$1\"' check %s"
+
+
+def test_checked_content_is_written_only_once_every_check_passes(tmp_path: Path) -> None:
+    """One refused check writes no checked file, the good ones included; files without a
+    check (what checked ones may name) are written first, and the checker sees them. The
+    checker sees the new content beside the target, with the wanted mode, and leaves nothing."""
+    conf = tmp_path / "conf"
+    named = File(str(conf / "ca.crt"), b"CA\n", USER, GROUP, 0o644)
+    # Passes only once ca.crt is in place.
+    needs_ca = f"/bin/sh -c 'test -f {conf}/ca.crt && ! grep -q bad \"$1\"' check %s"
+    good = File(str(conf / "a.yml"), b"good\n", USER, GROUP, 0o640, validate=needs_ca)
+    bad = File(str(conf / "b.yml"), b"bad\n", USER, GROUP, 0o640, validate=REFUSE_BAD)
+    directory = Directory(str(conf), USER, GROUP, 0o750)
+    paths = [directory.path, named.path, good.path, bad.path]
+    changes = plan([directory], [good, bad, named], [], observe(paths, paths[1:]), ids).changes
+    with pytest.raises(NodeFilesError, match=r"b\.yml fails its check .*\(exit 1\)\. No checked"):
+        apply(changes, ids, None)
+    assert sorted(path.name for path in conf.iterdir()) == ["ca.crt"]
+    fixed = File(bad.path, b"fine\n", USER, GROUP, 0o640, validate=REFUSE_BAD)
+    changes = plan([directory], [good, fixed, named], [], observe(paths, paths[1:]), ids).changes
+    apply(changes, ids, None)
+    assert (conf / "b.yml").read_text() == "fine\n"
+    assert sorted(path.name for path in conf.iterdir()) == ["a.yml", "b.yml", "ca.crt"]
+
+
+def test_a_refused_secret_is_not_quoted_and_a_check_needs_its_placeholder(
+    tmp_path: Path,
+) -> None:
+    echo_and_fail = "/bin/sh -c 'cat \"$1\"; exit 3' check %s"
+    secret = File(
+        str(tmp_path / "s.env"), b"TOKEN=hidden\n", USER, GROUP, 0o600, secret=True,
+        validate=echo_and_fail,
+    )  # fmt: skip
+    changes = plan([], [secret], [], observe([secret.path], [secret.path]), ids).changes
+    with pytest.raises(NodeFilesError) as refused:
+        apply(changes, ids, None)
+    assert "(exit 3)" in str(refused.value)
+    assert "hidden" not in str(refused.value)
+    unchecked = File(str(tmp_path / "u.yml"), b"x\n", USER, GROUP, 0o644, validate="true")
+    changes = plan([], [unchecked], [], observe([unchecked.path], []), ids).changes
+    with pytest.raises(NodeFilesError, match="has no %s"):
+        apply(changes, ids, None)
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
+def test_the_module_reports_a_refused_check_and_changes_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    root.mkdir()
+    task = module_task(root, "node.id=1\n", "S=1\n")
+    task["automq.platform.node_files"]["files"][0]["validate"] = REFUSE_BAD
+    run_playbook_output(tmp_path, [task])
+    task = module_task(root, "node.id=bad\n", "S=2\n")
+    task["automq.platform.node_files"]["files"][0]["validate"] = REFUSE_BAD
+    _, results = run_playbook_output(tmp_path, [task])
+    assert results["files"].get("failed") is True
+    assert "server.properties fails its check" in results["files"]["msg"]
+    assert (root / "conf/server.properties").read_text() == "node.id=1\n"
+    # Written first: it has no check of its own.
+    assert (root / "conf/credentials.env").read_text() == "S=2\n"
+
+
 def test_the_module_changes_once_then_nothing_and_never_shows_a_secret(tmp_path: Path) -> None:
     root = tmp_path / "node"
     root.mkdir()

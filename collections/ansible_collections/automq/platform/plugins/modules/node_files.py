@@ -39,6 +39,14 @@ options:
       group: {description: Group., type: str, default: root}
       mode: {description: Mode as a quoted octal string., type: str, required: true}
       restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+      validate:
+        description:
+          - A command that checks new content before it replaces the file, C(%s) standing for a
+            temporary file holding it (as the template module's C(validate)). Files without a
+            check are written first (a checked file may name them); then every checked content
+            is checked before any checked file is written, so a refusal writes none of them.
+            Not run in check mode.
+        type: str
   secret_files:
     description: Like O(files), for content that must never be shown (no diff of the content, no log).
     type: list
@@ -51,6 +59,9 @@ options:
       group: {description: Group., type: str, default: root}
       mode: {description: Mode as a quoted octal string., type: str, required: true}
       restart: {description: A change takes effect only at the service's restart., type: bool, default: false}
+      validate:
+        description: As for O(files); a refusal does not quote the check's output.
+        type: str
   assembled:
     description:
       - Files put together on the host from other files (a PEM key store from the key and the
@@ -208,6 +219,7 @@ _FILE = {
     **_OWNED,
     "content": {"type": "str", "required": True},
     "restart": {"type": "bool", "default": False},
+    "validate": {"type": "str"},
 }
 # Only the content is secret: marking the whole list no_log would mask its paths and
 # owners ("root") in every later output too.
@@ -224,6 +236,7 @@ def _file(item: dict[str, Any], content: bytes, secret: bool) -> File:
         mode=parse_mode(item["mode"], item["path"]),
         restart=item["restart"],
         secret=secret,
+        validate=item.get("validate"),
     )
 
 
