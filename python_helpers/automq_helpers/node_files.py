@@ -291,8 +291,9 @@ def apply(
         path, content = restart_record
         write_atomically(path, content, 0, 0, 0o644)
     # Directories first (new files go into them), then the files without a check (what
-    # the checked ones may name: a CA, a password file), then every checked content is
-    # checked before any of them is written: a refused check writes no checked file.
+    # the checked ones may name: a CA, a password file), then the checked files in their
+    # order, each checked then written (so it may name the checked files before it); a
+    # refused check leaves it and the checked files after it as they were.
     checked = [
         (change, change.entry)
         for change in changes
@@ -305,9 +306,8 @@ def apply(
     for change in changes:
         if not (change.held or isinstance(change.entry, Directory) or change.path in checked_paths):
             _apply_entry(change, ids)
-    for _, entry in checked:
+    for change, entry in checked:
         check_content(entry, ids(entry.owner, entry.group))
-    for change, _ in checked:
         _apply_entry(change, ids)
     return recorded
 
@@ -354,7 +354,8 @@ def check_content(entry: File, ids: tuple[int, int]) -> None:
         output = f": {said}" if said else ""
         raise NodeFilesError(
             f"The new content of {entry.path} fails its check `{command}` "
-            f"(exit {done.returncode}){output}. No checked file was changed."
+            f"(exit {done.returncode}){output}. It was not changed, nor were the checked "
+            "files listed after it."
         )
 
 

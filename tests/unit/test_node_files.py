@@ -240,27 +240,32 @@ def module_task(root: Path, properties: str, secret: str, **extra: object) -> di
 REFUSE_BAD = "/bin/sh -c '! grep -q bad \"$1\"' check %s"
 
 
-def test_checked_content_is_written_only_once_every_check_passes(tmp_path: Path) -> None:
-    """One refused check writes no checked file, the good ones included; files without a
-    check (what checked ones may name) are written first, and the checker sees them. The
-    checker sees the new content beside the target, with the wanted mode, and leaves nothing."""
+def test_checked_files_are_written_in_order_after_the_unchecked_ones(tmp_path: Path) -> None:
+    """Files without a check (what checked ones may name) are written first; each checked
+    file is checked, then written, in its order, so it may name the checked files before
+    it; a refused check leaves it and the checked files after it as they were. The checker
+    sees the new content beside the target, with the wanted mode, and leaves nothing."""
     conf = tmp_path / "conf"
     named = File(str(conf / "ca.crt"), b"CA\n", USER, GROUP, 0o644)
     # Passes only once ca.crt is in place.
     needs_ca = f"/bin/sh -c 'test -f {conf}/ca.crt && ! grep -q bad \"$1\"' check %s"
-    good = File(str(conf / "a.yml"), b"good\n", USER, GROUP, 0o640, validate=needs_ca)
-    bad = File(str(conf / "b.yml"), b"bad\n", USER, GROUP, 0o640, validate=REFUSE_BAD)
+    rules = File(str(conf / "a.yml"), b"good\n", USER, GROUP, 0o640, validate=needs_ca)
+    # Passes only once a.yml, checked before it, is in place.
+    needs_rules = f"/bin/sh -c 'test -f {conf}/a.yml && ! grep -q bad \"$1\"' check %s"
+    bad = File(str(conf / "b.yml"), b"bad\n", USER, GROUP, 0o640, validate=needs_rules)
+    last = File(str(conf / "c.yml"), b"last\n", USER, GROUP, 0o640, validate=REFUSE_BAD)
     directory = Directory(str(conf), USER, GROUP, 0o750)
-    paths = [directory.path, named.path, good.path, bad.path]
-    changes = plan([directory], [good, bad, named], [], observe(paths, paths[1:]), ids).changes
-    with pytest.raises(NodeFilesError, match=r"b\.yml fails its check .*\(exit 1\)\. No checked"):
+    wanted = [rules, bad, last, named]
+    paths = [directory.path, *(entry.path for entry in wanted)]
+    changes = plan([directory], wanted, [], observe(paths, paths[1:]), ids).changes
+    with pytest.raises(NodeFilesError, match=r"b\.yml fails its check .*\(exit 1\)\. It was not"):
         apply(changes, ids, None)
-    assert sorted(path.name for path in conf.iterdir()) == ["ca.crt"]
-    fixed = File(bad.path, b"fine\n", USER, GROUP, 0o640, validate=REFUSE_BAD)
-    changes = plan([directory], [good, fixed, named], [], observe(paths, paths[1:]), ids).changes
+    assert sorted(path.name for path in conf.iterdir()) == ["a.yml", "ca.crt"]
+    wanted[1] = File(bad.path, b"fine\n", USER, GROUP, 0o640, validate=needs_rules)
+    changes = plan([directory], wanted, [], observe(paths, paths[1:]), ids).changes
     apply(changes, ids, None)
     assert (conf / "b.yml").read_text() == "fine\n"
-    assert sorted(path.name for path in conf.iterdir()) == ["a.yml", "b.yml", "ca.crt"]
+    assert sorted(path.name for path in conf.iterdir()) == ["a.yml", "b.yml", "c.yml", "ca.crt"]
 
 
 def test_a_refused_secret_is_not_quoted_and_a_check_needs_its_placeholder(
@@ -283,7 +288,7 @@ def test_a_refused_secret_is_not_quoted_and_a_check_needs_its_placeholder(
     assert sorted(path.name for path in tmp_path.iterdir()) == []
 
 
-def test_the_module_reports_a_refused_check_and_changes_nothing(tmp_path: Path) -> None:
+def test_the_module_reports_a_refused_check_and_keeps_the_refused_file(tmp_path: Path) -> None:
     root = tmp_path / "node"
     root.mkdir()
     task = module_task(root, "node.id=1\n", "S=1\n")

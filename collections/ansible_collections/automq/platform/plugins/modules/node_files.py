@@ -43,9 +43,10 @@ options:
         description:
           - A command that checks new content before it replaces the file, C(%s) standing for a
             temporary file holding it (as the template module's C(validate)). Files without a
-            check are written first (a checked file may name them); then every checked content
-            is checked before any checked file is written, so a refusal writes none of them.
-            Not run in check mode.
+            check are written first (a checked file may name them); then each checked file, in
+            list order, is checked and written, so it may name the checked files before it. A
+            refused check leaves it and the checked files after it as they were. Not run in
+            check mode.
         type: str
   secret_files:
     description: Like O(files), for content that must never be shown (no diff of the content, no log).
