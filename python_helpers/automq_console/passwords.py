@@ -20,6 +20,15 @@ it shows up neither in ``ps`` nor in shell history; a terminal gets a prompt)::
 ``verify`` (either scheme, told by the hash) lets Ansible keep an existing hash
 file when the password is unchanged (a new hash has a new salt, so rehashing on
 every run would never be idempotent).
+
+``keep`` does the role's whole bookkeeping on the Ansible machine in one call
+(one task instead of seven): the password file generated once (letters and
+digits, mode 0600, its directory 0700 when it has to be made), its mode kept,
+and the hash file beside it made again only when it no longer matches. It
+prints ``{"changed": ...}`` as JSON and never the password::
+
+    python -m automq_console.passwords keep --password-file F --hash-file H \
+        --scheme scrypt|bcrypt --length 24 [--check]
 """
 
 from __future__ import annotations
@@ -30,11 +39,14 @@ import binascii
 import getpass
 import hashlib
 import hmac
+import json
+import os
 import re
 import secrets
+import string
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -204,6 +216,77 @@ def verify_any(password: str, encoded: str) -> bool:
     return verify_password(password, encoded)
 
 
+# --------------------------------------------------------------------------- keep
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What ``keep`` did (or, checking, would do)."""
+
+    created_directory: bool = False
+    created_password: bool = False
+    fixed_mode: bool = False
+    rehashed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.created_directory or self.created_password or self.fixed_mode or self.rehashed
+
+
+def new_password(length: int) -> str:
+    if length < 16:
+        raise ValueError("a generated password has at least 16 characters")
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
+def _write_private(path: Path, text: str, exclusive: bool) -> None:
+    """``text`` into ``path``, mode 0600 from its creation; replaced by a rename unless
+    ``exclusive`` (then an existing file is an error: a password is never overwritten)."""
+    if exclusive:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def _hash_matches(password: str, hash_file: Path) -> bool:
+    try:
+        return verify_any(password, _read_any_hash(hash_file))
+    except ValueError:  # missing, unreadable or damaged: made again
+        return False
+
+
+def keep(password_file: Path, hash_file: Path, scheme: str, length: int, check: bool) -> Kept:
+    """The password file (made once) and a hash file that matches it; see the module doc."""
+    hasher_of = hash_password_bcrypt if scheme == "bcrypt" else hash_password
+    directory = password_file.parent
+    created_directory = not directory.is_dir()
+    created_password = created_directory or not password_file.exists()
+    if check and created_password:
+        return Kept(created_directory, True, False, True)
+    if created_directory:
+        directory.mkdir(mode=0o700, parents=True)
+    if created_password:
+        _write_private(password_file, new_password(length), exclusive=True)
+    fixed_mode = (password_file.stat().st_mode & 0o7777) != 0o600
+    if fixed_mode and not check:
+        password_file.chmod(0o600)
+    password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    if not password or "\n" in password:
+        raise ValueError(f"{password_file} must hold one non-empty line")
+    rehashed = not _hash_matches(password, hash_file)
+    if rehashed and not check:
+        _write_private(hash_file, hasher_of(password) + "\n", exclusive=False)
+    return Kept(created_directory, created_password, fixed_mode, rehashed)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -252,7 +335,26 @@ def main(
     )
     verify = sub.add_parser("verify", help="exit 0 if the password on stdin matches the hash")
     verify.add_argument("--hash-file", type=Path, required=True)
+    keeper = sub.add_parser(
+        "keep", help="make the password file once and keep a matching hash file beside it"
+    )
+    keeper.add_argument("--password-file", type=Path, required=True)
+    keeper.add_argument("--hash-file", type=Path, required=True)
+    keeper.add_argument("--scheme", choices=("scrypt", "bcrypt"), required=True)
+    keeper.add_argument("--length", type=int, required=True)
+    keeper.add_argument(
+        "--check", action="store_true", help="say what would change, change nothing"
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "keep":
+        try:
+            kept = keep(args.password_file, args.hash_file, args.scheme, args.length, args.check)
+        except (OSError, ValueError) as exc:
+            err.write(f"error: {exc}\n")
+            return 2
+        out.write(json.dumps({"changed": kept.changed, **asdict(kept)}) + "\n")
+        return 0
 
     password = read_password(in_stream)
     if not password:

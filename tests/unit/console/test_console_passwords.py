@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from automq_console.passwords import (
     DEFAULT_N,
+    PASSWORD_ALPHABET,
     PasswordHashError,
     hash_password,
     hash_password_bcrypt,
@@ -139,3 +142,69 @@ def test_cli_bcrypt_hash_and_verify(tmp_path: Path) -> None:
     hash_file.write_text("$2b$10$broken\n")
     assert main(verify, io.StringIO("prom-pass\n"), io.StringIO(), err) == 2
     assert "expected a bcrypt hash" in err.getvalue()
+
+
+def keep_cli(password_file: Path, scheme: str, *extra: str) -> dict[str, bool]:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["keep", "--password-file", str(password_file), "--hash-file"]
+    argv += [f"{password_file}.{scheme}", "--scheme", scheme, "--length", "24", *extra]
+    assert main(argv, io.StringIO(), out, err) == 0, err.getvalue()
+    result: dict[str, bool] = json.loads(out.getvalue())
+    return result
+
+
+@pytest.mark.parametrize("scheme", ["scrypt", "bcrypt"])
+def test_keep_makes_the_password_once_and_hashes_only_when_it_changes(
+    tmp_path: Path, scheme: str
+) -> None:
+    password_file = tmp_path / "secrets" / "admin.password"
+    hash_file = Path(f"{password_file}.{scheme}")
+    # Checking first: says everything would be made, makes nothing.
+    assert keep_cli(password_file, scheme, "--check")["changed"] is True
+    assert not password_file.parent.exists()
+
+    first = keep_cli(password_file, scheme)
+    assert first == {
+        "changed": True, "created_directory": True, "created_password": True,
+        "fixed_mode": False, "rehashed": True,
+    }  # fmt: skip
+    password = password_file.read_text()
+    assert len(password) == 24
+    assert set(password) <= set(PASSWORD_ALPHABET)
+    assert stat.S_IMODE(password_file.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(hash_file.stat().st_mode) == 0o600
+    assert verify_any(password, hash_file.read_text().strip())
+    kept_hash = hash_file.read_text()
+
+    assert keep_cli(password_file, scheme)["changed"] is False
+    assert hash_file.read_text() == kept_hash  # a new salt would never be idempotent
+
+    # Loosened mode: fixed. A password the user set: hashed again, the file kept.
+    password_file.chmod(0o644)
+    password_file.write_text("my-own-password-of-24-ch\n")
+    assert keep_cli(password_file, scheme, "--check") == {
+        "changed": True, "created_directory": False, "created_password": False,
+        "fixed_mode": True, "rehashed": True,
+    }  # fmt: skip
+    assert hash_file.read_text() == kept_hash
+    assert keep_cli(password_file, scheme)["rehashed"] is True
+    assert password_file.read_text() == "my-own-password-of-24-ch\n"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert verify_any("my-own-password-of-24-ch", hash_file.read_text().strip())
+    # A damaged hash file is made again rather than trusted or fatal.
+    hash_file.write_text("scrypt$broken\n")
+    assert keep_cli(password_file, scheme)["rehashed"] is True
+    assert keep_cli(password_file, scheme)["changed"] is False
+
+
+def test_keep_never_prints_the_password_and_refuses_an_empty_file(tmp_path: Path) -> None:
+    password_file = tmp_path / "admin.password"
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["keep", "--password-file", str(password_file), "--hash-file", str(tmp_path / "h")]
+    argv += ["--scheme", "scrypt", "--length", "24"]
+    assert main(argv, io.StringIO(), out, err) == 0
+    assert password_file.read_text() not in out.getvalue() + err.getvalue()
+    password_file.write_text("")
+    assert main(argv, io.StringIO(), io.StringIO(), err) == 2
+    assert "must hold one non-empty line" in err.getvalue()
