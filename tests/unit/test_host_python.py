@@ -29,6 +29,8 @@ HOST_FILES = sorted(
         REPO / "python_helpers/automq_helpers/node_files.py",
         REPO / "python_helpers/automq_helpers/certificate_reload.py",
         REPO / "python_helpers/automq_helpers/operation_lock.py",
+        REPO / "python_helpers/automq_helpers/node_state.py",
+        REPO / "python_helpers/automq_helpers/properties.py",
         COLLECTION / "module_utils/kafka_security.py",
         COLLECTION / "modules/node_health.py",
         COLLECTION / "modules/decommission_status.py",
@@ -37,6 +39,7 @@ HOST_FILES = sorted(
         COLLECTION / "modules/node_files.py",
         COLLECTION / "modules/certificate_reload.py",
         COLLECTION / "modules/cluster_lock.py",
+        COLLECTION / "modules/node_state.py",
     ]
 )
 

@@ -90,6 +90,7 @@ def test_the_modules_are_found() -> None:
         "kafka_scram_users",
         "node_files",
         "node_health",
+        "node_state",
         "oss_readiness",
     ]
 

@@ -1,0 +1,116 @@
+#!/usr/bin/python
+"""Ansible module node_state: a node's identity, configured security and service state in one call."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: node_state
+short_description: Read an AutoMQ node's meta.properties, security mode, quorum state and service state at once
+description:
+  - One round trip instead of one per file. Read only; changes nothing.
+  - Returns the parsed C(meta.properties) (node and cluster ID), only the
+    C(listener.security.protocol.map) of C(server.properties) (the rest may hold a secret
+    in an override), whether KRaft's quorum-state file is in the metadata log (written by a
+    running controller, never by formatting), and C(systemctl is-active)'s answer.
+  - A missing file is a normal answer (a new host); a file that cannot be read is an error
+    naming it.
+version_added: 0.2.0
+author: AutoMQ Ansible maintainers
+options:
+  meta_properties:
+    description: Path of the node's C(meta.properties).
+    type: str
+    required: true
+  server_properties:
+    description: Path of the node's C(server.properties).
+    type: str
+    required: true
+  quorum_state:
+    description: Path of KRaft's C(quorum-state) file; omit on a node that is no controller.
+    type: str
+  service:
+    description: The systemd unit's name, without C(.service).
+    type: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Read the node
+  automq.platform.node_state:
+    meta_properties: /var/lib/automq/kraft-metadata/meta.properties
+    server_properties: /etc/automq/server.properties
+    quorum_state: /var/lib/automq/kraft-metadata/__cluster_metadata-0/quorum-state
+    service: automq
+  register: node
+"""
+
+RETURN = r"""
+formatted:
+  description: Whether C(meta.properties) exists.
+  type: bool
+  returned: always
+meta:
+  description: The keys of C(meta.properties), or null when the node was never formatted.
+  type: dict
+  returned: always
+listener_security_protocol_map:
+  description: The C(listener.security.protocol.map) of C(server.properties); null without the file or the key.
+  type: str
+  returned: always
+quorum_has_run:
+  description: Whether the quorum-state file exists (always false without O(quorum_state)).
+  type: bool
+  returned: always
+service_state:
+  description: What C(systemctl is-active) answered (active, inactive, activating, failed, ...).
+  type: str
+  returned: always
+running:
+  description: Whether the service counts as running (active, activating, reloading, deactivating).
+  type: bool
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_state import (
+    NodeStateError,
+    read_node_state,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "meta_properties": {"type": "str", "required": True},
+            "server_properties": {"type": "str", "required": True},
+            "quorum_state": {"type": "str"},
+            "service": {"type": "str", "required": True},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+
+    def is_active(unit: str) -> tuple[int, str]:
+        rc, out, err = module.run_command(["systemctl", "is-active", unit])
+        return rc, out or err
+
+    try:
+        state = read_node_state(
+            params["meta_properties"],
+            params["server_properties"],
+            params["quorum_state"],
+            params["service"],
+            is_active,
+        )
+    except NodeStateError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(changed=False, **state.as_result())
+
+
+if __name__ == "__main__":
+    main()

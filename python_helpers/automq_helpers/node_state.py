@@ -1,0 +1,92 @@
+"""What a node's disk and systemd say about it, read in one module call.
+
+The preflight used to read meta.properties, server.properties, the metadata log's
+quorum-state and the unit's state in up to four round trips per node; this reads them in
+one. Only what the roles need leaves the host: the parsed meta.properties (node and cluster
+ID, no secret), the ``listener.security.protocol.map`` of server.properties (never the
+rest of that file, whose overrides may hold a secret), whether KRaft's quorum-state exists,
+and ``systemctl is-active``'s answer.
+
+Runs on the hosts: standard library only, Python 3.8 grammar.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .properties import parse_properties
+
+__all__ = ["RUNNING_STATES", "NodeState", "NodeStateError", "read_node_state"]
+
+PROTOCOL_MAP_KEY = "listener.security.protocol.map"
+# systemctl is-active exits 0 (active), 3 (inactive, failed, activating...) or 4 (no
+# such unit); anything else is an error of systemctl itself.
+IS_ACTIVE_EXIT_CODES = (0, 3, 4)
+# A crash-looping unit ("activating" between automatic restarts) counts as running: a
+# change reaches it through a restart, like any running node.
+RUNNING_STATES = ("active", "activating", "reloading", "deactivating")
+
+
+class NodeStateError(Exception):
+    """A file that exists but cannot be read, or a systemctl that does not answer."""
+
+
+@dataclass(frozen=True)
+class NodeState:
+    meta: dict[str, str] | None
+    protocol_map: str | None
+    quorum_has_run: bool
+    service_state: str
+
+    @property
+    def running(self) -> bool:
+        return self.service_state in RUNNING_STATES
+
+    def as_result(self) -> dict[str, object]:
+        return {
+            "formatted": self.meta is not None,
+            "meta": self.meta,
+            "listener_security_protocol_map": self.protocol_map,
+            "quorum_has_run": self.quorum_has_run,
+            "service_state": self.service_state,
+            "running": self.running,
+        }
+
+
+def _read_text(path: str) -> str | None:
+    """The file's text, or None when there is none; any other failure names the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise NodeStateError(f"Cannot read {path}: {error}") from None
+
+
+def read_node_state(
+    meta_properties: str,
+    server_properties: str,
+    quorum_state: str | None,
+    service: str,
+    is_active: Callable[[str], tuple[int, str]],
+) -> NodeState:
+    """Read the node. ``quorum_state`` is None on a node that is no controller;
+    ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output)."""
+    meta_text = _read_text(meta_properties)
+    server_text = _read_text(server_properties)
+    rc, output = is_active(f"{service}.service")
+    if rc not in IS_ACTIVE_EXIT_CODES:
+        raise NodeStateError(
+            f"systemctl is-active {service}.service exited {rc}: {output.strip()[-500:]}"
+        )
+    return NodeState(
+        meta=None if meta_text is None else parse_properties(meta_text),
+        protocol_map=(
+            None if server_text is None else parse_properties(server_text).get(PROTOCOL_MAP_KEY)
+        ),
+        quorum_has_run=quorum_state is not None and os.path.exists(quorum_state),
+        service_state=output.strip(),
+    )

@@ -1,0 +1,129 @@
+"""automq_helpers.node_state and the module node_state: a node read in one call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from test_ansible_plugins import run_playbook_output
+
+from automq_helpers.node_state import NodeStateError, read_node_state
+
+META = "version=1\ncluster.id=AbCdEfGhIjKlMnOpQrStUv\nnode.id=2\n"
+SERVER = (
+    "node.id=2\n"
+    "listener.security.protocol.map=BROKER:SASL_SSL,CONTROLLER:SSL\n"
+    "s3.secret.override=do-not-return-this\n"
+)
+
+
+def answering(rc: int, output: str) -> tuple[Callable[[str], tuple[int, str]], list[str]]:
+    calls: list[str] = []
+
+    def is_active(unit: str) -> tuple[int, str]:
+        calls.append(unit)
+        return rc, output
+
+    return is_active, calls
+
+
+def node_paths(root: Path) -> tuple[Path, Path, Path]:
+    metadata = root / "kraft-metadata"
+    return (
+        metadata / "meta.properties",
+        root / "server.properties",
+        (metadata / "__cluster_metadata-0" / "quorum-state"),
+    )
+
+
+def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    is_active, calls = answering(4, "inactive\n")
+    state = read_node_state(str(meta), str(server), str(quorum), "automq", is_active)
+    assert state.as_result() == {
+        "formatted": False,
+        "meta": None,
+        "listener_security_protocol_map": None,
+        "quorum_has_run": False,
+        "service_state": "inactive",
+        "running": False,
+    }
+    assert calls == ["automq.service"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "running"),
+    [("active", True), ("activating", True), ("deactivating", True), ("failed", False)],
+)
+def test_a_formatted_controller_that_ran(tmp_path: Path, answer: str, running: bool) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    quorum.parent.mkdir(parents=True)
+    meta.write_text(META)
+    server.write_text(SERVER)
+    quorum.write_text("{}")
+    is_active, _ = answering(0 if answer == "active" else 3, answer + "\n")
+    state = read_node_state(str(meta), str(server), str(quorum), "automq", is_active)
+    assert state.meta == {"version": "1", "cluster.id": "AbCdEfGhIjKlMnOpQrStUv", "node.id": "2"}
+    assert state.protocol_map == "BROKER:SASL_SSL,CONTROLLER:SSL"
+    assert state.quorum_has_run is True
+    assert state.running is running
+    # Only the protocol map leaves the host, never the rest of server.properties.
+    assert "do-not-return-this" not in repr(state.as_result())
+
+
+def test_a_broker_only_node_never_reports_a_quorum_state(tmp_path: Path) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    quorum.parent.mkdir(parents=True)
+    quorum.write_text("{}")
+    is_active, _ = answering(0, "active")
+    assert not read_node_state(str(meta), str(server), None, "automq", is_active).quorum_has_run
+
+
+def test_an_unreadable_file_or_a_broken_systemctl_is_an_error(tmp_path: Path) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    meta.mkdir(parents=True)  # a directory where the file should be
+    is_active, _ = answering(3, "inactive")
+    with pytest.raises(NodeStateError, match=r"Cannot read .*meta\.properties"):
+        read_node_state(str(meta), str(server), str(quorum), "automq", is_active)
+    meta.rmdir()
+    is_active, _ = answering(1, "Failed to connect to bus")
+    with pytest.raises(NodeStateError, match="exited 1: Failed to connect to bus"):
+        read_node_state(str(meta), str(server), str(quorum), "automq", is_active)
+
+
+def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    meta.parent.mkdir(parents=True)
+    meta.write_text(META)
+    server.write_text(SERVER)
+    # A systemctl of our own on the module's PATH: this machine may have no systemd.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "systemctl").write_text('#!/bin/sh\necho "$@" > "$0.args"\necho activating\nexit 3\n')
+    (fake / "systemctl").chmod(0o755)
+    task = {
+        "name": "read",
+        "automq.platform.node_state": {
+            "meta_properties": str(meta),
+            "server_properties": str(server),
+            "quorum_state": str(quorum),
+            "service": "automq",
+        },
+        "environment": {"PATH": f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"},
+    }
+    completed, results = run_playbook_output(tmp_path, [task], "--check", "-vvv")
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    read = results["read"]
+    assert read["changed"] is False
+    assert read["formatted"] is True
+    assert read["meta"]["node.id"] == "2"
+    assert read["listener_security_protocol_map"] == "BROKER:SASL_SSL,CONTROLLER:SSL"
+    assert (read["quorum_has_run"], read["service_state"], read["running"]) == (
+        False,
+        "activating",
+        True,
+    )
+    assert (fake / "systemctl.args").read_text().split() == ["is-active", "automq.service"]
+    assert "do-not-return-this" not in completed.stdout + completed.stderr
