@@ -241,19 +241,12 @@ def new_password(length: int) -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 
 
-def _write_private(path: Path, text: str, exclusive: bool) -> None:
-    """``text`` into ``path``, mode 0600 from its creation; replaced by a rename unless
-    ``exclusive`` (then an existing file is an error: a password is never overwritten)."""
-    if exclusive:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        return
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _create_private(path: Path, text: str) -> None:
+    """A new file, mode 0600 from its creation; an existing one is an error (O_EXCL): a
+    password is never overwritten."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
-    os.replace(temporary, path)
 
 
 def _hash_matches(password: str, hash_file: Path) -> bool:
@@ -274,7 +267,7 @@ def keep(password_file: Path, hash_file: Path, scheme: str, length: int, check: 
     if created_directory:
         directory.mkdir(mode=0o700, parents=True)
     if created_password:
-        _write_private(password_file, new_password(length), exclusive=True)
+        _create_private(password_file, new_password(length))
     fixed_mode = (password_file.stat().st_mode & 0o7777) != 0o600
     if fixed_mode and not check:
         password_file.chmod(0o600)
@@ -283,7 +276,12 @@ def keep(password_file: Path, hash_file: Path, scheme: str, length: int, check: 
         raise ValueError(f"{password_file} must hold one non-empty line")
     rehashed = not _hash_matches(password, hash_file)
     if rehashed and not check:
-        _write_private(hash_file, hasher_of(password) + "\n", exclusive=False)
+        # Imported here: the console host has automq_console but not node_files, and only
+        # the Ansible machine runs keep.
+        from automq_helpers.node_files import write_atomically
+
+        content = (hasher_of(password) + "\n").encode("utf-8")
+        write_atomically(str(hash_file), content, os.getuid(), os.getgid(), 0o600)
     return Kept(created_directory, created_password, fixed_mode, rehashed)
 
 

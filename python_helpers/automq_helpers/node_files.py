@@ -307,7 +307,7 @@ def apply(
         if not (change.held or isinstance(change.entry, Directory) or change.path in checked_paths):
             _apply_entry(change, ids)
     for change, entry in checked:
-        check_content(entry, ids(entry.owner, entry.group))
+        _check_content(entry, ids(entry.owner, entry.group))
         _apply_entry(change, ids)
     return recorded
 
@@ -329,7 +329,7 @@ def _rewrites(change: Change) -> bool:
     return "create" in change.what or "content" in change.what
 
 
-def check_content(entry: File, ids: tuple[int, int]) -> None:
+def _check_content(entry: File, ids: tuple[int, int]) -> None:
     """Run ``entry.validate`` on the new content in a temporary file beside the target
     (owner, group and mode as wanted); a refusal is an error quoting the check's output
     (not for a secret file, whose checker might echo it)."""
