@@ -20,10 +20,13 @@ INSTALLER_KEYS: dict[str, str] = {
     ),
     "controller.listener.names": "automq_security",
     "listeners": (
-        "automq_listen_address, automq_broker_port, automq_internal_port and automq_controller_port"
+        "automq_listen_address, automq_broker_port, automq_internal_port, automq_external_port "
+        "and automq_controller_port"
     ),
-    "advertised.listeners": "automq_advertised_host and the port variables",
-    "listener.security.protocol.map": "automq_security",
+    "advertised.listeners": (
+        "automq_advertised_host, automq_external_advertised_host and the port variables"
+    ),
+    "listener.security.protocol.map": "automq_security and automq_external_advertised_host",
     "inter.broker.listener.name": "automq_security",
     "log.dirs": "automq_data_dir",
     "metadata.log.dir": "automq_data_dir",

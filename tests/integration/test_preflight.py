@@ -335,6 +335,20 @@ FAILING_CASES = {
         names="automq_users[0] (orders-app).password",
         phrases=["at least 12 characters", "ansible-vault"],
     ),
+    "public-listener-on-one-broker-only": Case(
+        host_vars={"automq-1": {"automq_external_advertised_host": "198.51.100.7"}},
+        names="automq_external_advertised_host",
+        phrases=["set on 1 of the 2 brokers (automq-1)", "set it on every broker or on none"],
+    ),
+    "public-listener-in-plaintext": Case(
+        vars={"automq_security": "plaintext"},
+        host_vars={
+            "automq-1": {"automq_external_advertised_host": "198.51.100.7"},
+            "automq-2": {"automq_external_advertised_host": "198.51.100.8"},
+        },
+        names="automq_external_advertised_host",
+        phrases=["only with automq_security secure", "nothing goes over the Internet in clear"],
+    ),
     "cluster-ids-differ-between-hosts": Case(
         on_hosts={0: (CLUSTER_ID_A, 0), 1: (CLUSTER_ID_B, 1000)},
         names="meta.properties",
@@ -374,6 +388,12 @@ PASSING_CASES = {
                     "operations": ["read", "write", "describe"],
                 }
             ],
+        }
+    ),
+    "public-listener-on-every-broker": Case(
+        host_vars={
+            "automq-1": {"automq_external_advertised_host": "198.51.100.7"},
+            "automq-2": {"automq_external_advertised_host": "broker-2.example.com"},
         }
     ),
     "controllers-3": Case(controllers=3),

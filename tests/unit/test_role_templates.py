@@ -206,6 +206,39 @@ def test_broker_only_and_controller_only_listeners(tmp_path: Path) -> None:
     assert broker["advertised.listeners"] == "PLAINTEXT://10.9.0.21:9092"
 
 
+def test_public_access_adds_an_external_sasl_ssl_listener(tmp_path: Path) -> None:
+    """A broker with a public address gets the EXTERNAL listener (SASL_SSL, SCRAM) on its
+    own port, advertised there; everything else stays as it was."""
+    secure = parse_properties(render(tmp_path / "s", "combined", 0)["server.properties"])
+    public = parse_properties(
+        render(tmp_path / "p", "combined", 0, automq_external_advertised_host="198.51.100.7")[
+            "server.properties"
+        ]
+    )
+    added = {key: value for key, value in public.items() if secure.get(key) != value}
+    assert added == {
+        "listener.security.protocol.map": (
+            "CONTROLLER:SSL,INTERNAL:SSL,CLIENT:SASL_SSL,EXTERNAL:SASL_SSL"
+        ),
+        "listeners": "CLIENT://:9092,INTERNAL://:9094,EXTERNAL://:9095,CONTROLLER://:9093",
+        "advertised.listeners": (
+            "CLIENT://10.9.0.11:9092,INTERNAL://10.9.0.11:9094,EXTERNAL://198.51.100.7:9095"
+        ),
+        "listener.name.external.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.external.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+    }
+    assert set(secure) <= set(public)
+    # A controller-only node has no client listener to publish.
+    controller = parse_properties(
+        render(
+            tmp_path / "c", "controller_only", 1, automq_external_advertised_host="198.51.100.9"
+        )["server.properties"]
+    )
+    assert "EXTERNAL" not in controller["listeners"]
+
+
 def test_overrides_win_and_public_endpoint(tmp_path: Path) -> None:
     files = render(
         tmp_path,

@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "CONTROLLER_PORT",
+    "EXTERNAL_PORT",
     "INTER_BROKER_PORT",
     "KAFKA_PORT",
     "MANAGED_MARKER",
@@ -42,6 +43,7 @@ POLICIES = ("accept", "drop")
 KAFKA_PORT = 9092
 CONTROLLER_PORT = 9093
 INTER_BROKER_PORT = 9094  # the brokers' TLS listener between nodes
+EXTERNAL_PORT = 9095  # the brokers' public listener (SASL_SSL), advertised on their EIPs
 METRICS_PORTS = (9464, 9404)  # AutoMQ's Prometheus exporter, the JMX exporter agent
 SSH_PORT = 22
 
@@ -299,6 +301,7 @@ def automq_ingress_rules(
     *,
     vpc_cidr: str,
     client_cidrs: Iterable[str] = (),
+    public_client_cidrs: Iterable[str] = (),
     admin_cidrs: Iterable[str] = (),
     console_port: int | None = None,
     console_group: str | None = None,
@@ -306,6 +309,7 @@ def automq_ingress_rules(
     controller_port: int = CONTROLLER_PORT,
     inter_broker_port: int = INTER_BROKER_PORT,
     metrics_ports: Iterable[int] = METRICS_PORTS,
+    external_port: int = EXTERNAL_PORT,
     target: str = "nodes",
 ) -> list[dict[str, Any]]:
     """The least-privilege ingress of an AutoMQ cluster's groups, in the ``rules`` format.
@@ -314,7 +318,9 @@ def automq_ingress_rules(
     and the inter-broker port between members of the group; from the console's group
     (``console_group``, an ID) SSH, Kafka, the controller port (the console is a Kafka
     client and shows the quorum) and the metrics ports (its Prometheus scrapes them);
-    SSH (and ``console_port``, if given) from the admin CIDRs.
+    SSH (and ``console_port``, if given) from the admin CIDRs; the public listener's
+    ``external_port`` from the ``public_client_cidrs`` only (clients on the Internet that
+    reach the brokers' EIPs), and from nowhere when there are none.
 
     ``target="console"``: SSH and ``console_port`` from the admin CIDRs, nothing else.
     """
@@ -333,6 +339,23 @@ def automq_ingress_rules(
                     "description": "Kafka clients",
                 }
             )
+        publics = list(dict.fromkeys(_cidr(c, "public client CIDR") for c in public_client_cidrs))
+        if publics:
+            (external,) = _ports([external_port], "public listener port")
+            if external in (SSH_PORT, kafka_port, controller_port, inter_broker_port):
+                raise RuleError(
+                    f"public listener port {external} is already SSH or a cluster port: "
+                    "give the public listener a port of its own"
+                )
+            for cidr in publics:
+                rules.append(
+                    {
+                        "protocol": "tcp",
+                        "ports": external,
+                        "cidr": cidr,
+                        "description": "Kafka clients on the Internet (public listener)",
+                    }
+                )
         cluster_ports = _ports([kafka_port, controller_port, inter_broker_port], "cluster port")
         for port in cluster_ports:
             rules.append(

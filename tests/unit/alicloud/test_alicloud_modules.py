@@ -1261,6 +1261,48 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
                 },
             },
             {
+                "name": "public eip of node 1",
+                "automq.alicloud.eip": {
+                    "cluster": "eta",
+                    "name": "eta-public-1",
+                    "instance_id": "{{ nodes.instance_ids[0] }}",
+                },
+            },
+            {
+                "name": "public eip unattached",
+                "automq.alicloud.eip": {"cluster": "eta", "name": "eta-public-2"},
+            },
+            {
+                "name": "prefix release checked",
+                "automq.alicloud.eip": {
+                    "cluster": "eta",
+                    "name_prefix": "eta-public-",
+                    "state": "absent",
+                },
+                "check_mode": True,
+            },
+            {
+                "name": "prefix release",
+                "automq.alicloud.eip": {
+                    "cluster": "eta",
+                    "name_prefix": "eta-public-",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "prefix release again",
+                "automq.alicloud.eip": {
+                    "cluster": "eta",
+                    "name_prefix": "eta-public-",
+                    "state": "absent",
+                },
+            },
+            {
+                "name": "prefix refused when present",
+                "automq.alicloud.eip": {"cluster": "eta", "name_prefix": "eta-public-"},
+                "ignore_errors": True,
+            },
+            {
                 "name": "record",
                 "automq.alicloud.pvtz_record": {
                     "zone_id": "{{ zone.zone_id }}",
@@ -1341,6 +1383,14 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
     ).body.to_map()["EipAddresses"]["EipAddress"]
     eta = [e for e in eips if e.get("Name") == "eta"]
     assert [e["InstanceId"] for e in eta] == [run["nodes"]["instance_ids"][1]]
+    # A prefix releases the cluster's EIPs of that name, attached or not, and no other.
+    assert run["prefix release checked"]["changed"] is True
+    assert run["prefix release checked"]["released"] == ["eta-public-1", "eta-public-2"]
+    assert run["prefix release"]["released"] == ["eta-public-1", "eta-public-2"]
+    assert run["prefix release again"]["changed"] is False
+    assert run["prefix release again"]["released"] == []
+    failed_with(run["prefix refused when present"], "missing: name")
+    assert sorted(e.get("Name") for e in eips) == ["eta"]
     assert [r["value"] for r in run["record moves"]["records"]] == ["10.4.1.11", "10.4.1.12"]
     assert all(r["ttl"] == 300 for r in run["record moves"]["records"])
     assert run["record gone"]["records"] == []

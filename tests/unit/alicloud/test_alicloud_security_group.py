@@ -211,6 +211,40 @@ def test_automq_ingress_rules_of_the_console_open_ssh_and_the_console_only():
         automq_ingress_rules(vpc_cidr="10.0.0.0/16", target="brokers")
 
 
+def test_the_public_listener_opens_to_the_public_client_cidrs_only():
+    rules = automq_ingress_rules(
+        vpc_cidr="10.0.0.0/16",
+        public_client_cidrs=["203.0.113.0/24", "198.51.100.7/32", "203.0.113.0/24"],
+    )
+    assert summary(rules) == [
+        ("9092/9092", "10.0.0.0/16"),
+        ("9095/9095", "203.0.113.0/24"),
+        ("9095/9095", "198.51.100.7/32"),
+        ("9092/9092", "self"),
+        ("9093/9093", "self"),
+        ("9094/9094", "self"),
+    ]
+    # Without public clients the port is closed to everyone, whatever its number.
+    assert "9095/9095" not in [
+        port
+        for port, _ in summary(
+            automq_ingress_rules(vpc_cidr="10.0.0.0/16", client_cidrs=["10.1.0.0/16"])
+        )
+    ]
+    assert summary(
+        automq_ingress_rules(
+            vpc_cidr="10.0.0.0/16", public_client_cidrs=["203.0.113.0/24"], external_port=19095
+        )
+    )[1] == ("19095/19095", "203.0.113.0/24")
+    for taken in (22, 9092, 9093, 9094):
+        with pytest.raises(RuleError, match="a port of its own"):
+            automq_ingress_rules(
+                vpc_cidr="10.0.0.0/16", public_client_cidrs=["203.0.113.0/24"], external_port=taken
+            )
+    with pytest.raises(RuleError, match="public client CIDR"):
+        automq_ingress_rules(vpc_cidr="10.0.0.0/16", public_client_cidrs=["203.0.113.0/33"])
+
+
 def test_automq_ingress_rules_without_admin_or_console_have_no_ssh():
     rules = automq_ingress_rules(vpc_cidr="10.0.0.0/16")
     assert [r["ports"] for r in rules] == [9092, 9092, 9093, 9094]
@@ -220,20 +254,23 @@ def test_automq_ingress_rules_without_admin_or_console_have_no_ssh():
 @given(
     admins=st.lists(st.sampled_from(["203.0.113.7/32", "198.51.100.0/24", "10.9.0.0/16"])),
     clients=st.lists(st.sampled_from(["10.1.0.0/16", "10.2.0.0/16"])),
+    publics=st.lists(st.sampled_from(["203.0.113.0/24", "192.0.2.8/32"])),
     console=st.sampled_from([None, "sg-console"]),
     target=st.sampled_from(["nodes", "console"]),
 )
 def test_automq_ingress_rules_never_open_ssh_or_the_controller_to_a_client(
-    admins, clients, console, target
+    admins, clients, publics, console, target
 ):
     """Whatever the inputs: SSH only from admins and the console's group, the controller
-    and inter-broker ports only from the group itself and the console, nothing from
+    and inter-broker ports only from the group itself and the console, the public
+    listener only from the public clients (and they reach nothing else), nothing from
     0.0.0.0/0, no duplicate rule."""
     rules = [
         parse_rule(r)
         for r in automq_ingress_rules(
             vpc_cidr="10.0.0.0/16",
             client_cidrs=clients,
+            public_client_cidrs=publics,
             admin_cidrs=admins,
             console_port=8080,
             console_group=console,
@@ -248,6 +285,7 @@ def test_automq_ingress_rules_never_open_ssh_or_the_controller_to_a_client(
             assert rule.port_range == "22/22" or source in admins
         if rule.port_range in ("9093/9093", "9094/9094", "9464/9464", "9404/9404"):
             assert source in ("self", "sg-console")
+        assert (rule.port_range == "9095/9095") == (source in publics)
         assert target == "nodes" or source in admins
 
 

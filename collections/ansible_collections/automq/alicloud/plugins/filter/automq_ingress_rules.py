@@ -7,6 +7,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ..module_utils.automq_helpers.alicloud.security_group import (
+    EXTERNAL_PORT,
     INTER_BROKER_PORT,
     METRICS_PORTS,
     RuleError,
@@ -20,7 +21,8 @@ description:
   - For the nodes' group (O(target=nodes)), Kafka (9092) from the VPC CIDR and the client CIDRs;
     Kafka, the controller port (9093) and the inter-broker port (9094) between members of the
     group (C(source_group=self)); from the console's group (O(console_group)) SSH, Kafka, the
-    controller port and the metrics ports (9464, 9404); SSH from the admin CIDRs.
+    controller port and the metrics ports (9464, 9404); SSH from the admin CIDRs; the brokers'
+    public listener (O(external_port)) from O(public_client_cidrs) only.
   - For the console's group (O(target=console)), SSH and the console port from the admin CIDRs.
   - Nothing from C(0.0.0.0/0).
 options:
@@ -30,6 +32,13 @@ options:
     required: true
   client_cidrs:
     description: Further CIDR blocks of Kafka clients.
+    type: list
+    elements: str
+    default: []
+  public_client_cidrs:
+    description:
+      - CIDR blocks of Kafka clients on the Internet, allowed to the brokers' public listener
+        (O(external_port), on the brokers' EIPs) and nothing else. None: the port stays closed.
     type: list
     elements: str
     default: []
@@ -53,6 +62,10 @@ options:
     type: list
     elements: int
     default: [9464, 9404]
+  external_port:
+    description: Port of the brokers' public listener (SASL_SSL), opened to O(public_client_cidrs).
+    type: int
+    default: 9095
   target:
     description: The group the rules are for.
     type: str
@@ -86,22 +99,26 @@ _value:
 def _automq_ingress_rules(
     vpc_cidr: Any,
     client_cidrs: Any = (),
+    public_client_cidrs: Any = (),
     admin_cidrs: Any = (),
     console_port: Any = None,
     console_group: Any = None,
     inter_broker_port: Any = INTER_BROKER_PORT,
     metrics_ports: Any = METRICS_PORTS,
+    external_port: Any = EXTERNAL_PORT,
     target: Any = "nodes",
 ) -> list[dict[str, Any]]:
     try:
         return automq_ingress_rules(
             vpc_cidr=str(vpc_cidr),
             client_cidrs=[str(c) for c in client_cidrs or []],
+            public_client_cidrs=[str(c) for c in public_client_cidrs or []],
             admin_cidrs=[str(c) for c in admin_cidrs or []],
             console_port=int(console_port) if console_port not in (None, "") else None,
             console_group=str(console_group) if console_group else None,
             inter_broker_port=int(inter_broker_port),
             metrics_ports=[int(p) for p in metrics_ports or []],
+            external_port=int(external_port),
             target=str(target),
         )
     except (RuleError, ValueError) as error:

@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Ansible module eip: an elastic IP for one instance (the console), or none."""
+"""Ansible module eip: an elastic IP for one instance (the console, a broker), or none."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ description:
   - Finds the EIP by O(name) and the cluster tag; allocates it when missing and associates it
     with O(instance_id) (moving it from another instance if needed), or releases it with
     O(state=absent) after disassociating it.
-  - AutoMQ nodes get no public IP; an EIP is only meant for the console host, reachable from
-    the admin CIDR the security group allows.
+  - With O(name_prefix) and O(state=absent), releases every EIP of the cluster whose name
+    starts with the prefix (the brokers' EIPs when public access is turned off or the
+    cluster is destroyed).
+  - Only the console host and, with public access, the brokers get an EIP; the security
+    groups decide who reaches what on it.
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 extends_documentation_fragment:
@@ -19,9 +22,12 @@ extends_documentation_fragment:
   - automq.alicloud.common.cluster
 options:
   name:
-    description: Name of the EIP.
+    description: Name of the EIP. One of O(name) and O(name_prefix) is required.
     type: str
-    required: true
+  name_prefix:
+    description:
+      - Release every EIP of the cluster whose name starts with this (only with O(state=absent)).
+    type: str
   instance_id:
     description: ECS instance to associate the EIP with; omit to leave the association as it is.
     type: str
@@ -60,6 +66,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+released:
+  description: With O(name_prefix), the names of the EIPs released (or to release, in check mode).
+  type: list
+  elements: str
+  returned: with name_prefix
 allocation_id:
   description: ID of the EIP; null when absent or not yet allocated (check mode).
   type: str
@@ -106,10 +117,104 @@ def view(eip: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def describe_eips(
+    cloud: AlicloudModule, models: Any, what: str, **filters: Any
+) -> list[dict[str, Any]]:
+    """The EIPs that match ``filters`` (one listing, every page)."""
+    return cloud.paged(
+        "vpc",
+        "DescribeEipAddresses",
+        f"look up {what}",
+        lambda page, size: models.DescribeEipAddressesRequest(
+            region_id=cloud.region, page_number=page, page_size=size, **filters
+        ),
+        ("EipAddresses", "EipAddress"),
+    )
+
+
+def cluster_eips(
+    cloud: AlicloudModule, models: Any, what: str, **filters: Any
+) -> list[dict[str, Any]]:
+    """The EIPs of the cluster (its tag) that match ``filters``."""
+    tag = cloud.cluster_tag_filter(models.DescribeEipAddressesRequestTag)
+    return [
+        e
+        for e in describe_eips(cloud, models, what, tag=tag, **filters)
+        if parse_tags(e.get("Tags")).get(CLUSTER_TAG) == cloud.cluster
+    ]
+
+
+def wait_status(
+    cloud: AlicloudModule, models: Any, what: str, allocation_id: str, status: str
+) -> dict[str, Any]:
+    return cloud.wait_for(
+        f"{what} ({allocation_id}) to become {status}",
+        lambda: next(iter(describe_eips(cloud, models, what, allocation_id=allocation_id)), {}),
+        lambda e: e.get("Status") in (status, None),
+        cloud.params["wait_timeout"],
+    )
+
+
+def detach(
+    cloud: AlicloudModule, models: Any, what: str, allocation_id: str, instance_id: str
+) -> None:
+    """Disassociate the EIP from ``instance_id`` and wait until it is free."""
+    cloud.rpc(
+        "vpc",
+        "UnassociateEipAddress",
+        f"detach {what} from {instance_id}",
+        models.UnassociateEipAddressRequest(
+            region_id=cloud.region,
+            allocation_id=allocation_id,
+            instance_id=instance_id,
+            instance_type="EcsInstance",
+        ),
+        extra_codes=EIP_BUSY,
+    )
+    wait_status(cloud, models, what, allocation_id, "Available")
+
+
+def detach_and_release(cloud: AlicloudModule, models: Any, eip: dict[str, Any]) -> None:
+    """Disassociate ``eip`` from its instance, if any, then release it."""
+    allocation_id, what = eip["AllocationId"], f"EIP {eip.get('Name') or ''!r}"
+    if eip.get("InstanceId"):
+        detach(cloud, models, what, allocation_id, eip["InstanceId"])
+    cloud.rpc(
+        "vpc",
+        "ReleaseEipAddress",
+        f"release {what} ({allocation_id})",
+        models.ReleaseEipAddressRequest(region_id=cloud.region, allocation_id=allocation_id),
+        extra_codes=EIP_BUSY,
+    )
+
+
+def release_by_prefix(cloud: AlicloudModule, models: Any, prefix: str) -> None:
+    """Release every EIP of the cluster whose name starts with ``prefix``; exits."""
+    if not prefix:
+        cloud.fail("name_prefix is empty: it would name every EIP of the cluster")
+    if cloud.params["state"] != "absent":
+        cloud.fail("name_prefix releases EIPs: use it with state=absent")
+    doomed = sorted(
+        (
+            e
+            for e in cluster_eips(cloud, models, f"the EIPs named {prefix}*")
+            if (e.get("Name") or "").startswith(prefix)
+        ),
+        key=lambda e: e.get("Name") or "",
+    )
+    if not cloud.check_mode:
+        for eip in doomed:
+            detach_and_release(cloud, models, eip)
+    names = [e.get("Name") or e["AllocationId"] for e in doomed]
+    before = {"eips": [view(e) for e in doomed]}
+    cloud.exit(bool(doomed), before, {"eips": []}, released=names, allocation_id=None)
+
+
 def main() -> None:
     cloud = AlicloudModule(
         {
-            "name": {"type": "str", "required": True},
+            "name": {"type": "str"},
+            "name_prefix": {"type": "str"},
             "instance_id": {"type": "str"},
             "bandwidth": {"type": "int", "default": 5},
             "internet_charge_type": {
@@ -122,30 +227,18 @@ def main() -> None:
         },
         "vpc",
         cluster_tags=True,
+        required_one_of=[("name", "name_prefix")],
+        mutually_exclusive=[("name", "name_prefix")],
+        required_if=[("state", "present", ("name",))],
     )
     params = cloud.params
+    models = cloud.models("vpc")
+    if params["name_prefix"] is not None:
+        release_by_prefix(cloud, models, params["name_prefix"])
     name = params["name"]
     what = f"EIP {name!r}"
-    models = cloud.models("vpc")
 
-    def lookup(**filters: Any) -> list[dict[str, Any]]:
-        return cloud.paged(
-            "vpc",
-            "DescribeEipAddresses",
-            f"look up {what}",
-            lambda page, size: models.DescribeEipAddressesRequest(
-                region_id=cloud.region, page_number=page, page_size=size, **filters
-            ),
-            ("EipAddresses", "EipAddress"),
-        )
-
-    found = [
-        e
-        for e in lookup(
-            eip_name=name, tag=cloud.cluster_tag_filter(models.DescribeEipAddressesRequestTag)
-        )
-        if e.get("Name") == name and parse_tags(e.get("Tags")).get(CLUSTER_TAG) == cloud.cluster
-    ]
+    found = [e for e in cluster_eips(cloud, models, what, eip_name=name) if e.get("Name") == name]
     if len(found) > 1:
         ids = ", ".join(sorted(e["AllocationId"] for e in found))
         cloud.fail(
@@ -154,45 +247,11 @@ def main() -> None:
     current = found[0] if found else None
     before = view(current) if current else {}
 
-    def wait_status(allocation_id: str, status: str) -> dict[str, Any]:
-        return cloud.wait_for(
-            f"{what} ({allocation_id}) to become {status}",
-            lambda: next(iter(lookup(allocation_id=allocation_id)), {}),
-            lambda e: e.get("Status") in (status, None),
-            params["wait_timeout"],
-        )
-
-    def unassociate(allocation_id: str, instance_id: str) -> None:
-        cloud.rpc(
-            "vpc",
-            "UnassociateEipAddress",
-            f"detach {what} from {instance_id}",
-            models.UnassociateEipAddressRequest(
-                region_id=cloud.region,
-                allocation_id=allocation_id,
-                instance_id=instance_id,
-                instance_type="EcsInstance",
-            ),
-            extra_codes=EIP_BUSY,
-        )
-        wait_status(allocation_id, "Available")
-
     if params["state"] == "absent":
         if current is None:
             cloud.exit(False, before, {}, allocation_id=None)
         if not cloud.check_mode:
-            allocation_id = current["AllocationId"]
-            if current.get("InstanceId"):
-                unassociate(allocation_id, current["InstanceId"])
-            cloud.rpc(
-                "vpc",
-                "ReleaseEipAddress",
-                f"release {what} ({allocation_id})",
-                models.ReleaseEipAddressRequest(
-                    region_id=cloud.region, allocation_id=allocation_id
-                ),
-                extra_codes=EIP_BUSY,
-            )
+            detach_and_release(cloud, models, current)
         cloud.exit(True, before, {}, allocation_id=None)
 
     changed = False
@@ -226,7 +285,9 @@ def main() -> None:
             or {}
         )
         allocation_id = str(body.get("AllocationId") or "")
-        current = next(iter(lookup(allocation_id=allocation_id)), None) or {
+        current = next(
+            iter(describe_eips(cloud, models, what, allocation_id=allocation_id)), None
+        ) or {
             "AllocationId": allocation_id,
             "IpAddress": body.get("EipAddress"),
             "Name": name,
@@ -265,7 +326,7 @@ def main() -> None:
         after["instance_id"] = target
         if not cloud.check_mode:
             if attached:
-                unassociate(allocation_id, attached)
+                detach(cloud, models, what, allocation_id, attached)
             cloud.rpc(
                 "vpc",
                 "AssociateEipAddress",
@@ -278,7 +339,7 @@ def main() -> None:
                 ),
                 extra_codes=EIP_BUSY,
             )
-            wait_status(allocation_id, "InUse")
+            wait_status(cloud, models, what, allocation_id, "InUse")
     cloud.exit(
         changed,
         before,
