@@ -145,7 +145,7 @@ def tree_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-# Runs on the console host with its virtualenv's confluent-kafka: produce 1000 records
+# Runs with confluent-kafka (the console host's virtualenv, or this machine's): produce 1000 records
 # through one broker, consume them through another, print a JSON summary.
 _PRODUCE_AND_CONSUME = """
 import json, sys, time, uuid
@@ -194,11 +194,28 @@ def produce_and_consume_inside(
 
     It uses the admin's client configuration as the deploy wrote it on this machine, with
     the CA inline; the settings travel in the script on stdin, never on a command line."""
+    return _produce_and_consume(
+        ["docker", "exec", "-i", container, CONSOLE_VENV_PYTHON], client_config, produce_via,
+        consume_via,
+    )  # fmt: skip
+
+
+def produce_and_consume_here(
+    client_config: Path, produce_via: str, consume_via: str
+) -> dict[str, Any]:
+    """The same client on this machine (the test's confluent-kafka): from outside the
+    cloud, e.g. through the brokers' EIPs."""
+    return _produce_and_consume([sys.executable], client_config, produce_via, consume_via)
+
+
+def _produce_and_consume(
+    python: list[str], client_config: Path, produce_via: str, consume_via: str
+) -> dict[str, Any]:
     settings = parse_properties(client_config.read_text())
     settings["ssl.ca.pem"] = Path(settings.pop("ssl.ca.location")).read_text()
     settings.pop("bootstrap.servers", None)
     done = subprocess.run(
-        ["docker", "exec", "-i", container, CONSOLE_VENV_PYTHON, "-", produce_via, consume_via],
+        [*python, "-", produce_via, consume_via],
         input=f"SETTINGS = {json.dumps(settings)}\n" + _PRODUCE_AND_CONSUME,
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

@@ -59,6 +59,7 @@ from automq_helpers.bucket_identity import IDENTITY_KEY
 from .alicloud_fixtures import (  # noqa: F401
     CloudEnv,
     alicloud_emulator,
+    produce_and_consume_here,
     produce_and_consume_inside,
     tree_files,
 )
@@ -83,6 +84,7 @@ VPC_GATEWAY = "10.213.16.1"  # this machine, as the instances see it from the VP
 INTERNET_CIDR = "10.213.241.0/24"
 ADMIN_CIDR = "10.213.241.1/32"
 CLIENT_CIDR = "192.0.2.0/24"
+PUBLIC_PORT = 9095  # the brokers' public listener, on their EIPs
 CONSOLE_PORT = 8080
 DATA_BUCKET, OPS_BUCKET = f"{CLUSTER}-data", f"{CLUSTER}-ops"
 RAM_USER = f"{CLUSTER}-oss"
@@ -194,6 +196,8 @@ def group_vars(root: Path) -> dict[str, Any]:
         "alicloud_network_zones": [{"zone_id": z, "cidr_block": c} for z, c in ZONES],
         "alicloud_network_admin_cidrs": [ADMIN_CIDR],
         "alicloud_network_client_cidrs": [CLIENT_CIDR],
+        # Public access: the brokers' EIPs and their public listener, for this machine.
+        "alicloud_network_public_client_cidrs": [ADMIN_CIDR],
         "alicloud_network_console_port": CONSOLE_PORT,
         "alicloud_compute_image_id": "debian_12_x64_20G_alibase_20260101.vhd",
         # Production's layout: Ansible reaches the private nodes through the console's EIP.
@@ -587,14 +591,17 @@ def group_ids(scenario: Scenario) -> tuple[str, str]:
     return groups[f"{CLUSTER}-nodes"], groups[f"{CLUSTER}-console"]
 
 
-def set_rule(scenario: Scenario, group_id: str, present: bool, ports: str, **source: str):
-    """Authorize (``present``) or revoke one TCP rule as the modules wrote it."""
+def set_rule(
+    scenario: Scenario, group_id: str, present: bool, ports: str, what: str = "", **source: str
+):
+    """Authorize (``present``) or revoke one TCP rule as the modules wrote it (``what``: its
+    description after the marker)."""
     ecs = scenario.cloud.clients().ecs
     fields = {"ip_protocol": "TCP", "port_range": ports, "policy": "accept", "priority": "1",
               **source}  # fmt: skip
     if present:
         description = "automq-ansible: " + (
-            "SSH" if "source_cidr_ip" in source else "from the console"
+            what or ("SSH" if "source_cidr_ip" in source else "from the console")
         )
         ecs.authorize_security_group(
             ecs_models.AuthorizeSecurityGroupRequest(
@@ -735,6 +742,59 @@ def test_the_console_eip_answers_ssh_only_from_the_admin_cidr(deployed: Scenario
     assert answers_here(eip, 22)
 
 
+def broker_eips(scenario: Scenario) -> dict[str, str]:
+    """Instance name -> address of the brokers' EIPs (<cluster>-public-<instance>)."""
+    snapshot = scenario.cloud.snapshot()
+    names = {i["id"]: i["name"] for i in snapshot["instances"].values()}
+    return {
+        names[e["instance_id"]]: e["ip"]
+        for e in snapshot["eips"].values()
+        if e["name"] == f"{CLUSTER}-public-{names.get(e['instance_id'])}"
+    }
+
+
+def test_brokers_serve_the_public_listener_on_their_eips(deployed: Scenario):
+    """Public access (alicloud_network_public_client_cidrs: this machine's public address):
+    each broker has an EIP of its own, advertised by the EXTERNAL listener and named by its
+    certificate; from this machine a SASL_SSL SCRAM client produces and consumes through
+    the EIPs, which answer nothing else here but the admins' SSH; the group's rule revoked,
+    the port shuts, and restored, it opens again."""
+    eips = broker_eips(deployed)
+    assert sorted(eips) == NODES
+    hosts = deployed.written_inventory()["all"]["hosts"]
+    tls = ssl.create_default_context(cafile=str(deployed.root / "ca" / "ca.crt"))
+    for name, address in eips.items():
+        assert hosts[name]["alicloud_public_ip"] == address
+        assert hosts[name]["automq_external_advertised_host"] == address
+        # The CA's certificate, valid for the EIP (Python checks the IP address SAN).
+        with (
+            socket.create_connection((address, PUBLIC_PORT), timeout=5) as raw,
+            tls.wrap_socket(raw, server_hostname=address) as served,
+        ):
+            assert served.version() in ("TLSv1.2", "TLSv1.3")
+        for port in (9092, 9093, 9094, 9404):  # the private listeners and exporters
+            assert not answers_here(address, port), (name, port)
+    assert "public-" not in json.dumps(hosts[CONSOLE])
+    result = produce_and_consume_here(
+        deployed.root / "client.properties",
+        f"{eips[NODES[0]]}:{PUBLIC_PORT}",
+        f"{eips[NODES[-1]]}:{PUBLIC_PORT}",
+    )
+    assert result["brokers"] == sorted(eips.values()), "bootstrapped through the EIPs"
+    assert (result["unflushed"], result["errors"]) == (0, [])
+    assert result["complete"], result
+    nodes_group, _ = group_ids(deployed)
+    rule = {"source_cidr_ip": ADMIN_CIDR, "what": "Kafka clients on the Internet (public listener)"}
+    set_rule(
+        deployed, nodes_group, False, f"{PUBLIC_PORT}/{PUBLIC_PORT}", source_cidr_ip=ADMIN_CIDR
+    )
+    try:
+        assert not answers_here(eips[NODES[0]], PUBLIC_PORT)
+    finally:
+        set_rule(deployed, nodes_group, True, f"{PUBLIC_PORT}/{PUBLIC_PORT}", **rule)
+    assert answers_here(eips[NODES[0]], PUBLIC_PORT)
+
+
 def test_nodes_resolve_privatezone_and_oss_names(deployed: Scenario):
     def resolve(on: str, name: str) -> str:
         done = deployed.exec(on, "getent", "ahostsv4", name)
@@ -777,6 +837,8 @@ def test_security_groups_are_least_privilege(deployed: Scenario):
     assert ingress(nodes) == {
         ("TCP", "9092/9092", VPC_BLOCK),
         ("TCP", "9092/9092", CLIENT_CIDR),
+        # The public listener, from the public clients only.
+        ("TCP", f"{PUBLIC_PORT}/{PUBLIC_PORT}", ADMIN_CIDR),
         # Only between the cluster nodes: Kafka, the controllers, the inter-broker port.
         ("TCP", "9092/9092", f"group {nodes}"),
         ("TCP", "9093/9093", f"group {nodes}"),
@@ -895,9 +957,16 @@ def test_instances_zone_and_inventory(deployed: Scenario):
         assert instance["key_pair_name"] == CLUSTER
         assert instance["tags"] == {"automq:cluster": CLUSTER, "managed-by": "automq-ansible"}
     assert {instances[n]["zone_id"] for n in NODES} == {z for z, _ in ZONES}, "spread"
-    (eip,) = snapshot["eips"].values()
-    assert eip["instance_id"] == instances[CONSOLE]["id"], "only the console has a public IP"
-    assert ipaddress.IPv4Address(eip["ip"]) in ipaddress.IPv4Network(INTERNET_CIDR)
+    by_name = {e["name"]: e for e in snapshot["eips"].values()}
+    assert sorted(by_name) == sorted(
+        [f"{CLUSTER}-console", *(f"{CLUSTER}-public-{n}" for n in NODES)]
+    )
+    eip = by_name[f"{CLUSTER}-console"]
+    assert eip["instance_id"] == instances[CONSOLE]["id"]
+    for name in NODES:  # public access: one EIP per broker
+        assert by_name[f"{CLUSTER}-public-{name}"]["instance_id"] == instances[name]["id"]
+    for each in by_name.values():
+        assert ipaddress.IPv4Address(each["ip"]) in ipaddress.IPv4Network(INTERNET_CIDR)
 
     (zone,) = snapshot["zones"].values()
     (vpc_id,) = snapshot["vpcs"]
