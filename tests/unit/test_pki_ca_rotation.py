@@ -1,0 +1,163 @@
+"""The cluster CA's rotation on the Ansible machine (role automq_pki, entry points ``ca``
+and ``ca_rotation_done``), run by real Ansible on localhost against a temporary CA
+directory: the phases in order, each refused out of order, the bundle of trusted CAs
+(the same bytes before and after the switch), and every step safe to run again.
+
+What the hosts do with each phase (trust, re-issued leaves, rolling restarts, the old
+CA trusted nowhere) is shown by the Molecule upgrade scenario under traffic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: automq_pki
+        tasks_from: ca
+    - ansible.builtin.copy:
+        content: "{{ automq_pki_ca | to_json }}"
+        dest: "{{ published }}"
+        mode: "0600"
+      changed_when: false  # the test's own record
+    - ansible.builtin.include_role:
+        name: automq_pki
+        tasks_from: ca_rotation_done
+      when: done | default(false) | bool
+"""
+
+
+def run(tmp_path: Path, rotation: str = "", done: bool = False) -> tuple[int, str, dict]:
+    """One run; rc, output and the published automq_pki_ca (empty when it failed)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK)
+    published = tmp_path / "published.json"
+    published.unlink(missing_ok=True)
+    extra = {
+        "automq_pki_cluster_name": "rot",
+        "automq_pki_ca_dir": str(tmp_path / "ca"),
+        "automq_pki_ca_rotation": rotation,
+        "published": str(published),
+        "done": done,
+        "ansible_python_interpreter": sys.executable,
+    }
+    done_run = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)],
+        cwd=REPO, env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = done_run.stdout + done_run.stderr
+    facts = json.loads(published.read_text()) if published.exists() else {}
+    return done_run.returncode, output, facts
+
+
+def subjects(pem: str) -> list[str]:
+    return [c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(pem.encode())]
+
+
+def files(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "ca").iterdir())
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> Path:
+    rc, output, facts = run(tmp_path)
+    assert rc == 0, output
+    assert files(tmp_path) == ["ca.crt", "ca.key", "trust.crt"]
+    assert facts["trust"] == str(tmp_path / "ca" / "trust.crt")
+    assert facts["trust_pem"] == (tmp_path / "ca" / "ca.crt").read_text()
+    return tmp_path
+
+
+def test_the_three_phases_in_order(ca: Path) -> None:
+    old = (ca / "ca" / "ca.crt").read_text()
+    old_key = (ca / "ca" / "ca.key").read_bytes()
+
+    rc, output, facts = run(ca, "start")
+    assert rc == 0, output
+    new = (ca / "ca" / "ca-next.crt").read_text()
+    assert subjects(new) != subjects(old), "the next CA has a name of its own"
+    assert facts["trust_pem"] == old + new == (ca / "ca" / "trust.crt").read_text()
+    assert (ca / "ca" / "ca.crt").read_text() == old, "the old CA still signs"
+    # Again: the next CA is kept, nothing else changes.
+    rc, output, again = run(ca, "start")
+    assert (rc, again["trust_pem"]) == (0, old + new), output
+    assert "changed=0" in output
+    # Not yet: start has not been completed on every host.
+    rc, output, _ = run(ca, "switch")
+    assert rc != 0
+    assert "run start first, or run it again until it completes on every host" in output
+    rc, output, _ = run(ca, "start", done=True)
+    assert rc == 0, output
+    assert (ca / "ca" / "ca-rotation.state").read_text() == "start\n"
+
+    rc, output, facts = run(ca, "switch")
+    assert rc == 0, output
+    assert (ca / "ca" / "ca.crt").read_text() == new, "the new CA signs"
+    assert (ca / "ca" / "ca-previous.crt").read_text() == old
+    assert (ca / "ca" / "ca-previous.key").read_bytes() == old_key
+    assert facts["trust_pem"] == old + new, "the bundle keeps its bytes: no change on the hosts"
+    assert files(ca) == ["ca-previous.crt", "ca-previous.key", "ca.crt", "ca.key", "trust.crt"]
+    rc, output, _ = run(ca, "switch")  # an interrupted run resumes: nothing left to move
+    assert rc == 0, output
+    assert "changed=0" in output
+    rc, output, _ = run(ca, "finish")
+    assert rc != 0
+    assert "run switch first, or run it again until it completes on every host" in output
+    rc, output, _ = run(ca, "start")
+    assert rc != 0
+    assert "run switch, then finish, first" in output
+    assert run(ca, "switch", done=True)[0] == 0
+
+    rc, output, facts = run(ca, "finish")
+    assert rc == 0, output
+    assert facts["trust_pem"] == new == (ca / "ca" / "trust.crt").read_text()
+    assert files(ca) == ["ca.crt", "ca.key", "trust.crt"], "the old CA's files are gone"
+    rc, output, _ = run(ca, "finish")
+    assert rc == 0, output
+    assert "changed=0" in output
+    # A later rotation starts from here.
+    rc, output, facts = run(ca, "start")
+    assert rc == 0, output
+    assert subjects(facts["trust_pem"])[0] == subjects(new)[0]
+
+
+def test_a_switch_interrupted_between_its_moves_resumes(ca: Path) -> None:
+    old = (ca / "ca" / "ca.crt").read_text()
+    assert run(ca, "start", done=True)[0] == 0
+    new = (ca / "ca" / "ca-next.crt").read_text()
+    # The run died after moving the current pair away and the next key into place.
+    (ca / "ca" / "ca.key").rename(ca / "ca" / "ca-previous.key")
+    (ca / "ca" / "ca.crt").rename(ca / "ca" / "ca-previous.crt")
+    (ca / "ca" / "ca-next.key").rename(ca / "ca" / "ca.key")
+    rc, output, facts = run(ca, "switch")
+    assert rc == 0, output
+    assert (ca / "ca" / "ca.crt").read_text() == new
+    assert (ca / "ca" / "ca-previous.crt").read_text() == old
+    assert facts["trust_pem"] == old + new
+
+
+def test_bad_phases_are_refused_before_anything_changes(ca: Path) -> None:
+    before = {p.name: p.read_bytes() for p in (ca / "ca").iterdir()}
+    rc, output, _ = run(ca, "rotate")
+    assert rc != 0
+    # The role's argument spec refuses it, naming the variable and the choices.
+    assert "automq_pki_ca_rotation must be one of: , start, switch, finish, got: rotate" in output
+    rc, output, _ = run(ca, "switch")
+    assert rc != 0
+    assert "run start first" in output
+    assert {p.name: p.read_bytes() for p in (ca / "ca").iterdir()} == before
