@@ -47,6 +47,9 @@ import testinfra
 import yaml
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 from kafka_clients import client_settings, probe_security
 from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
 from upgrade_traffic import (
@@ -247,6 +250,22 @@ class Traffic:
     monitor: ServiceMonitor
 
 
+TRAFFIC_CA_DIR = EPHEMERAL / "traffic-ca"
+
+
+def trust_in_traffic_ca_dir(ca_file: str | Path) -> None:
+    """Put each CA certificate of ``ca_file`` into TRAFFIC_CA_DIR under OpenSSL's name for
+    it (<subject hash>.0)."""
+    TRAFFIC_CA_DIR.mkdir(mode=0o700, exist_ok=True)
+    for certificate in x509.load_pem_x509_certificates(Path(ca_file).read_bytes()):
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+        subject_hash = subprocess.run(
+            ["openssl", "x509", "-noout", "-subject_hash"],
+            input=pem, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        (TRAFFIC_CA_DIR / f"{subject_hash}.0").write_text(pem)
+
+
 @pytest.fixture(scope="module")
 def traffic():
     admin = AdminClient(client_settings(BOOTSTRAP))
@@ -257,8 +276,15 @@ def traffic():
     for future in admin.create_topics(topics).values():
         future.result(timeout=60)
     monitor = ServiceMonitor(ADDRESSES).start()
-    consumer = CheckingConsumer(BOOTSTRAP, TOPIC, group=f"{TOPIC}-reader").start()
-    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE).start()
+    # The long-running clients verify the brokers against a CA directory, as a client
+    # whose trust store its operator updates: the CA rotation adds its new CA there
+    # between start and switch, and OpenSSL looks CAs up in it at verification time.
+    trust_in_traffic_ca_dir(client_settings()["ssl.ca.location"])
+    consumer = CheckingConsumer(BOOTSTRAP, TOPIC, group=f"{TOPIC}-reader")
+    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE)
+    for client in (consumer, producer):
+        client.config["ssl.ca.location"] = str(TRAFFIC_CA_DIR)
+        client.start()
     # Traffic flows end to end before anything is touched.
     deadline = time.monotonic() + 60
     while len(producer.acked) < RATE or len(consumer.log.found) < RATE:
@@ -580,6 +606,98 @@ def test_a_restart_due_for_the_previous_certificate_happens_one_node_at_a_time(t
         assert restart_due(name) is None, f"{name} kept its restart-due record"
         assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
     produce_and_consume_through(NODES[2])
+
+    again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
+    assert again.returncode == 0, _tail(again, 80)
+    assert all(count == 0 for count in again.changed().values()), again.changed()
+
+
+def certificate_names(pem: str) -> list[str]:
+    """The common name of each certificate in a PEM file, in order."""
+    return [
+        c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        for c in x509.load_pem_x509_certificates(pem.encode())
+    ]
+
+
+def node_file(name: str, path: str) -> str:
+    with _host(name).sudo():
+        return _host(name).check_output(f"cat {path}") + "\n"
+
+
+def handshake(name: str, port: int, ca_pem: str, identity: Path | None = None) -> str | None:
+    """A TLS 1.2 handshake with the node's listener, trusting ``ca_pem`` and presenting
+    ``identity`` (a PEM key store); None when it succeeds, else the error. TLS 1.2 makes
+    a refused client certificate fail the handshake itself."""
+    context = ssl.create_default_context(cadata=ca_pem)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if identity is not None:
+        context.load_cert_chain(identity)
+    try:
+        with (
+            socket.create_connection((ADDRESSES[name], port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname=ADDRESSES[name]),
+        ):
+            return None
+    except (ssl.SSLError, OSError) as error:
+        return str(error)
+
+
+def test_ca_rotation_in_three_phases_under_traffic(traffic, tmp_path):
+    """start: the new CA trusted beside the old one on every node; switch: every leaf from
+    the new CA; finish: the old CA trusted nowhere. Each phase one run, each node out of
+    service once, one at a time, under the steady producer."""
+    ca_dir = EPHEMERAL / "ca"
+    old = (ca_dir / "ca.crt").read_text()
+    # A node's identity from the old CA, to show at the end that nothing accepts it.
+    old_identity = tmp_path / "old-keystore.pem"
+    old_identity.touch(mode=0o600)
+    old_identity.write_text(node_file(NODES[0], "/etc/automq/tls/node-keystore.pem"))
+    timings = []
+    for phase in ("start", "switch", "finish"):
+        pids = {name: node_state(name).main_pid for name in NODES}
+        run = ansible_playbook(
+            "playbooks/rotate_certificates.yml", *TO_B, "-e", f"automq_pki_ca_rotation={phase}"
+        )
+        setattr(STEPS, f"ca_{phase}_run", run)
+        assert run.returncode == 0, _tail(run, 80)
+        assert one_node_out_at_a_time(traffic.monitor, run), f"{phase}: two nodes out at once"
+        for name in NODES:
+            assert node_state(name).main_pid != pids[name], f"{phase}: {name} was not restarted"
+            assert not node_state(name).restart_pending, f"{phase}: {name} still has a restart"
+        order = restart_order(traffic.monitor, run)
+        timings.append(f"{phase} {run.ended - run.started:.1f} s, out of service {order}")
+        if phase == "start":
+            new = (ca_dir / "ca-next.crt").read_text()
+            both = certificate_names(old + new)
+            assert both[0] != both[1]
+            assert (ca_dir / "trust.crt").read_text() == old + new
+            trust_in_traffic_ca_dir(ca_dir / "trust.crt")  # the clients get the new CA
+        trusted = certificate_names(old + new if phase != "finish" else new)
+        issuer = both[1] if phase != "start" else both[0]
+        for name in NODES:
+            assert certificate_names(node_file(name, "/etc/automq/tls/ca.crt")) == trusted, name
+            leaf = x509.load_pem_x509_certificate(
+                node_file(name, "/etc/automq/tls/node.d/2-certificate.pem").encode()
+            )
+            assert leaf.issuer.rfc4514_string() == f"CN={issuer}", (phase, name)
+        produce_and_consume_through(NODES[("start", "switch", "finish").index(phase)])
+    print("upgrade: CA rotation: " + "; ".join(timings))
+
+    # The end: the old CA is trusted nowhere, its files are gone, the bundle is the new CA.
+    assert sorted(p.name for p in ca_dir.iterdir()) == ["ca.crt", "ca.key", "trust.crt"]
+    assert (ca_dir / "trust.crt").read_text() == new
+    current = tmp_path / "keystore.pem"
+    current.touch(mode=0o600)
+    current.write_text(node_file(NODES[0], "/etc/automq/tls/node-keystore.pem"))
+    for name in NODES:
+        for port in (9092, 9094, 9093):
+            assert handshake(name, port, new) is None, (name, port)
+            assert "CERTIFICATE_VERIFY_FAILED" in str(handshake(name, port, old)), (name, port)
+        # Mutual TLS: the node's current identity is admitted, the old CA's is refused.
+        for port in (9094, 9093):
+            assert handshake(name, port, new, current) is None, (name, port)
+            assert handshake(name, port, new, old_identity) is not None, (name, port)
 
     again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
     assert again.returncode == 0, _tail(again, 80)
