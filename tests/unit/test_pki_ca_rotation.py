@@ -65,6 +65,13 @@ def run(tmp_path: Path, rotation: str = "", done: bool = False) -> tuple[int, st
     return done_run.returncode, output, facts
 
 
+def refused(tmp_path: Path, rotation: str, message: str) -> None:
+    """The run with this phase fails, saying ``message``."""
+    rc, output, _ = run(tmp_path, rotation)
+    assert rc != 0
+    assert message in output
+
+
 def subjects(pem: str) -> list[str]:
     return [c.subject.rfc4514_string() for c in x509.load_pem_x509_certificates(pem.encode())]
 
@@ -87,13 +94,11 @@ def test_the_three_phases_in_order(ca: Path) -> None:
     old = (ca / "ca" / "ca.crt").read_text()
     old_key = (ca / "ca" / "ca.key").read_bytes()
     before = {p.name: p.read_bytes() for p in (ca / "ca").iterdir()}
-    rc, output, _ = run(ca, "rotate")
-    assert rc != 0
     # The role's argument spec refuses it, naming the variable and the choices.
-    assert "automq_pki_ca_rotation must be one of: , start, switch, finish, got: rotate" in output
-    rc, output, _ = run(ca, "switch")
-    assert rc != 0
-    assert "run start first" in output
+    refused(
+        ca, "rotate", "automq_pki_ca_rotation must be one of: , start, switch, finish, got: rotate"
+    )
+    refused(ca, "switch", "run start first")
     assert {p.name: p.read_bytes() for p in (ca / "ca").iterdir()} == before, "refused: untouched"
 
     rc, output, facts = run(ca, "start")
@@ -107,9 +112,7 @@ def test_the_three_phases_in_order(ca: Path) -> None:
     assert (rc, again["trust_pem"]) == (0, old + new), output
     assert "changed=0" in output
     # Not yet: start has not been completed on every host.
-    rc, output, _ = run(ca, "switch")
-    assert rc != 0
-    assert "run start first, or run it again until it completes on every host" in output
+    refused(ca, "switch", "run start first, or run it again until it completes on every host")
     rc, output, _ = run(ca, "start", done=True)
     assert rc == 0, output
     assert (ca / "ca" / "ca-rotation.state").read_text() == "start\n"
@@ -124,12 +127,8 @@ def test_the_three_phases_in_order(ca: Path) -> None:
     rc, output, _ = run(ca, "switch")  # an interrupted run resumes: nothing left to move
     assert rc == 0, output
     assert "changed=0" in output
-    rc, output, _ = run(ca, "finish")
-    assert rc != 0
-    assert "run switch first, or run it again until it completes on every host" in output
-    rc, output, _ = run(ca, "start")
-    assert rc != 0
-    assert "run switch, then finish, first" in output
+    refused(ca, "finish", "run switch first, or run it again until it completes on every host")
+    refused(ca, "start", "run switch, then finish, first")
     assert run(ca, "switch", done=True)[0] == 0
 
     rc, output, facts = run(ca, "finish")

@@ -189,11 +189,10 @@ def detach_and_release(cloud: AlicloudModule, models: Any, eip: dict[str, Any]) 
 
 
 def release_by_prefix(cloud: AlicloudModule, models: Any, prefix: str) -> None:
-    """Release every EIP of the cluster whose name starts with ``prefix``; exits."""
+    """Release every EIP of the cluster whose name starts with ``prefix``; exits. (With
+    state=present the argument spec already refuses name_prefix: it requires name.)"""
     if not prefix:
         cloud.fail("name_prefix is empty: it would name every EIP of the cluster")
-    if cloud.params["state"] != "absent":
-        cloud.fail("name_prefix releases EIPs: use it with state=absent")
     doomed = sorted(
         (
             e
