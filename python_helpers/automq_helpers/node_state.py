@@ -5,13 +5,15 @@ quorum-state and the unit's state in up to four round trips per node; this reads
 one. Only what the roles need leaves the host: the parsed meta.properties (node and cluster
 ID, no secret), the ``listener.security.protocol.map`` of server.properties (never the
 rest of that file, whose overrides may hold a secret), whether KRaft's quorum-state exists,
-and ``systemctl is-active``'s answer.
+the record a finalize that raised the feature levels left (JSON), and ``systemctl
+is-active``'s answer.
 
 Runs on the hosts: standard library only, Python 3.8 grammar.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ class NodeState:
     protocol_map: str | None
     quorum_has_run: bool
     service_state: str
+    finalized_features: dict[str, object] | None = None
 
     @property
     def running(self) -> bool:
@@ -52,6 +55,7 @@ class NodeState:
             "quorum_has_run": self.quorum_has_run,
             "service_state": self.service_state,
             "running": self.running,
+            "finalized_features": self.finalized_features,
         }
 
 
@@ -66,15 +70,31 @@ def _read_text(path: str) -> str | None:
         raise NodeStateError(f"Cannot read {path}: {error}") from None
 
 
+def _read_record(path: str | None) -> dict[str, object] | None:
+    """The JSON object at ``path``, None without a path or a file; anything else names it."""
+    text = None if path is None else _read_text(path)
+    if path is None or text is None:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError as error:
+        raise NodeStateError(f"{path} is not JSON ({error}): restore or remove it") from None
+    if not isinstance(record, dict):
+        raise NodeStateError(f"{path} holds no JSON object: restore or remove it")
+    return record
+
+
 def read_node_state(
     meta_properties: str,
     server_properties: str,
     quorum_state: str | None,
     service: str,
     is_active: Callable[[str], tuple[int, str]],
+    finalized_features: str | None = None,
 ) -> NodeState:
     """Read the node. ``quorum_state`` is None on a node that is no controller;
-    ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output)."""
+    ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output);
+    ``finalized_features`` is the path of the finalize record, if any is wanted."""
     meta_text = _read_text(meta_properties)
     server_text = _read_text(server_properties)
     rc, output = is_active(f"{service}.service")
@@ -89,4 +109,5 @@ def read_node_state(
         ),
         quorum_has_run=quorum_state is not None and os.path.exists(quorum_state),
         service_state=output.strip(),
+        finalized_features=_read_record(finalized_features),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -120,8 +121,24 @@ JMX = {"automq_metrics_exporter": "none", "automq_jmx_exporter_enabled": True}
 BOTH = {"automq_metrics_exporter": "automq", "automq_jmx_exporter_enabled": True}
 
 
+# One cluster CA per test process, made by the role's describe run, copied into each
+# test's directory: these tests do not prove the CA's creation (test_pki_ca_rotation.py
+# does), and making it cost each run 2 seconds.
+_CA_TEMPLATE: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ca_template(tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = tmp_path_factory.mktemp("ca-template")
+    run = run_playbook(root, DESCRIBE.format(), cluster_vars(root))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    _CA_TEMPLATE.append(root / "ca")
+
+
 def cluster_vars(tmp_path: Path) -> dict[str, object]:
     """The nodes' settings (group_vars), with the Ansible machine's files in tmp_path."""
+    if _CA_TEMPLATE and not (tmp_path / "ca").exists():
+        shutil.copytree(_CA_TEMPLATE[0], tmp_path / "ca")
     monitor = tmp_path / "monitor.password"
     monitor.write_text("monitor-Password-0123456789")
     monitor.chmod(0o600)

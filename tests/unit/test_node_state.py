@@ -49,6 +49,7 @@ def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> N
         "quorum_has_run": False,
         "service_state": "inactive",
         "running": False,
+        "finalized_features": None,
     }
     assert calls == ["automq.service"]
 
@@ -91,6 +92,27 @@ def test_an_unreadable_file_or_a_broken_systemctl_is_an_error(tmp_path: Path) ->
     is_active, _ = answering(1, "Failed to connect to bus")
     with pytest.raises(NodeStateError, match="exited 1: Failed to connect to bus"):
         read_node_state(str(meta), str(server), str(quorum), "automq", is_active)
+
+
+def test_the_finalize_record_is_read_when_asked_and_must_be_a_json_object(tmp_path: Path) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    record = tmp_path / "finalized-features.json"
+    is_active, _ = answering(0, "active")
+
+    def read() -> object:
+        return read_node_state(
+            str(meta), str(server), str(quorum), "automq", is_active, str(record)
+        ).finalized_features
+
+    assert read() is None  # no finalize raised anything yet
+    record.write_text('{"finalized_by": "1.7.3", "levels": {"metadata.version": "3.9-IV0"}}')
+    assert read() == {"finalized_by": "1.7.3", "levels": {"metadata.version": "3.9-IV0"}}
+    record.write_text("{truncated")
+    with pytest.raises(NodeStateError, match=r"finalized-features\.json is not JSON .*restore"):
+        read()
+    record.write_text('["1.7.3"]')
+    with pytest.raises(NodeStateError, match="holds no JSON object"):
+        read()
 
 
 def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:

@@ -585,32 +585,31 @@ def test_certificate_rotation_loads_every_renewed_leaf_without_a_restart(traffic
     assert all(count == 0 for count in again.changed().values()), again.changed()
 
 
-def test_a_restart_due_for_the_previous_certificate_happens_one_node_at_a_time(traffic):
+def test_a_restart_due_for_the_previous_certificate_restarts_that_node_only(traffic):
     """The clients a node built at start keep its previous certificate: once that one
-    nears its expiry (here: the record says so), the next run restarts the node."""
+    nears its expiry (here: one node's record says so), the next run restarts that node,
+    and only that one (the others' records are not due yet)."""
     pids = {name: node_state(name).main_pid for name in NODES}
-    for name in NODES:
-        with _host(name).sudo():
-            _host(name).check_output(
-                "sed -i '1s/.*/2000-01-01T00:00:00Z/' /var/lib/automq/restart-due"
-            )
+    due_node = NODES[1]
+    with _host(due_node).sudo():
+        _host(due_node).check_output(
+            "sed -i '1s/.*/2000-01-01T00:00:00Z/' /var/lib/automq/restart-due"
+        )
     run = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
     STEPS.due_restart_run = run
 
     assert run.returncode == 0, _tail(run, 80)
-    print(f"upgrade: restarts due: out of service in order {restart_order(traffic.monitor, run)}")
-    assert one_node_out_at_a_time(traffic.monitor, run), "two nodes were out of service at once"
+    assert restart_order(traffic.monitor, run) == [due_node], restart_order(traffic.monitor, run)
     for name in NODES:
         state = node_state(name)
-        assert state.main_pid != pids[name], f"{name} was not restarted when its restart was due"
+        restarted = state.main_pid != pids[name]
+        assert restarted == (name == due_node), f"{name}: restarted {restarted}"
         assert not state.restart_pending, f"{name} still has a pending restart"
-        assert restart_due(name) is None, f"{name} kept its restart-due record"
+        # The restart clears the record; the others keep theirs, not yet due.
+        assert (restart_due(name) is None) == (name == due_node), name
         assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
-    produce_and_consume_through(NODES[2])
-
-    again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
-    assert again.returncode == 0, _tail(again, 80)
-    assert all(count == 0 for count in again.changed().values()), again.changed()
+    print(f"upgrade: restart due: {due_node} restarted ({run.ended - run.started:.1f} s)")
+    produce_and_consume_through(due_node)
 
 
 def certificate_names(pem: str) -> list[str]:
@@ -786,7 +785,10 @@ def test_no_record_lost_duplicated_or_reordered(traffic):
                 ("the rollback", STEPS.rollback_run),
                 ("the upgrade after the rollback", STEPS.again_run),
                 ("the certificate rotation", STEPS.rotation_run),
-                ("the restarts due", STEPS.due_restart_run),
+                ("the restart due", STEPS.due_restart_run),
+                ("the CA rotation start", STEPS.ca_start_run),
+                ("the CA rotation switch", STEPS.ca_switch_run),
+                ("the CA rotation finish", STEPS.ca_finish_run),
             )
             if r.started <= at <= r.ended
         ),
@@ -843,6 +845,33 @@ def test_finalize_raises_metadata_version():
     # A cluster-wide level: one node's answer is the cluster's.
     assert finalized_metadata_version(NODES[-1]) == METADATA_B
     print(f"upgrade: metadata.version finalized at {METADATA_B} (was {METADATA_A})")
+    # Every node keeps which release raised the levels, for the preflight.
+    for name in NODES:
+        record = json.loads(node_file(name, "/var/lib/automq/finalized-features.json"))
+        assert record == {
+            "finalized_by": VERSION_B,
+            "levels": {"metadata.version": METADATA_B},
+            "previous": {"metadata.version": METADATA_A},
+        }, (name, record)
+
+
+def test_a_rollback_below_the_finalized_levels_is_refused_in_preflight():
+    """Feature levels cannot be lowered: after the finalize, an "upgrade" to version A
+    stops in the preflight, naming the levels, before any node is touched."""
+    pids = {name: node_state(name).main_pid for name in NODES}
+    run = ansible_playbook("playbooks/upgrade.yml", *TO_A)
+
+    assert run.returncode != 0, "the rollback below the finalized levels ran"
+    assert f"automq_version {VERSION_A} is older than {VERSION_B}" in run.output, _tail(run)
+    assert f"to metadata.version {METADATA_B} (from metadata.version {METADATA_A})" in (
+        run.output
+    ), _tail(run)
+    assert all(count == 0 for count in run.changed().values()), run.changed()
+    assert lock_holders() == {}, "the refused run kept the cluster lock"
+    for name in NODES:
+        state = node_state(name)
+        assert state.main_pid == pids[name], f"{name} was restarted"
+        assert state.runs(HOME_B, KAFKA_B), f"{name} does not run version B: {state}"
 
 
 def test_site_yml_on_version_b_changes_nothing():

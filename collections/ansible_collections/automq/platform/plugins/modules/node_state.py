@@ -32,6 +32,11 @@ options:
     description: The systemd unit's name, without C(.service).
     type: str
     required: true
+  finalized_features:
+    description:
+      - Path of the record a finalize that raised the feature levels leaves (JSON); omit to
+        read none.
+    type: str
 attributes:
   check_mode:
     support: full
@@ -74,6 +79,10 @@ running:
   description: Whether the service counts as running (active, activating, reloading, deactivating).
   type: bool
   returned: always
+finalized_features:
+  description: The finalize record (C(finalized_by), C(levels), C(previous)), or null without one.
+  type: dict
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -90,6 +99,7 @@ def main() -> None:
             "server_properties": {"type": "str", "required": True},
             "quorum_state": {"type": "str"},
             "service": {"type": "str", "required": True},
+            "finalized_features": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -106,6 +116,7 @@ def main() -> None:
             params["quorum_state"],
             params["service"],
             is_active,
+            params["finalized_features"],
         )
     except NodeStateError as error:
         module.fail_json(msg=str(error))
