@@ -13,7 +13,7 @@ export PYTHON := $(BIN)/python
 
 LOCAL_SUBNET := 172.30.10.0/24
 
-.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench collections clean
+.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit unit-testbed integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench collections clean
 
 help:
 	@echo "make demo       provision (emulated Alibaba Cloud) and deploy a 3-node cluster and its console with site.yml; print the console URL and bootstrap.servers"
@@ -60,13 +60,16 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/ansible-lint
 
-# Tests marked "testbed" need Docker and the host image; they run with the
-# integration tests, after `make testbed`.
+# Tests marked "testbed" need Docker and the host image: `make unit-testbed`,
+# after `make testbed`.
 unit: venv
 	$(BIN)/pytest tests/unit -m "not testbed" -n 2 --durations=10
 
 integration: testbed
 	$(BIN)/pytest tests/integration --durations=0
+
+# The unit tests that need the test bed (the emulator's instances as containers).
+unit-testbed: testbed
 	$(BIN)/pytest tests/unit -m testbed --durations=10
 
 # One scenario: make molecule-cluster, molecule-default, molecule-scale, molecule-upgrade;
@@ -75,7 +78,7 @@ integration: testbed
 MOLECULE_SCENARIOS := cluster default scale upgrade
 $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
 	tests/testbed/ensure_browser.sh
-	$(BIN)/molecule test -s $*
+	$(BIN)/molecule --base-config .config/molecule/config.yml test -s $*
 
 molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 
@@ -85,7 +88,7 @@ molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 # ports are disjoint.
 test: testbed
 	MAKE='$(MAKE)' tests/run_lanes.sh "lint unit integration molecule-cluster" \
-	  "molecule-default molecule-scale molecule-upgrade"
+	  "unit-testbed molecule-default molecule-scale molecule-upgrade"
 
 # The collection artifacts (build/collections): module_utils, and in automq.platform
 # the roles and playbooks, as ansible-galaxy collection install wants them.

@@ -139,14 +139,17 @@ class Scenario:
     def vault_password_file(self) -> Path:
         return self.root / "vault-password"
 
-    def run(self, name: str, playbook: str, *args: str, **env: str) -> PlaybookRun:
+    def run(
+        self, name: str, playbook: str, *args: str, vault: bool = True, **env: str
+    ) -> PlaybookRun:
         envvars = self.cloud.envvars(ANSIBLE_LOG_PATH=str(self.root / "logs" / f"{name}.log"))
         envvars.update(env)
+        vault_args = ["--vault-password-file", str(self.vault_password_file)] if vault else []
         result = run_playbook(
             self.root / "runs" / name,
             self.inventory,
             playbook,
-            cmdline=["--vault-password-file", str(self.vault_password_file), *args],
+            cmdline=[*vault_args, *args],
             envvars=envvars,
         )
         self.runs[name] = result
@@ -204,7 +207,6 @@ def group_vars(root: Path) -> dict[str, Any]:
         # Production's layout: Ansible reaches the private nodes through the console's EIP.
         "alicloud_compute_console_eip": True,
         "alicloud_inventory_jump_via_console": True,
-        "alicloud_identity_vault_password_file": str(root / "vault-password"),
         # The nodes advertise their PrivateZone names (the emulator's VPC resolver).
         "alicloud_dns_use_for_advertising": True,
         # Test bed only: the fixture broker package, served from this machine.
@@ -396,6 +398,19 @@ def test_wrong_credentials_fail_clearly_and_create_nothing(scenario: Scenario):
     assert all(ids == [] for ids in resources(scenario.cloud.snapshot()).values())
     assert scenario.cloud.snapshot()["buckets"] == {}
     assert not (scenario.inventory / "automq_state").exists()
+    assert not scenario.inventory_file.exists()
+
+
+def test_a_first_run_without_a_vault_password_creates_nothing(scenario: Scenario):
+    """The OSS AccessKey's file is written vault-encrypted: a run that would create the key
+    without a vault password stops in the input checks, before any cloud call writes."""
+    run = scenario.run("no-vault-password", SITE, vault=False)
+    assert run.rc != 0, run.describe()
+    failures = run.failures
+    assert [f.host for f in failures] == ["localhost"], run.describe()
+    assert "was given no vault password: run with --vault-password-file" in failures[0].msg
+    assert "alicloud_identity_access_key_plaintext: true" in failures[0].msg
+    assert scenario.cloud.successful_writes() == []
     assert not scenario.inventory_file.exists()
 
 

@@ -233,7 +233,6 @@ def _group_vars(live: Live) -> dict[str, Any]:
         "alicloud_compute_console_eip": True,
         "alicloud_inventory_jump_via_console": True,
         "alicloud_dns_use_for_advertising": True,
-        "alicloud_identity_vault_password_file": str(live.root / "vault-password"),
         # The cluster CA and the generated passwords stay with the test's files.
         "automq_pki_ca_dir": str(live.root / "ca"),
         "automq_admin_password_file": str(live.root / "admin.password"),

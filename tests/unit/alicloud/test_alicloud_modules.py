@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 REPO = Path(__file__).resolve().parents[3]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -91,7 +92,8 @@ def play(
     env: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
 ) -> Run:
-    """Run the tasks on localhost against the emulator; results by task name."""
+    """Run the tasks on localhost against the emulator, with a vault password (which
+    ``drop=("ANSIBLE_VAULT_PASSWORD_FILE",)`` takes away); results by task name."""
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
     environment = {
@@ -103,6 +105,7 @@ def play(
         "ANSIBLE_NOCOLOR": "1",
         "HOME": str(tmp_path),  # no ~/.aliyun profile of the machine running the tests
         "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_password_file(tmp_path)),
         **(env or {}),
     }
     for name in drop:
@@ -135,6 +138,22 @@ def play(
         for task in play_["tasks"]
     }
     return Run(completed.returncode, results, completed.stdout)
+
+
+def vault_password_file(tmp_path: Path) -> Path:
+    path = tmp_path / "vault-password"
+    if not path.exists():
+        path.write_text("vault-password-of-the-test\n")
+        path.chmod(0o600)
+    return path
+
+
+def read_key_file(tmp_path: Path, key_file: Path) -> dict[str, str]:
+    """The key file, which must be vault-encrypted with the run's password."""
+    data = key_file.read_bytes()
+    assert data.startswith(b"$ANSIBLE_VAULT;1.1;AES256"), "the key file is not vault-encrypted"
+    password = vault_password_file(tmp_path).read_text().strip().encode()
+    return dict(json.loads(VaultLib([("default", VaultSecret(password))]).decrypt(data)))
 
 
 def cluster_tasks(cluster: str, key_file: Path, count: int = 3) -> list[dict[str, Any]]:
@@ -357,10 +376,11 @@ def test_a_whole_cluster_is_provisioned_then_left_alone(tmp_path, emulator, clie
         )
         assert instance.hostname == instance.name
 
-    # The AccessKey: written once to the 0600 file, never printed.
+    # The AccessKey: written once to the 0600 file, vault-encrypted, never printed.
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    stored = json.loads(key_file.read_text())
+    stored = read_key_file(tmp_path, key_file)
     assert stored["access_key_secret"] not in first.stdout
+    assert sorted(p.name for p in key_file.parent.iterdir() if p.name.startswith(".ram")) == []
 
     # Bucket policy: only the RAM user, only from the VPC.
     policy = json.loads(
@@ -693,7 +713,7 @@ def test_access_key_contract(tmp_path, emulator):
     assert run.rc == 0, run.stdout
     assert run["check mode"]["changed"] is True
     assert "censored" in run["create"]
-    stored = json.loads(key_file.read_text())
+    stored = read_key_file(tmp_path, key_file)
     assert stored["access_key_secret"] not in run.stdout
     assert run["from the file"]["changed"] is False
     assert run["from the file"]["access_key_id"] == stored["access_key_id"]
@@ -715,6 +735,55 @@ def test_access_key_contract(tmp_path, emulator):
     with emulator.lock:
         keys = [k for k in emulator.state.access_keys.values() if k.user_name == user]
     assert [k.id for k in keys] == [key_id], "exactly one key, never a silent second one"
+
+
+def test_a_new_key_needs_a_vault_password_unless_kept_in_clear(tmp_path, emulator):
+    """Without a vault password the key is not created (its file could only be written in
+    clear); secret_file_plaintext writes it in clear, mode 0600; an existing encrypted file
+    without the password is an error naming it."""
+    access_key = "automq.alicloud.ram_access_key"
+    key_file, clear_file = tmp_path / "key.json", tmp_path / "clear.json"
+    setup = play(tmp_path, emulator, [
+        {"name": "users", "automq.alicloud.ram_user": {"user_name": "{{ item }}"},
+         "loop": ["vaultless", "cleartext"]},
+    ])  # fmt: skip
+    assert setup.rc == 0, setup.stdout
+    refused = play(
+        tmp_path,
+        emulator,
+        [{"name": "create", access_key: {"user_name": "vaultless", "secret_file": str(key_file)}}],
+        drop=("ANSIBLE_VAULT_PASSWORD_FILE",),
+    )
+    assert refused.rc != 0
+    failed_with(refused["create"], "given no vault password", "No key was created")
+    assert not key_file.exists()
+    with emulator.lock:
+        assert [k for k in emulator.state.access_keys.values() if k.user_name == "vaultless"] == []
+
+    tasks = [{
+        "name": "create",
+        access_key: {"user_name": "cleartext", "secret_file": str(clear_file),
+                     "secret_file_plaintext": True},
+    }]  # fmt: skip
+    clear = play(tmp_path, emulator, tasks, drop=("ANSIBLE_VAULT_PASSWORD_FILE",))
+    assert clear.rc == 0, clear.stdout
+    assert oct(clear_file.stat().st_mode & 0o777) == "0o600"
+    with emulator.lock:
+        (key,) = [k for k in emulator.state.access_keys.values() if k.user_name == "cleartext"]
+    assert json.loads(clear_file.read_text())["access_key_id"] == key.id
+
+    created = play(tmp_path, emulator, [
+        {"name": "create", access_key: {"user_name": "vaultless", "secret_file": str(key_file)}},
+    ])  # fmt: skip
+    assert created.rc == 0, created.stdout
+    assert read_key_file(tmp_path, key_file)["access_key_id"]
+    again = play(
+        tmp_path,
+        emulator,
+        [{"name": "again", access_key: {"user_name": "vaultless", "secret_file": str(key_file)}}],
+        drop=("ANSIBLE_VAULT_PASSWORD_FILE",),
+    )
+    failed_with(again["again"], f"secret_file {key_file} is vault-encrypted")
 
 
 def test_bucket_settings_policy_merge_and_purge(tmp_path, emulator, clients):

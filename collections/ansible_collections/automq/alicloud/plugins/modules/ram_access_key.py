@@ -10,8 +10,8 @@ description:
   - Alibaba Cloud shows an AccessKey secret only in the answer that creates the key. This
     module therefore follows a strict contract.
   - A user without an AccessKey gets one. That run, and only that run, returns
-    RV(access_key_secret), and writes the key to O(secret_file) if given. Store it in your
-    vault at once.
+    RV(access_key_secret), and writes the key to O(secret_file) if given (vault-encrypted
+    unless O(secret_file_plaintext)).
   - A user with an AccessKey the caller names, in O(user_access_key_id) (from the vault) or in
     the O(secret_file) written earlier, is left alone, with no change and no secret.
   - A user with an AccessKey the caller does not name is an error, never a silent second key.
@@ -38,12 +38,23 @@ options:
     type: str
   secret_file:
     description:
-      - Path of a JSON file (C(access_key_id), C(access_key_secret)), on the host running the
-        module, written with mode 0600 when a key is created. An existing file is never
-        overwritten; its C(access_key_id) is used when O(user_access_key_id) is not given.
-      - Encrypt it (C(ansible-vault encrypt)) or move its content into the vault afterwards; the
-        module cannot read an encrypted file, so then pass O(user_access_key_id).
+      - Path of a JSON file (C(access_key_id), C(access_key_secret)) on the Ansible machine
+        (run the task there), written with mode 0600 when a key is created. An existing file
+        is never overwritten; its C(access_key_id) is used when O(user_access_key_id) is not
+        given.
+      - The file is written vault-encrypted with the vault secret the run was given
+        (C(--vault-password-file), C(--vault-id), a password client script, C(--ask-vault-pass),
+        AWX's Vault credential; C(DEFAULT_VAULT_ENCRYPT_IDENTITY) picks one of several), so the
+        secret never reaches the disk in clear. Without a vault secret the task fails before
+        creating a key. Ansible decrypts the file transparently (C(lookup('file')),
+        C(include_vars)); the task reads an encrypted one itself.
     type: path
+  secret_file_plaintext:
+    description:
+      - Write O(secret_file) in clear (mode 0600) instead of vault-encrypted. Only where the
+        file is protected otherwise; never commit it.
+    type: bool
+    default: false
   state:
     description: Whether the key should exist.
     type: str
@@ -59,20 +70,19 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: AccessKey of the OSS user (first run creates it and returns the secret)
+# ansible-playbook --vault-password-file ~/.vault-pass ... (the file is encrypted with it)
+- name: AccessKey of the OSS user (first run creates it, later runs read its ID back)
   automq.alicloud.ram_access_key:
     user_name: automq-prod-oss
-    user_access_key_id: "{{ vault_automq_oss_access_key_id | default(omit) }}"
     secret_file: "{{ inventory_dir }}/automq-prod-oss-key.json"
   register: oss_key
+  delegate_to: localhost
   no_log: true
 
-- name: Tell the operator what to do with a new key
-  ansible.builtin.debug:
-    msg: >-
-      New AccessKey {{ oss_key.access_key_id }} written to {{ oss_key.secret_file }};
-      move it into the vault as vault_automq_oss_access_key_id / _secret and delete the file.
-  when: oss_key.created
+- name: Read the secret where it is needed (Ansible decrypts the file)
+  ansible.builtin.set_fact:
+    oss_secret: "{{ (lookup('ansible.builtin.file', inventory_dir ~ '/automq-prod-oss-key.json') | from_json).access_key_secret }}"
+  no_log: true
 """
 
 RETURN = r"""
@@ -124,6 +134,9 @@ def main() -> None:
             "user_name": {"type": "str", "required": True},
             "user_access_key_id": {"type": "str", "no_log": False},
             "secret_file": {"type": "path"},
+            # Read by the action plugin, which writes an encrypted file itself and then
+            # passes no secret_file; a secret_file that reaches the module is written in clear.
+            "secret_file_plaintext": {"type": "bool", "default": False},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         },
         "ram",
