@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from automq_helpers.alicloud.instances import DEFAULT_SUPPORTED_TYPES
+
 from .conftest import (
     FAKE_ACCESS_KEY_SECRET,
     PlaybookRun,
@@ -43,7 +45,7 @@ ENV_HOSTS = 2
 PREFLIGHT_PLAY = "Preflight checks of the AutoMQ cluster"
 CONFIGURE_PLAY = "Prepare, install and configure the AutoMQ nodes"
 META_PROPERTIES = "/var/lib/automq/kraft-metadata/meta.properties"
-DEFAULT_INSTANCE_TYPES = ["ecs.r7.large", "ecs.r6.large", "ecs.u1-c1m8.large"]
+DEFAULT_INSTANCE_TYPES = list(DEFAULT_SUPPORTED_TYPES)
 
 
 def kafka_cluster_id() -> str:

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 CLUSTER_ID_RE = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
@@ -232,3 +234,36 @@ def test_cluster_state_conflict_fails_the_task(tmp_path: Path) -> None:
     )
     assert "Traceback" not in json.dumps(result)
     assert not state_file.exists()
+
+
+def test_the_supported_instance_types_are_defined_once(tmp_path: Path) -> None:
+    """The three roles' defaults and the instance module's default are the one list of
+    automq_helpers (lookup automq.platform.supported_instance_types)."""
+    from automq_helpers.alicloud.instances import DEFAULT_SUPPORTED_TYPES
+
+    defaults = {
+        "alicloud_compute": "alicloud_compute_supported_instance_types",
+        "alicloud_inventory": "alicloud_inventory_supported_instance_types",
+        "automq": "automq_ecs_supported_instance_types",
+    }
+    tasks: list[dict[str, Any]] = []
+    for role, variable in defaults.items():
+        tasks += [
+            {
+                "name": f"read {role}",
+                "ansible.builtin.include_vars": {
+                    "file": str(REPO / "roles" / role / "defaults" / "main.yml"),
+                    "name": f"defaults_of_{role}",
+                },
+            },
+            {
+                "name": role,
+                "ansible.builtin.debug": {"msg": f"{{{{ defaults_of_{role}.{variable} }}}}"},
+            },
+        ]
+    completed, results = run_playbook_output(tmp_path, tasks)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    for role in defaults:
+        assert results[role]["msg"] == list(DEFAULT_SUPPORTED_TYPES), role
+        raw = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())
+        assert "automq.platform.supported_instance_types" in raw[defaults[role]], role
