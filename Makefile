@@ -13,7 +13,7 @@ export PYTHON := $(BIN)/python
 
 LOCAL_SUBNET := 172.30.10.0/24
 
-.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit unit-testbed integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench collections clean
+.PHONY: help venv testbed demo demo-down demo-local demo-local-down lint unit unit-oldest unit-testbed integration molecule molecule-cluster molecule-default molecule-scale molecule-upgrade test bench collections clean
 
 help:
 	@echo "make demo       provision (emulated Alibaba Cloud) and deploy a 3-node cluster and its console with site.yml; print the console URL and bootstrap.servers"
@@ -64,6 +64,26 @@ lint: venv
 # after `make testbed`.
 unit: venv
 	$(BIN)/pytest tests/unit -m "not testbed" -n 2 --durations=10
+
+# The plugins' unit tests again on the oldest ansible-core the collections
+# declare (requires_ansible >=2.16.0), in a virtualenv of its own.
+VENV_OLDEST := .venv-oldest
+PLUGIN_TESTS := tests/unit/test_ansible_plugins.py tests/unit/test_node_state.py \
+  tests/unit/test_node_files.py tests/unit/test_operation_lock.py \
+  tests/unit/test_certificate_expiry.py tests/unit/test_kafka_admin_plugins.py \
+  tests/unit/test_decommission_plugins.py tests/unit/test_oss_readiness_module.py \
+  tests/unit/test_platform_docs.py tests/unit/test_collection_artifacts.py \
+  tests/unit/alicloud/test_alicloud_docs.py tests/unit/alicloud/test_alicloud_modules.py
+
+$(VENV_OLDEST)/.installed: requirements-oldest.txt requirements-oldest.lock requirements-controller.txt
+	python3 -m venv $(VENV_OLDEST) || { apt-get install -y -qq python3-venv && python3 -m venv $(VENV_OLDEST); }
+	$(VENV_OLDEST)/bin/pip install -q --upgrade pip
+	$(VENV_OLDEST)/bin/pip install -q -r requirements-oldest.txt -c requirements-oldest.lock
+	touch $@
+
+unit-oldest: venv $(VENV_OLDEST)/.installed
+	AUTOMQ_EXPECT_ANSIBLE_CORE=2.16 $(VENV_OLDEST)/bin/pytest $(PLUGIN_TESTS) -m "not testbed" \
+	  -n 2 --durations=5
 
 integration: testbed
 	$(BIN)/pytest tests/integration --durations=0
