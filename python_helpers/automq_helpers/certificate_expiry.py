@@ -13,7 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["CertificateExpiry", "ExpiryReport", "expiry_report", "parse_asn1_time"]
+__all__ = [
+    "CertificateExpiry",
+    "ExpiryReport",
+    "bundle_expiries",
+    "expiry_report",
+    "parse_asn1_time",
+]
 
 
 @dataclass(frozen=True)
@@ -78,3 +84,23 @@ def expiry_report(
         f"({len(listed)} certificates checked, warning threshold {warn_days} days)."
     )
     return ExpiryReport(earliest, days, summary, warnings)
+
+
+def bundle_expiries(pem: str, label: str) -> list[dict[str, str]]:
+    """Each certificate of a PEM bundle (the CAs the cluster trusts, two during a CA
+    rotation) as ``{name, not_after}``, named ``<label> <common name>``, with the time in
+    the form :func:`parse_asn1_time` reads."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    found = []
+    for certificate in x509.load_pem_x509_certificates(pem.encode()) if pem.strip() else []:
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        common_name = str(names[0].value) if names else certificate.subject.rfc4514_string()
+        found.append(
+            {
+                "name": f"{label} {common_name}",
+                "not_after": certificate.not_valid_after_utc.strftime("%Y%m%d%H%M%SZ"),
+            }
+        )
+    return found

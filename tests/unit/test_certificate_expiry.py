@@ -11,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 from test_ansible_plugins import run_playbook_output
 
 from automq_helpers.certificate_expiry import (
     CertificateExpiry,
+    bundle_expiries,
     expiry_report,
     parse_asn1_time,
 )
@@ -139,3 +144,47 @@ def test_a_year_long_certificate_only_reports(tmp_path: Path) -> None:
     assert "warnings" not in report
     assert report["expiring"] == []
     assert "in 365.0 days" in report["msg"] or "in 364.9 days" in report["msg"]
+
+
+def _ca(name: str, days: int) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC).replace(microsecond=0)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_every_ca_of_the_trusted_bundle_is_reported(tmp_path: Path) -> None:
+    """During a CA rotation the cluster trusts two CAs: the report names both, and the
+    one about to expire is warned about (filter automq.platform.certificate_bundle)."""
+    bundle = _ca("prod-ca", 3650) + _ca("prod-ca-previous", 5)
+    assert [entry["name"] for entry in bundle_expiries(bundle, "the cluster CA")] == [
+        "the cluster CA prod-ca",
+        "the cluster CA prod-ca-previous",
+    ]
+    assert bundle_expiries("", "the cluster CA") == []
+    tasks = [
+        {
+            "name": "report",
+            "automq.platform.certificate_expiry": {
+                "certificates": "{{ bundle | automq.platform.certificate_bundle }}",
+                "warn_days": 30,
+            },
+            "vars": {"bundle": bundle},
+        }
+    ]
+    completed, results = run_playbook_output(tmp_path, tasks)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = results["report"]
+    assert report["earliest"]["name"] == "the cluster CA prod-ca-previous"
+    assert len(report["warnings"]) == 1
+    assert "the cluster CA prod-ca-previous expires in" in report["warnings"][0]
