@@ -65,6 +65,7 @@ from .kafka_probe import (
     API_CREATE_ACLS,
     API_DELETE_ACLS,
     API_DESCRIBE_ACLS,
+    API_DESCRIBE_CONFIGS,
     API_DESCRIBE_USER_SCRAM_CREDENTIALS,
     API_INCREMENTAL_ALTER_CONFIGS,
     API_METADATA,
@@ -96,9 +97,16 @@ SCRAM_API_VERSION = 0
 ACL_MIN_VERSION = 2  # the first flexible version
 ACL_MAX_VERSION = 3
 INCREMENTAL_ALTER_CONFIGS_VERSION = 1  # the first flexible version (Kafka 2.4+)
-# ConfigResource.Type.BROKER and AlterConfigOp.OpType.DELETE.
+DESCRIBE_CONFIGS_VERSION = 4  # the first flexible version (Kafka 2.8+)
+# ConfigResource.Type.BROKER, AlterConfigOp.OpType SET and DELETE, and the source
 CONFIG_RESOURCE_BROKER = 4
+CONFIG_OPERATION_SET = 0
 CONFIG_OPERATION_DELETE = 1
+# DescribeConfigsResponse ConfigType of a setting the node's release does not define
+# (Kafka lists one set dynamically anyway, as sensitive, without its value).
+CONFIG_TYPE_UNKNOWN = 0
+# The resource name of the settings every broker (and controller) takes by default.
+CLUSTER_DEFAULT_BROKER = ""
 
 # ResourceType.ANY, PatternType.ANY, AclOperation.ANY and AclPermissionType.ANY; then
 # UNKNOWN (0) of each, and PatternType.MATCH: what a filter that must match exactly one
@@ -633,6 +641,18 @@ def delete_node_configs_request_body(node_id: int, names: Sequence[str]) -> byte
     return writer.boolean(False).tagged_fields().getvalue()
 
 
+def set_cluster_broker_config_request_body(name: str, value: str) -> bytes:
+    """IncrementalAlterConfigs v1: the cluster-wide default BROKER resource, a SET of
+    ``name``, ValidateOnly false."""
+    writer = Writer().compact_array_length(1)
+    writer.int8(CONFIG_RESOURCE_BROKER).compact_string(CLUSTER_DEFAULT_BROKER)
+    writer.compact_array_length(1)
+    writer.compact_string(name).int8(CONFIG_OPERATION_SET).compact_string(value)
+    writer.tagged_fields()
+    writer.tagged_fields()
+    return writer.boolean(False).tagged_fields().getvalue()
+
+
 def decode_incremental_alter_configs_response(body: bytes) -> Tuple[ConfigResult, ...]:
     """IncrementalAlterConfigs v1 response body: one result per resource."""
     reader = Reader(body)
@@ -647,6 +667,67 @@ def decode_incremental_alter_configs_response(body: bytes) -> Tuple[ConfigResult
         results.append(ConfigResult(code, message, resource_type, name))
     reader.tagged_fields()
     reader.expect_end("IncrementalAlterConfigs v1 response")
+    return tuple(results)
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    name: str
+    value: Optional[str]
+    source: int
+    config_type: int  # DescribeConfigsResponse ConfigType; CONFIG_TYPE_UNKNOWN: undefined
+
+
+@dataclass(frozen=True)
+class DescribeConfigsResult:
+    error_code: int
+    error_message: Optional[str]
+    resource_name: str
+    entries: Tuple[ConfigEntry, ...]
+
+
+def describe_broker_configs_request_body(broker: str, names: Sequence[str]) -> bytes:
+    """DescribeConfigs v4: the BROKER resource ``broker`` (a node ID, or "" for the
+    cluster-wide defaults), the settings ``names``, without synonyms or documentation."""
+    writer = Writer().compact_array_length(1)
+    writer.int8(CONFIG_RESOURCE_BROKER).compact_string(broker)
+    writer.compact_array_length(len(names))
+    for name in names:
+        writer.compact_string(name)
+    writer.tagged_fields()
+    return writer.boolean(False).boolean(False).tagged_fields().getvalue()
+
+
+def decode_describe_configs_response(body: bytes) -> Tuple[DescribeConfigsResult, ...]:
+    """DescribeConfigs v4 response body: one result per resource."""
+    reader = Reader(body)
+    reader.int32()  # ThrottleTimeMs
+    results = []
+    for _ in range(max(reader.compact_array_length(), 0)):
+        code = reader.int16()
+        message = reader.compact_nullable_string()
+        reader.int8()  # ResourceType
+        resource_name = reader.compact_string()
+        entries = []
+        for _ in range(max(reader.compact_array_length(), 0)):
+            name = reader.compact_string()
+            value = reader.compact_nullable_string()
+            reader.boolean()  # ReadOnly
+            source = reader.int8()
+            reader.boolean()  # IsSensitive
+            for _ in range(max(reader.compact_array_length(), 0)):  # Synonyms
+                reader.compact_string()
+                reader.compact_nullable_string()
+                reader.int8()
+                reader.tagged_fields()
+            config_type = reader.int8()
+            reader.compact_nullable_string()  # Documentation
+            reader.tagged_fields()
+            entries.append(ConfigEntry(name, value, source, config_type))
+        reader.tagged_fields()
+        results.append(DescribeConfigsResult(code, message, resource_name, tuple(entries)))
+    reader.tagged_fields()
+    reader.expect_end("DescribeConfigs v4 response")
     return tuple(results)
 
 
@@ -815,19 +896,50 @@ class KafkaAdmin(KafkaProbe):
         set leaves nothing behind.  Send it to that node: a broker validates per-node
         changes only for itself.
         """
+        self._alter_one_resource(
+            delete_node_configs_request_body(node_id, names), f"node {node_id}"
+        )
+
+    def broker_config(self, broker: str, name: str) -> Optional[ConfigEntry]:
+        """Setting ``name`` of BROKER resource ``broker`` (a node ID: the value in effect
+        on that node; "": the cluster-wide dynamic default), or None when the broker does
+        not list it (a node lists every setting its release defines, and one set
+        dynamically that it does not define with type CONFIG_TYPE_UNKNOWN)."""
+        version = self._negotiate(
+            API_DESCRIBE_CONFIGS, DESCRIBE_CONFIGS_VERSION, DESCRIBE_CONFIGS_VERSION
+        )
+        what = self._what("DescribeConfigs", version)
+        body = describe_broker_configs_request_body(broker, [name])
+        response = self.connection.call(API_DESCRIBE_CONFIGS, version, body)
+        results = self._decode(what, lambda: decode_describe_configs_response(response))
+        if len(results) != 1:
+            raise ProbeError(f"{what}: {len(results)} results for 1 resource")
+        result = results[0]
+        if result.error_code != ERROR_NONE:
+            subject = f"node {broker}" if broker else "the cluster default"
+            raise admin_error(what, [Failure(subject, result.error_code, result.error_message)])
+        return next((entry for entry in result.entries if entry.name == name), None)
+
+    def set_cluster_broker_config(self, name: str, value: str) -> None:
+        """Set broker setting ``name`` cluster-wide (every node's dynamic default)."""
+        self._alter_one_resource(
+            set_cluster_broker_config_request_body(name, value), "the cluster default"
+        )
+
+    def _alter_one_resource(self, body: bytes, subject: str) -> None:
+        """Send an IncrementalAlterConfigs ``body`` naming one resource; raise its error."""
         version = self._negotiate(
             API_INCREMENTAL_ALTER_CONFIGS,
             INCREMENTAL_ALTER_CONFIGS_VERSION,
             INCREMENTAL_ALTER_CONFIGS_VERSION,
         )
         what = self._what("IncrementalAlterConfigs", version)
-        body = delete_node_configs_request_body(node_id, names)
         response = self.connection.call(API_INCREMENTAL_ALTER_CONFIGS, version, body)
         results = self._decode(what, lambda: decode_incremental_alter_configs_response(response))
         if len(results) != 1:
-            raise ProbeError(f"{what}: {len(results)} results for 1 node")
+            raise ProbeError(f"{what}: {len(results)} results for 1 resource")
         if results[0].error_code != ERROR_NONE:
-            failure = Failure(f"node {node_id}", results[0].error_code, results[0].error_message)
+            failure = Failure(subject, results[0].error_code, results[0].error_message)
             raise admin_error(what, [failure])
 
 

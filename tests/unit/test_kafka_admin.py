@@ -31,10 +31,12 @@ from automq_helpers.kafka_admin import (
     AclPlan,
     AdminError,
     ClusterAuthorizationFailed,
+    ConfigEntry,
     ConfigResult,
     DeletedAcl,
     DeleteFilterResult,
     DescribeAclsResult,
+    DescribeConfigsResult,
     DescribeUserScramResult,
     DuplicateResource,
     KafkaAdmin,
@@ -60,11 +62,13 @@ from automq_helpers.kafka_admin import (
     decode_create_acls_response,
     decode_delete_acls_response,
     decode_describe_acls_response,
+    decode_describe_configs_response,
     decode_describe_user_scram_credentials_response,
     decode_incremental_alter_configs_response,
     delete_acls_request_body,
     delete_node_configs_request_body,
     describe_acls_request_body,
+    describe_broker_configs_request_body,
     describe_user_scram_credentials_request_body,
     is_exact_filter,
     plan_acl_changes,
@@ -73,6 +77,7 @@ from automq_helpers.kafka_admin import (
     reconcile_scram_users,
     scram_upsertion,
     scram_users,
+    set_cluster_broker_config_request_body,
     wait_until,
     wire_acl,
 )
@@ -1005,3 +1010,69 @@ def test_reload_node_files_sends_the_request_and_raises_its_error() -> None:
         pytest.raises(ProbeError, match=r"IncrementalAlterConfigs v0-v0 only; this probe needs v1"),
     ):
         admin.reload_node_files(3, [KEY])
+
+
+EXCLUDE = "autobalancer.controller.exclude.broker.ids"
+
+
+def test_describe_broker_configs_request() -> None:
+    """DescribeConfigs v4: Resources[ResourceType, ResourceName, ConfigurationKeys],
+    IncludeSynonyms, IncludeDocumentation."""
+    assert describe_broker_configs_request_body("0", [EXCLUDE]) == (
+        b"\x02" + b"\x04" + cs("0") + b"\x02" + cs(EXCLUDE) + TAGS + b"\x00" + b"\x00" + TAGS
+    )
+
+
+def describe_configs_response(entries: list[tuple[str, str | None, int, int]]) -> bytes:
+    body = i32(0) + b"\x02" + i16(0) + NULL + b"\x04" + cs("0") + bytes([len(entries) + 1])
+    for name, value, source, config_type in entries:
+        body += cs(name) + (NULL if value is None else cs(value))
+        body += b"\x00" + bytes([source]) + (b"\x01" if value is None else b"\x00")
+        body += b"\x02" + cs(name) + cs("x") + bytes([source]) + TAGS  # one synonym
+        body += bytes([config_type]) + NULL + TAGS
+    return body + TAGS + TAGS
+
+
+def test_decode_describe_configs_response() -> None:
+    """AutoMQ's broker lists the setting it defines (LIST, 7); Kafka's lists one set
+    dynamically that it does not define as sensitive, without value, of type UNKNOWN."""
+    body = describe_configs_response([(EXCLUDE, "1000", 4, 7), ("other", None, 4, 0)])
+    assert decode_describe_configs_response(body) == (
+        DescribeConfigsResult(
+            0, None, "0", (ConfigEntry(EXCLUDE, "1000", 4, 7), ConfigEntry("other", None, 4, 0))
+        ),
+    )
+
+
+def test_set_cluster_broker_config_request() -> None:
+    assert set_cluster_broker_config_request_body(EXCLUDE, "4,5") == (
+        b"\x02"
+        + b"\x04"
+        + cs("")  # ResourceName: the cluster-wide default
+        + b"\x02"
+        + cs(EXCLUDE)
+        + b"\x00"  # ConfigOperation SET
+        + cs("4,5")
+        + TAGS
+        + TAGS
+        + b"\x00"
+        + TAGS
+    )
+
+
+def test_broker_config_over_the_wire() -> None:
+    versions = _api_versions({18: (0, 4), 32: (0, 4), 44: (0, 1)})
+    listed = describe_configs_response([(EXCLUDE, "", 5, 7)])
+    with (
+        FakeBroker({18: versions, 32: frame(listed)}) as broker,
+        KafkaAdmin("127.0.0.1", broker.port, 2.0) as admin,
+    ):
+        assert admin.broker_config("0", EXCLUDE) == ConfigEntry(EXCLUDE, "", 5, 7)
+        assert admin.broker_config("0", "not.listed") is None
+    refused = i32(0) + b"\x02" + i16(31) + NULL + b"\x04" + cs("") + TAGS + TAGS
+    with (
+        FakeBroker({18: versions, 44: frame(refused)}) as broker,
+        KafkaAdmin("127.0.0.1", broker.port, 2.0) as admin,
+        pytest.raises(AdminError, match=r"failed: the cluster default: CLUSTER_AUTHORIZATION_F"),
+    ):
+        admin.set_cluster_broker_config(EXCLUDE, "4")

@@ -82,6 +82,7 @@ def specs() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
 
 def test_the_modules_are_found() -> None:
     assert MODULES == [
+        "balancer_exclusion",
         "bucket_identity",
         "certificate_reload",
         "cluster_lock",

@@ -38,6 +38,8 @@ sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
 from kafka_clients import client_settings, probe_security  # noqa: E402
 from prometheus_api import Prometheus, get, jmx_targets_problem, poll  # noqa: E402
 
+from automq_helpers.balancer_exclusion import EXCLUDE_BROKER_IDS  # noqa: E402
+from automq_helpers.kafka_admin import ConfigEntry, KafkaAdmin  # noqa: E402
 from automq_helpers.kafka_probe import KafkaProbe  # noqa: E402
 
 ADDRESS = {f"automq-scale-{i}": f"172.30.23.1{i}" for i in range(1, 6)}
@@ -146,6 +148,12 @@ def node_id_on_host(host: str) -> int:
 def live_brokers() -> list[int]:
     with KafkaProbe(ADDRESS["automq-scale-1"], 9092, security=probe_security()) as probe:
         return sorted(broker.node_id for broker in probe.describe_cluster().brokers)
+
+
+def cluster_wide_exclusion() -> ConfigEntry | None:
+    """The cluster-wide dynamic value of AutoMQ's AutoBalancer exclusion list."""
+    with KafkaAdmin(ADDRESS["automq-scale-1"], 9092, security=probe_security()) as admin:
+        return admin.broker_config("", EXCLUDE_BROKER_IDS)
 
 
 def replicas_by_partition() -> dict[str, list[int]]:
@@ -367,7 +375,12 @@ def test_decommission_moves_partitions_stops_unregisters_and_retires():
     before = {host: service(host) for host in ORIGINAL}
     run = decommission(["automq-scale-4"], ["automq-scale-4"])
     assert run.rc == 0, run.output[-3000:]
-    assert "Decommissioned automq-scale-4 as node 1000." in " ".join(run.output.split())
+    said = " ".join(run.output.split())
+    assert "Decommissioned automq-scale-4 as node 1000." in said
+    # The test package is Kafka: no AutoBalancer to exclude the broker from (its setting is
+    # left unset), so the partitions were reassigned before the stop.
+    assert "(reassigned; the release has no AutoBalancer)" in said
+    assert cluster_wide_exclusion() is None
     # Partitions moved away, replica counts kept.
     replicas = replicas_by_partition()
     assert not [tp for tp, nodes in replicas.items() if 1000 in nodes]
