@@ -9,6 +9,7 @@ CA trusted nowhere) is shown by the Molecule upgrade scenario under traffic.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -17,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -40,7 +44,9 @@ PLAYBOOK = """
 """
 
 
-def run(tmp_path: Path, rotation: str = "", done: bool = False) -> tuple[int, str, dict]:
+def run(
+    tmp_path: Path, rotation: str = "", done: bool = False, **variables: object
+) -> tuple[int, str, dict]:
     """One run; rc, output and the published automq_pki_ca (empty when it failed)."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAYBOOK)
@@ -53,6 +59,7 @@ def run(tmp_path: Path, rotation: str = "", done: bool = False) -> tuple[int, st
         "published": str(published),
         "done": done,
         "ansible_python_interpreter": sys.executable,
+        **variables,
     }
     done_run = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook),
@@ -157,3 +164,69 @@ def test_a_switch_interrupted_between_its_moves_resumes(ca: Path) -> None:
     assert (ca / "ca" / "ca.crt").read_text() == new
     assert (ca / "ca" / "ca-previous.crt").read_text() == old
     assert facts["trust_pem"] == old + new
+
+
+def own_ca(directory: Path, passphrase: str, is_ca: bool = True) -> tuple[Path, Path]:
+    """A self-signed certificate and its key, encrypted with ``passphrase``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "own CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "own.crt", directory / "own.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_an_own_ca_is_checked_on_the_ansible_machine(tmp_path: Path) -> None:
+    """The user's CA (automq_pki_ca_create false): accepted with its passphrase; refused,
+    naming the variables and without the passphrase, with a wrong one, with another CA's
+    key, or when the certificate is no CA."""
+    cert, key = own_ca(tmp_path / "own", "right horse battery")
+    mine = {"automq_pki_ca_create": False, "automq_pki_ca_cert": str(cert)}
+    rc, output, facts = run(
+        tmp_path, automq_pki_ca_key=str(key), automq_pki_ca_key_passphrase="right horse battery",
+        **mine,
+    )  # fmt: skip
+    assert rc == 0, output
+    assert facts["subject"] == {"commonName": "own CA"}
+    rc, output, _ = run(
+        tmp_path, automq_pki_ca_key=str(key), automq_pki_ca_key_passphrase="wrong staple", **mine
+    )
+    assert rc != 0
+    assert "The cluster CA is not usable: automq_pki_ca_cert (" in output
+    assert "could not be read" in output
+    assert "wrong staple" not in output
+    _, other_key = own_ca(tmp_path / "other", "right horse battery")
+    rc, output, _ = run(
+        tmp_path, automq_pki_ca_key=str(other_key),
+        automq_pki_ca_key_passphrase="right horse battery", **mine,
+    )  # fmt: skip
+    assert rc != 0
+    assert "its private key, readable with automq_pki_ca_key_passphrase" in output
+    leaf, leaf_key = own_ca(tmp_path / "leaf", "right horse battery", is_ca=False)
+    rc, output, _ = run(
+        tmp_path, automq_pki_ca_key=str(leaf_key),
+        automq_pki_ca_key_passphrase="right horse battery",
+        automq_pki_ca_create=False, automq_pki_ca_cert=str(leaf),
+    )  # fmt: skip
+    assert rc != 0
+    assert "must be a CA certificate (basicConstraints CA:TRUE)" in output
+    assert "right horse battery" not in output
