@@ -87,6 +87,7 @@ def test_the_modules_are_found() -> None:
         "certificate_reload",
         "cluster_lock",
         "decommission_status",
+        "host_state",
         "kafka_acls",
         "kafka_scram_users",
         "node_files",
