@@ -21,12 +21,10 @@ Runs on the hosts: standard library only, Python 3.8.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple
 
-from .kafka_admin import CONFIG_TYPE_UNKNOWN, ConfigEntry, KafkaAdmin
-from .kafka_probe import ProbeError
+from .kafka_admin import CONFIG_TYPE_UNKNOWN, ConfigEntry, KafkaAdmin, wait_until
 
 EXCLUDE_BROKER_IDS = "autobalancer.controller.exclude.broker.ids"
 
@@ -75,7 +73,6 @@ def exclude_brokers(
     brokers: Iterable[int],
     apply: bool = True,
     wait_timeout: float = 30.0,
-    interval: float = 1.0,
 ) -> ExclusionPlan:
     """Read the list in effect on broker ``node_id`` (the one ``admin`` talks to); when it
     lacks one of ``brokers``, set the list with them added cluster-wide (unless ``apply``
@@ -85,16 +82,20 @@ def exclude_brokers(
     if not apply or plan.value is None:
         return plan
     admin.set_cluster_broker_config(EXCLUDE_BROKER_IDS, plan.value)
-    deadline = time.monotonic() + wait_timeout
-    while True:
+
+    def still_missing() -> Optional[str]:
         now = plan_exclusion(admin.broker_config(str(node_id), EXCLUDE_BROKER_IDS), wanted)
         if now.value is None:
-            return plan
-        if time.monotonic() >= deadline:
-            raise ProbeError(
-                f"node {node_id} still excludes {list(now.previous)} from the AutoBalancer "
-                f"{wait_timeout:.0f} s after {EXCLUDE_BROKER_IDS} was set to {plan.value} "
-                "cluster-wide: does a per-node setting override it "
-                f"(kafka-configs.sh --describe --entity-type brokers --entity-name {node_id})?"
-            )
-        time.sleep(interval)
+            return None
+        return (
+            f"node {node_id} still excludes {list(now.previous)}: does a per-node setting "
+            "override it (kafka-configs.sh --describe --entity-type brokers "
+            f"--entity-name {node_id})?"
+        )
+
+    wait_until(
+        still_missing,
+        wait_timeout,
+        f"{EXCLUDE_BROKER_IDS}={plan.value}, set cluster-wide, did not take effect",
+    )
+    return plan

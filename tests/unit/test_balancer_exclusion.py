@@ -86,7 +86,7 @@ class FakeAdmin:
 
 def test_exclude_brokers_sets_then_waits_until_the_broker_has_it() -> None:
     admin = FakeAdmin("7", lag=2)
-    plan = exclude_brokers(admin, 0, [1000], interval=0.01)  # type: ignore[arg-type]
+    plan = exclude_brokers(admin, 0, [1000])  # type: ignore[arg-type]
     assert plan == ExclusionPlan(True, (7,), (7, 1000), "7,1000")
     assert admin.sets == [(EXCLUDE_BROKER_IDS, "7,1000")]
     assert admin.in_effect == "7,1000"
@@ -105,5 +105,9 @@ def test_exclude_brokers_in_check_mode_and_on_kafka_sets_nothing() -> None:
 
 def test_exclude_brokers_names_a_setting_that_does_not_take_effect() -> None:
     admin = FakeAdmin("", lag=10**6)
-    with pytest.raises(ProbeError, match=r"node 0 still excludes \[\] .* --entity-name 0\)\?"):
-        exclude_brokers(admin, 0, [1000], wait_timeout=0.05, interval=0.01)  # type: ignore[arg-type]
+    with pytest.raises(
+        ProbeError,
+        match=r"=1000, set cluster-wide, did not take effect within 0.05s: "
+        r"node 0 still excludes \[\]: .* --entity-name 0\)\?",
+    ):
+        exclude_brokers(admin, 0, [1000], wait_timeout=0.05)  # type: ignore[arg-type]
