@@ -111,6 +111,49 @@ def describe_zones(call: Call) -> dict[str, Any]:
     return {"Zones": {"Zone": zones}}
 
 
+# --------------------------------------------------------------------------- instance types
+
+# The emulator's own figures (the cloud publishes its own per type): internal
+# bandwidth limits in kbit/s, as DescribeInstanceTypes reports them, growing with vCPUs.
+_BANDWIDTH_KBPS_PER_VCPU = 1024000
+
+
+def describe_instance_types(call: Call) -> dict[str, Any]:
+    """The types the emulator offers, filtered by ``InstanceTypes.N`` (1 to 10 of them,
+    as the SDK documents); a type the region does not offer is simply not returned."""
+    params = call.params
+    wanted = params.indexed("InstanceTypes")
+    if len(wanted) > 10:
+        raise invalid("InstanceTypes", "The array length must be between 1 and 10.")
+    family_filter = params.get("InstanceTypeFamily")
+    offered = [
+        name
+        for name in call.emulator.config.instance_types
+        if (not wanted or name in wanted)
+        and (family_filter is None or instance_shape(name)[0] == family_filter)
+    ]
+    page, token = token_paginate(offered, params, 1600, 1600)
+
+    def view(name: str) -> dict[str, Any]:
+        family, vcpus, memory_mib = instance_shape(name)
+        bandwidth = _BANDWIDTH_KBPS_PER_VCPU * max(1, vcpus // 2)
+        return {
+            "InstanceTypeId": name,
+            "InstanceTypeFamily": family,
+            "CpuCoreCount": vcpus,
+            "MemorySize": memory_mib / 1024,
+            "InstanceFamilyLevel": "EnterpriseLevel",
+            "CpuArchitecture": "X86",
+            "InstanceBandwidthRx": bandwidth,
+            "InstanceBandwidthTx": bandwidth,
+            "InstancePpsRx": 300000 * max(1, vcpus // 2),
+            "InstancePpsTx": 300000 * max(1, vcpus // 2),
+            "EniQuantity": max(2, vcpus // 2 + 1),
+        }
+
+    return {"NextToken": token, "InstanceTypes": {"InstanceType": [view(n) for n in page]}}
+
+
 # --------------------------------------------------------------------------- security groups
 
 
@@ -1086,6 +1129,7 @@ def watch_boot(emulator: Any, instance: Instance, stop: threading.Event) -> None
 
 ACTIONS: dict[str, Handler] = {
     "DescribeZones": describe_zones,
+    "DescribeInstanceTypes": describe_instance_types,
     "CreateSecurityGroup": create_security_group,
     "DescribeSecurityGroups": describe_security_groups,
     "DescribeSecurityGroupAttribute": describe_security_group_attribute,

@@ -1015,7 +1015,17 @@ def test_instances_zone_and_inventory(deployed: Scenario):
         assert hosts[name]["automq_advertised_host"] == f"{name}.{CLUSTER}.automq.private"
         assert hosts[name]["automq_oss_data_bucket"] == DATA_BUCKET
         assert hosts[name]["automq_oss_access_key_secret"].startswith("{{ (lookup(")
+        # The type's internal bandwidth limit, as DescribeInstanceTypes reports it.
+        assert hosts[name]["automq_ecs_instance_bandwidth_kbps"] == 1024000
     assert "automq_oss_access_key_secret" not in hosts[CONSOLE]
+    assert "automq_ecs_instance_bandwidth_kbps" not in hosts[CONSOLE]
+    # ... which sizes AutoMQ's object storage budget on the node, in bytes per second.
+    containers = deployed.containers()
+    properties = subprocess.run(
+        ["docker", "exec", containers[NODES[0]], "cat", "/etc/automq/server.properties"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "s3.network.baseline.bandwidth=128000000" in properties.splitlines()
 
 
 # --- 3. The AccessKey secret ------------------------------------------------------------

@@ -263,6 +263,11 @@ FAILING_CASES = {
         names="automq_heap_opts",
         phrases=["heap 4096.0 GiB (-Xmx) + direct memory 1.0 GiB", "more than the host's"],
     ),
+    "bandwidth-given-in-mbit-per-second": Case(
+        vars={"automq_network_baseline_bandwidth": 2000},
+        names="automq_network_baseline_bandwidth",
+        phrases=["'2000'", "in bytes per second and at least 1048576", "give 250000000"],
+    ),
     "region-misspelt": Case(
         vars={"automq_oss_region": "cn-hangzou"},
         names="automq_oss_region",
@@ -407,6 +412,7 @@ PASSING_CASES = {
         vars={
             "automq_ecs_instance_type": "ecs.g7.large",
             "automq_ecs_supported_instance_types": [*DEFAULT_INSTANCE_TYPES, "ecs.g7.large"],
+            "automq_ecs_instance_bandwidth_kbps": 2048000,  # as provisioning writes it
         }
     ),
     "cluster-id-matches-host": Case(

@@ -275,6 +275,28 @@ def test_heap_override_is_used_as_given(tmp_path: Path) -> None:
     assert props["s3.stream.allocator.policy"] == "POOLED_DIRECT"
 
 
+def test_object_storage_bandwidth_follows_the_instance_type(tmp_path: Path) -> None:
+    # Unknown (0, the default): AutoMQ's own default stays.
+    props = parse_properties(render(tmp_path / "unknown", "combined", 0)["server.properties"])
+    assert "s3.network.baseline.bandwidth" not in props
+    # The inventory's kbit/s figure, in bytes per second.
+    files = render(tmp_path / "known", "combined", 0, automq_ecs_instance_bandwidth_kbps=2048000)
+    assert parse_properties(files["server.properties"])["s3.network.baseline.bandwidth"] == (
+        "256000000"
+    )
+    # Set by the user: that figure, whatever the type says.
+    files = render(
+        tmp_path / "given",
+        "combined",
+        0,
+        automq_ecs_instance_bandwidth_kbps=2048000,
+        automq_network_baseline_bandwidth=125000000,
+    )
+    assert parse_properties(files["server.properties"])["s3.network.baseline.bandwidth"] == (
+        "125000000"
+    )
+
+
 def test_unit_file(tmp_path: Path) -> None:
     unit = render(tmp_path, "combined", 0)["automq.service"]
     for line in (

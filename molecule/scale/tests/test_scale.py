@@ -371,6 +371,35 @@ def test_decommission_refuses_the_last_broker(tmp_path):
     assert "UNREACHABLE" not in run.output
 
 
+UNCLEAN_STOP_DROP_IN = "/etc/systemd/system/automq.service.d/zz-test-unclean-stop.conf"
+
+
+def test_a_stop_that_runs_out_of_time_is_not_unregistered():
+    # A stop that outlives TimeoutStopSec is killed (systemd Result=timeout): the controlled
+    # shutdown may not have finished, so the broker must stay registered and its ID unretired.
+    drop_in = "[Service]\\nExecStop=/bin/sleep 30\\nTimeoutStopSec=2\\n"
+    sh(
+        "automq-scale-4",
+        f"mkdir -p {Path(UNCLEAN_STOP_DROP_IN).parent}; "
+        f"printf '{drop_in}' > {UNCLEAN_STOP_DROP_IN}; systemctl daemon-reload",
+    )
+    try:
+        run = decommission(["automq-scale-4"], ["automq-scale-4"])
+    finally:
+        sh("automq-scale-4", f"rm -f {UNCLEAN_STOP_DROP_IN}; systemctl daemon-reload")
+    said = " ".join(run.output.split())
+    assert run.rc == 2, run.output[-3000:]
+    assert "automq on automq-scale-4 (node 1000) did not stop cleanly" in said, said[-3000:]
+    assert "Result=timeout" in said
+    assert "It was not unregistered and its node ID not retired" in said
+    assert "Decommissioned automq-scale-4" not in said
+    assert state()["retired"] == []
+    assert state()["assignments"]["automq-scale-4"] == 1000
+    # As the message says: start it again, wait until it is healthy, run again (next test).
+    sh("automq-scale-4", "systemctl start automq")
+    poll(lambda: None if 1000 in live_brokers() else f"brokers {live_brokers()}", 120)
+
+
 def test_decommission_moves_partitions_stops_unregisters_and_retires():
     before = {host: service(host) for host in ORIGINAL}
     run = decommission(["automq-scale-4"], ["automq-scale-4"])

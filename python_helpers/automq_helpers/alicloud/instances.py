@@ -22,6 +22,7 @@ __all__ = [
     "InstanceError",
     "InstancePlan",
     "VSwitchSlot",
+    "bandwidth_limits_from_api",
     "check_instance_type",
     "check_prefix",
     "instance_from_api",
@@ -123,6 +124,22 @@ def instance_from_api(item: Mapping[str, Any]) -> ExistingInstance:
         private_ip=str(ips[0]) if ips else "",
         instance_type=str(item.get("InstanceType") or ""),
     )
+
+
+def bandwidth_limits_from_api(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Each type's internal bandwidth limit in kbit/s, from ``InstanceTypes.InstanceType``
+    entries of DescribeInstanceTypes: the lower of ``InstanceBandwidthRx`` and
+    ``InstanceBandwidthTx`` (AutoMQ limits inbound and outbound object storage traffic
+    separately, each to one figure). Types without both, or with a non-positive one, are
+    left out: the cloud did not say."""
+    limits: dict[str, int] = {}
+    for item in items:
+        name = str(item.get("InstanceTypeId") or "")
+        figures = [item.get("InstanceBandwidthRx"), item.get("InstanceBandwidthTx")]
+        numbers = [f for f in figures if isinstance(f, int) and not isinstance(f, bool)]
+        if name and len(numbers) == 2 and min(numbers) > 0:
+            limits[name] = min(numbers)
+    return limits
 
 
 def plan_instances(

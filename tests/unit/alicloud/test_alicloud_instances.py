@@ -13,6 +13,7 @@ from automq_helpers.alicloud.instances import (
     ExistingInstance,
     InstanceError,
     VSwitchSlot,
+    bandwidth_limits_from_api,
     check_instance_type,
     check_prefix,
     instance_from_api,
@@ -118,6 +119,27 @@ def test_instance_from_api():
         "i-1", "automq-1", "cn-hangzhou-h", "vsw-a", "Running", "10.0.1.5", "ecs.r7.large"
     )
     assert instance_from_api({"InstanceId": "i-2"}).private_ip == ""
+
+
+def test_bandwidth_limits_from_api():
+    entries = [
+        {
+            "InstanceTypeId": "ecs.r7.large",
+            "InstanceBandwidthRx": 2048000,
+            "InstanceBandwidthTx": 1536000,
+        },
+        {"InstanceTypeId": "ecs.r6.large", "InstanceBandwidthRx": 1024000},  # Tx not reported
+        {"InstanceTypeId": "ecs.g7.large", "InstanceBandwidthRx": 0, "InstanceBandwidthTx": 0},
+        {"InstanceTypeId": "ecs.c7.large", "InstanceBandwidthRx": "1", "InstanceBandwidthTx": 1},
+        {"InstanceBandwidthRx": 1, "InstanceBandwidthTx": 1},  # no name
+    ]
+    assert bandwidth_limits_from_api(entries) == {"ecs.r7.large": 1536000}
+
+
+@given(rx=st.integers(1, 10**8), tx=st.integers(1, 10**8))
+def test_the_bandwidth_limit_is_the_lower_direction(rx, tx):
+    entry = {"InstanceTypeId": "t", "InstanceBandwidthRx": rx, "InstanceBandwidthTx": tx}
+    assert bandwidth_limits_from_api([entry]) == {"t": min(rx, tx)}
 
 
 @settings(max_examples=300, deadline=None)

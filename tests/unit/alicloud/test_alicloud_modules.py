@@ -1110,6 +1110,8 @@ def test_instances_scale_out_report_extras_and_delete(tmp_path, emulator):
     )
     assert run.rc == 0, run.stdout
     assert run["two"]["zones"] == [ZONES[0], ZONES[1]]
+    # The type's bandwidth limit as DescribeInstanceTypes reports it (the emulator's figure).
+    assert [i["bandwidth_kbps"] for i in run["two"]["instances"]] == [1024000, 1024000]
     assert run["three"]["created"] == ["delta-3"]
     assert run["three again"]["changed"] is False
     extra = run["back to two"]

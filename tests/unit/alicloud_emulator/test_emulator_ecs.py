@@ -66,6 +66,26 @@ def test_describe_zones(clients: Clients, emulator: Emulator) -> None:
     assert brief.body.zones.zone[0].available_instance_types is None
 
 
+def test_describe_instance_types(clients: Clients) -> None:
+    wanted = ["ecs.r7.large", "ecs.g7.2xlarge", "ecs.not.offered"]
+    body = clients.ecs.describe_instance_types(
+        ecs_models.DescribeInstanceTypesRequest(instance_types=wanted)
+    ).body
+    found = {t.instance_type_id: t for t in body.instance_types.instance_type}
+    assert sorted(found) == ["ecs.g7.2xlarge", "ecs.r7.large"]  # not offered: left out
+    large = found["ecs.r7.large"]
+    assert (large.cpu_core_count, large.memory_size) == (2, 16.0)
+    assert (large.instance_bandwidth_rx, large.instance_bandwidth_tx) == (1024000, 1024000)
+    assert found["ecs.g7.2xlarge"].instance_bandwidth_rx == 4096000
+    too_many = [f"ecs.g7.{n}xlarge" for n in range(2, 13)]
+    refused = error_of(
+        lambda: clients.ecs.describe_instance_types(
+            ecs_models.DescribeInstanceTypesRequest(instance_types=too_many)
+        )
+    )
+    assert refused.code == "InvalidParameter"
+
+
 def test_security_group_lifecycle(clients: Clients, network: dict[str, str]) -> None:
     tag = ecs_models.CreateSecurityGroupRequestTag(key="cluster", value="c1")
     sg_id = clients.ecs.create_security_group(

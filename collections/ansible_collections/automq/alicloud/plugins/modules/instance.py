@@ -17,6 +17,8 @@ description:
     AutoMQ nodes should be decommissioned first. O(state=absent) deletes every instance of
     the prefix and cluster.
   - Existing instances are not resized or moved; a different type is reported as a warning.
+  - Each instance's RV(instances[].bandwidth_kbps) is its type's internal bandwidth limit as
+    DescribeInstanceTypes reports it (one read call for all the types of the result).
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers
 extends_documentation_fragment:
@@ -147,6 +149,12 @@ instances:
     instance_type:
       description: Instance type.
       type: str
+    bandwidth_kbps:
+      description:
+        - The instance type's internal bandwidth limit in kbit/s, the lower of DescribeInstanceTypes'
+          C(InstanceBandwidthRx) and C(InstanceBandwidthTx); null when the cloud does not report both.
+      type: int
+      version_added: 0.2.0
 instance_ids:
   description: IDs of RV(instances), in the same order.
   type: list
@@ -197,6 +205,7 @@ from ansible_collections.automq.alicloud.plugins.module_utils.automq_helpers.ali
     ExistingInstance,
     InstanceError,
     VSwitchSlot,
+    bandwidth_limits_from_api,
     check_instance_type,
     check_prefix,
     instance_from_api,
@@ -226,6 +235,25 @@ def list_instances(cloud: AlicloudModule, **filters: Any) -> list[dict[str, Any]
 
 def by_ids(cloud: AlicloudModule, ids: list[str]) -> list[dict[str, Any]]:
     return list_instances(cloud, instance_ids=json.dumps(ids)) if ids else []
+
+
+def bandwidth_limits(cloud: AlicloudModule, instance_types: set[str]) -> dict[str, int]:
+    """The internal bandwidth limits (kbit/s) of these types, in calls of at most 10 types
+    (the API's limit for InstanceTypes)."""
+    models = cloud.models("ecs")
+    names = sorted(t for t in instance_types if t)
+    limits: dict[str, int] = {}
+    for start in range(0, len(names), 10):
+        chunk = names[start : start + 10]
+        body = cloud.rpc(
+            "ecs",
+            "DescribeInstanceTypes",
+            f"read the bandwidth of instance types {', '.join(chunk)}",
+            models.DescribeInstanceTypesRequest(instance_types=chunk),
+        )
+        found = (((body or {}).get("InstanceTypes") or {}).get("InstanceType")) or []
+        limits.update(bandwidth_limits_from_api(found))
+    return limits
 
 
 def summary(instances: list[ExistingInstance]) -> dict[str, Any]:
@@ -445,11 +473,19 @@ def main() -> None:
     after = summary(result)
     if plan.extra and not params["delete_extra"]:
         after.update(summary(list(plan.extra)))
+    limits = bandwidth_limits(cloud, {i.instance_type for i in result})
     cloud.exit(
         changed,
         summary([*plan.keep, *plan.extra]),
         after,
-        instances=[{**i.to_dict(), "instance_id": i.instance_id or None} for i in result],
+        instances=[
+            {
+                **i.to_dict(),
+                "instance_id": i.instance_id or None,
+                "bandwidth_kbps": limits.get(i.instance_type),
+            }
+            for i in result
+        ],
         instance_ids=[i.instance_id or None for i in result],
         private_ips=[i.private_ip for i in result],
         zones=[i.zone_id for i in result],
