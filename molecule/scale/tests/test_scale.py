@@ -50,6 +50,9 @@ CONSOLE = "automq-scale-console"
 PROMETHEUS_ADDRESS = "172.30.23.20"
 JMX_EXPORTER_PORT = 9404
 RECORDS = 2000
+# The converge deploys version A (group_vars/all/50-version.yml); the last tests upgrade to B.
+VERSION_B = "1.7.3-fixture"
+TO_B = ["-e", f"automq_version={VERSION_B}", "-e", "automq_kafka_version=3.9.1"]
 RUN = uuid.uuid4().hex[:6]
 
 
@@ -544,8 +547,28 @@ def test_all_earlier_data_is_still_readable():
             assert received[sequence] == payload(topic, sequence), f"{topic}: record {sequence}"
 
 
+def test_upgrade_and_finalize_after_scaling_refresh_the_console():
+    # Day 2 leaves nothing for site.yml: upgrade.yml rolls every node (the one added by
+    # scale-out included) and refreshes the console's view of the installed versions.
+    run = playbook("playbooks/upgrade.yml", ["automq-scale-5"], *TO_B)
+    assert run.rc == 0, run.output[-3000:]
+    run = playbook("playbooks/finalize_upgrade.yml", ["automq-scale-5"], *TO_B)
+    assert run.rc == 0, run.output[-3000:]
+    console = json.loads(sh(CONSOLE, "cat /etc/automq-console/console.json"))
+    assert {node["host"]: node["installed_version"] for node in console["nodes"]} == {
+        host: VERSION_B for host in [*ORIGINAL, "automq-scale-5"]
+    }
+    for host in [*ORIGINAL, "automq-scale-5"]:
+        assert (
+            sh(host, "readlink /opt/automq/current")
+            .strip()
+            .endswith(f"automq-{VERSION_B}_kafka-3.9.1")
+        )
+
+
 def test_site_after_everything_changes_nothing():
-    run = playbook("site.yml", ["automq-scale-5"])
+    # The inventory now names version B, as an operator's would after the upgrade.
+    run = playbook("site.yml", ["automq-scale-5"], *TO_B)
     assert run.rc == 0, run.output[-3000:]
     assert set(run.changed().values()) == {0}, run.changed()
     # localhost: site.yml's provisioning plays, every task skipped here.
