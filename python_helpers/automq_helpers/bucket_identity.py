@@ -336,7 +336,11 @@ def inspect_bucket(client: BucketClient, roles: Tuple[str, ...]) -> BucketConten
     return contents
 
 
-def record_identity(client: BucketClient, identity: Identity) -> None:
+def record_identity(client: BucketClient, identity: Identity) -> str:
+    """Write the identity, then read it back: a refusal (empty when none) when the bucket
+    then names another cluster. OSS's S3 interface has no conditional PUT this code can
+    rely on, so two clusters formatted onto one empty bucket at once both write; the one
+    whose identity was overwritten finds out here, before its first start."""
     _request(
         client,
         "put_identity",
@@ -345,6 +349,20 @@ def record_identity(client: BucketClient, identity: Identity) -> None:
         (200,),
         body=identity.to_json(),
         headers={"Content-Type": "application/json"},
+    )
+    response = _request(client, "read_back_identity", "GET", IDENTITY_KEY, (200,))
+    try:
+        found = parse_identity(response.body)
+    except ValueError as exc:
+        raise BucketIdentityError(f"read_back_identity: {exc}: is the endpoint OSS?") from exc
+    if found.cluster_id == identity.cluster_id:
+        return ""
+    return (
+        f"bucket {client.target.uri.bucket} was claimed by another cluster while this one "
+        f"recorded its identity ({found.describe()}): two clusters were formatted onto one "
+        f"bucket at the same time. This cluster ({identity.cluster_id}) was formatted but not "
+        "started and left nothing else in the bucket: give it another, empty data bucket "
+        "(automq_oss_data_bucket) and run again; the other cluster keeps this one"
     )
 
 

@@ -190,6 +190,26 @@ def test_an_empty_bucket_then_its_recorded_identity() -> None:
     assert again.entries == []  # the identity itself is not data
 
 
+def test_an_identity_overwritten_at_once_by_another_cluster_is_found_on_reading_back() -> None:
+    fake = fake_oss()
+    assert record_identity(client(fake), identity()) == ""  # read back as written
+    assert fake.operations == ["PutObject", "GetObject"]
+
+    class Race(FakeOss):
+        """Another cluster's PUT lands between this one's PUT and its read back."""
+
+        def _op_PutObject(self, request, headers, query, bucket, key):
+            answer = super()._op_PutObject(request, headers, query, bucket, key)
+            self.objects[(bucket, key)] = identity(OTHER).to_json()
+            return answer
+
+    lost = record_identity(client(Race(clock=lambda: NOW)), identity())
+    assert f"bucket {BUCKET} was claimed by another cluster" in lost
+    assert f"cluster {OTHER} (production)" in lost
+    assert f"This cluster ({CLUSTER}) was formatted but not started" in lost
+    assert "automq_oss_data_bucket" in lost
+
+
 def test_automq_objects_are_found_with_their_cluster_ids() -> None:
     fake = fake_oss()
     for object_id in range(3):

@@ -155,7 +155,9 @@ def main() -> None:
             contents = inspect_bucket(client, target.roles)
             verdict = judge(contents, params["cluster_id"], params["new_quorum"])
             if verdict.record and not module.check_mode:
-                record_identity(client, identity)
+                lost = record_identity(client, identity)
+                if lost:
+                    problems.append(lost)
         except BucketIdentityError as exc:
             problems.append(f"bucket {target.uri.bucket}: {exc}")
             continue
