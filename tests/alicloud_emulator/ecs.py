@@ -113,9 +113,10 @@ def describe_zones(call: Call) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- instance types
 
-# The emulator's own figures (the cloud publishes its own per type): internal
-# bandwidth limits in kbit/s, as DescribeInstanceTypes reports them, growing with vCPUs.
-_BANDWIDTH_KBPS_PER_VCPU = 1024000
+# The emulator's own figures (the cloud publishes its own per type), per two vCPUs:
+# internal bandwidth limits in kbit/s, as DescribeInstanceTypes reports them, and pps.
+_BANDWIDTH_KBPS_PER_TWO_VCPUS = 1024000
+_PPS_PER_TWO_VCPUS = 300000
 
 
 def describe_instance_types(call: Call) -> dict[str, Any]:
@@ -136,7 +137,7 @@ def describe_instance_types(call: Call) -> dict[str, Any]:
 
     def view(name: str) -> dict[str, Any]:
         family, vcpus, memory_mib = instance_shape(name)
-        bandwidth = _BANDWIDTH_KBPS_PER_VCPU * max(1, vcpus // 2)
+        pairs = max(1, vcpus // 2)
         return {
             "InstanceTypeId": name,
             "InstanceTypeFamily": family,
@@ -144,10 +145,10 @@ def describe_instance_types(call: Call) -> dict[str, Any]:
             "MemorySize": memory_mib / 1024,
             "InstanceFamilyLevel": "EnterpriseLevel",
             "CpuArchitecture": "X86",
-            "InstanceBandwidthRx": bandwidth,
-            "InstanceBandwidthTx": bandwidth,
-            "InstancePpsRx": 300000 * max(1, vcpus // 2),
-            "InstancePpsTx": 300000 * max(1, vcpus // 2),
+            "InstanceBandwidthRx": _BANDWIDTH_KBPS_PER_TWO_VCPUS * pairs,
+            "InstanceBandwidthTx": _BANDWIDTH_KBPS_PER_TWO_VCPUS * pairs,
+            "InstancePpsRx": _PPS_PER_TWO_VCPUS * pairs,
+            "InstancePpsTx": _PPS_PER_TWO_VCPUS * pairs,
             "EniQuantity": max(2, vcpus // 2 + 1),
         }
 

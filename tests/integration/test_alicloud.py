@@ -1020,12 +1020,9 @@ def test_instances_zone_and_inventory(deployed: Scenario):
     assert "automq_oss_access_key_secret" not in hosts[CONSOLE]
     assert "automq_ecs_instance_bandwidth_kbps" not in hosts[CONSOLE]
     # ... which sizes AutoMQ's object storage budget on the node, in bytes per second.
-    containers = deployed.containers()
-    properties = subprocess.run(
-        ["docker", "exec", containers[NODES[0]], "cat", "/etc/automq/server.properties"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "s3.network.baseline.bandwidth=128000000" in properties.splitlines()
+    properties = deployed.exec(NODES[0], "cat", "/etc/automq/server.properties")
+    assert properties.returncode == 0, properties.stderr
+    assert "s3.network.baseline.bandwidth=128000000" in properties.stdout.splitlines()
 
 
 # --- 3. The AccessKey secret ------------------------------------------------------------
