@@ -22,6 +22,8 @@ from .node_ids import (
 )
 
 __all__ = [
+    "MIGRATION_PHASES",
+    "RUNNING_MODES",
     "SECURITY_MODES",
     "ClusterPlan",
     "NodeSpec",
@@ -30,13 +32,19 @@ __all__ = [
     "plan_cluster",
     "refuse_voter_reformat",
     "resolve_security",
+    "target_security",
 ]
 
 REFORMAT_VARIABLE = "automq_reformat_controllers"
 
 SECURITY_MODES = ("secure", "plaintext")
+# What a cluster can run, weakest first: the two modes and, between them, the phases of
+# the live migration (automq_security_migration), one rolling run each.
+MIGRATION_PHASES = ("listeners", "internal", "finish")
+RUNNING_MODES = ("plaintext", "migrating-listeners", "migrating-internal", "secure")
 # Clusters recorded before the security mode was: they all ran plaintext.
 LEGACY_SECURITY = "plaintext"
+MIGRATION_VARIABLE = "automq_security_migration"
 
 
 class PlanError(ValueError):
@@ -55,8 +63,10 @@ class NodeSpec:
     explicit_id: int | None = None
     on_host_id: int | None = None
     on_host_cluster_id: str | None = None
-    # "secure" or "plaintext" as the node's current server.properties has it.
+    # One of RUNNING_MODES, as the node's current server.properties has it.
     on_host_security: str | None = None
+    # A restart is recorded for the node: it still runs its previous configuration.
+    restart_pending: bool = False
     # The node's metadata log holds KRaft's quorum-state file: the quorum ran
     # with it (formatting alone does not write the file).
     quorum_has_run: bool = False
@@ -110,7 +120,7 @@ def parse_node_spec(raw: Mapping[str, object]) -> NodeSpec:
     security = raw.get("on_host_security")
     if security in ("", None):
         security = None
-    elif security not in SECURITY_MODES:
+    elif security not in RUNNING_MODES:
         raise PlanError(f"on_host_security of {host} is {security!r}")
     return NodeSpec(
         host=host,
@@ -123,6 +133,7 @@ def parse_node_spec(raw: Mapping[str, object]) -> NodeSpec:
         on_host_cluster_id=cluster_id if isinstance(cluster_id, str) and cluster_id else None,
         on_host_security=security if isinstance(security, str) else None,
         quorum_has_run=_bool(raw.get("quorum_has_run", False), f"quorum_has_run of {host}"),
+        restart_pending=_bool(raw.get("restart_pending", False), f"restart_pending of {host}"),
     )
 
 
@@ -139,56 +150,128 @@ def _split_state(document: object, state_file: str) -> tuple[str | None, str | N
             f"{state_file}: cluster_id is not a string; restore it from version control"
         )
     security = document.get("security")
-    if security is not None and security not in SECURITY_MODES:
+    if security is not None and security not in RUNNING_MODES:
         raise PlanError(
-            f"{state_file}: security is {security!r}, not one of {', '.join(SECURITY_MODES)}; "
+            f"{state_file}: security is {security!r}, not one of {', '.join(RUNNING_MODES)}; "
             "restore the file from version control"
         )
     ids = {key: value for key, value in document.items() if key not in ("cluster_id", "security")}
     return persisted, security, IdState.from_json(ids, source=state_file)
 
 
-def resolve_security(
-    recorded: str | None,
-    configured: str,
-    *,
-    on_hosts: Sequence[str],
-    cluster_exists: bool,
-    allow_downgrade: bool,
-    state_file: str,
-) -> str:
-    """The security mode to record, or a :class:`PlanError` saying why the run must stop.
-
-    A cluster keeps the mode it runs with: the state file's, else the one its nodes are
-    configured with (``on_hosts``; "secure" if any node is), else, for a cluster whose state
-    file predates the recorded modes, plaintext; otherwise the cluster takes
-    ``automq_security``.
-    Weakening a secure cluster needs ``automq_security_allow_downgrade``; switching a
-    running plaintext cluster to secure in one run would split its quorum (nodes restarted
-    onto TLS could no longer reach the others), so it is refused too.
-    """
+def target_security(configured: str, migration: str = "") -> str:
+    """The mode the inventory asks for: ``automq_security``, or a migration phase of it."""
     if configured not in SECURITY_MODES:
         raise PlanError(
             f"automq_security is {configured!r}: use secure (TLS, SASL/SCRAM, ACLs) or plaintext"
         )
-    from_hosts = ("secure" if "secure" in on_hosts else on_hosts[0]) if on_hosts else None
-    current = recorded or from_hosts or (LEGACY_SECURITY if cluster_exists else None)
-    if current is None or current == configured:
+    if migration in ("", None):
         return configured
-    if current == "secure":
-        if allow_downgrade:
-            return configured
+    if migration not in MIGRATION_PHASES:
         raise PlanError(
-            f"this cluster runs secure ({state_file} records it) and automq_security is now "
-            "plaintext: that would drop TLS, authentication and ACLs. Set automq_security: "
-            "secure again, or, if the downgrade is intended, automq_security_allow_downgrade: true"
+            f"{MIGRATION_VARIABLE} is {migration!r}: use listeners, internal or finish (one "
+            "rolling run each, in that order), or leave it empty"
         )
-    raise PlanError(
-        f"this cluster runs plaintext ({state_file}) and automq_security is secure: restarting "
-        "its nodes onto TLS listeners one at a time would split the controller quorum. Keep "
-        "automq_security: plaintext for this cluster (the in-place migration to secure is not "
-        "available yet), or deploy a new, secure cluster"
+    if configured != "secure":
+        raise PlanError(
+            f"{MIGRATION_VARIABLE} is {migration} but automq_security is {configured}: the "
+            "migration takes a plaintext cluster to secure, so set automq_security: secure"
+        )
+    return "secure" if migration == "finish" else f"migrating-{migration}"
+
+
+def _phase_variable(mode: str) -> str:
+    """How the inventory asks for ``mode``."""
+    if mode == "plaintext":
+        return "automq_security: plaintext"
+    if mode == "secure":
+        return f"automq_security: secure with {MIGRATION_VARIABLE}: finish"
+    return f"automq_security: secure with {MIGRATION_VARIABLE}: {mode.removeprefix('migrating-')}"
+
+
+def resolve_security(
+    recorded: str | None,
+    configured: str,
+    *,
+    on_hosts: Sequence[NodeSpec],
+    cluster_exists: bool,
+    allow_downgrade: bool,
+    state_file: str,
+    migration: str = "",
+) -> str:
+    """The security mode to record, or a :class:`PlanError` saying why the run must stop.
+
+    A cluster keeps the mode it runs with: the state file's, else the most secure one its
+    nodes are configured with (``on_hosts``), else, for a cluster whose state file predates
+    the recorded modes, plaintext; otherwise the cluster takes ``automq_security``.
+    Weakening a cluster (secure to plaintext, or back a migration phase) needs
+    ``automq_security_allow_downgrade``. A running plaintext cluster becomes secure only
+    through the migration's phases, one per run (RUNNING_MODES): switching in one run
+    would split its quorum (nodes restarted onto TLS could no longer reach the others).
+    A phase starts only once every node runs the previous one (no restart pending) and
+    no new node joins while the cluster is between two modes.
+    """
+    target = target_security(configured, migration)
+    modes = [node.on_host_security for node in on_hosts if node.on_host_security]
+    from_hosts = max(modes, key=RUNNING_MODES.index) if modes else None
+    current = recorded or from_hosts or (LEGACY_SECURITY if cluster_exists else None)
+    if current is None:
+        if target.startswith("migrating-"):
+            raise PlanError(
+                f"{MIGRATION_VARIABLE} is {migration}, but this cluster is new: the migration "
+                "is for a running plaintext cluster. Remove the variable to deploy it secure"
+            )
+        return target
+    if target.startswith("migrating-") or current.startswith("migrating-"):
+        new = sorted(node.host for node in on_hosts if node.on_host_security is None)
+        if new:
+            raise PlanError(
+                f"{', '.join(new)} would join while the cluster migrates to secure ({current}): "
+                f"finish the migration ({MIGRATION_VARIABLE}: finish) first, then add the "
+                "host(s), or take them out of the inventory for now"
+            )
+    if current == target:
+        return target
+    now, wanted = RUNNING_MODES.index(current), RUNNING_MODES.index(target)
+    if wanted < now:
+        if allow_downgrade:
+            return target
+        raise PlanError(
+            f"this cluster runs {current} ({state_file} records it) and the inventory asks "
+            f"for {target} ({_phase_variable(target)}): that would weaken it (TLS, "
+            "authentication or ACLs dropped). Set "
+            f"{_phase_variable(current)} again, or, if the downgrade is intended, "
+            "automq_security_allow_downgrade: true"
+        )
+    if wanted > now + 1:
+        first = (
+            ""
+            if current != "plaintext"
+            else (
+                "restarting its nodes onto TLS listeners in one run would split the controller "
+                "quorum. "
+            )
+        )
+        raise PlanError(
+            f"this cluster runs {current} ({state_file}) and the inventory asks for {target}: "
+            f"{first}A running plaintext cluster becomes secure in three rolling runs, "
+            f"{MIGRATION_VARIABLE}: listeners, then internal, then finish (once its clients "
+            "use the secure listener); the next one here is "
+            f"{_phase_variable(RUNNING_MODES[now + 1])}"
+        )
+    behind = sorted(
+        f"{node.host} ({'restart pending' if node.restart_pending else node.on_host_security})"
+        for node in on_hosts
+        if node.on_host_security is not None
+        and (node.on_host_security != current or node.restart_pending)
     )
+    if behind:
+        raise PlanError(
+            f"the next phase ({target}) starts only once every node runs {current}, and "
+            f"{', '.join(behind)} do(es) not yet: run the same playbook with "
+            f"{_phase_variable(current)} again to finish that phase first"
+        )
+    return target
 
 
 def refuse_voter_reformat(
@@ -259,6 +342,7 @@ def plan_cluster(
     security: str = "secure",
     allow_security_downgrade: bool = False,
     reformat_controllers: Sequence[str] = (),
+    security_migration: str = "",
 ) -> ClusterPlan:
     """Decide every node's ID, the cluster ID and the quorum strings.
 
@@ -276,10 +360,11 @@ def plan_cluster(
     security_mode = resolve_security(
         recorded_security,
         security,
-        on_hosts=[node.on_host_security for node in nodes if node.on_host_security],
+        on_hosts=nodes,
         cluster_exists=persisted is not None,
         allow_downgrade=allow_security_downgrade,
         state_file=state_file,
+        migration=security_migration,
     )
     assignment = assign_node_ids(
         [

@@ -3,10 +3,10 @@
 The preflight used to read meta.properties, server.properties, the metadata log's
 quorum-state and the unit's state in up to four round trips per node; this reads them in
 one. Only what the roles need leaves the host: the parsed meta.properties (node and cluster
-ID, no secret), the ``listener.security.protocol.map`` of server.properties (never the
-rest of that file, whose overrides may hold a secret), whether KRaft's quorum-state exists,
-the record a finalize that raised the feature levels left (JSON), and ``systemctl
-is-active``'s answer.
+ID, no secret), the ``listener.security.protocol.map`` of server.properties and the
+security mode its listeners give (never the rest of that file, whose overrides may hold a
+secret), whether KRaft's quorum-state exists, whether a restart is recorded, the record a
+finalize that raised the feature levels left (JSON), and ``systemctl is-active``'s answer.
 
 Runs on the hosts: standard library only, Python 3.8 grammar.
 """
@@ -20,9 +20,21 @@ from dataclasses import dataclass
 
 from .properties import parse_properties
 
-__all__ = ["RUNNING_STATES", "NodeState", "NodeStateError", "read_node_state"]
+__all__ = [
+    "RUNNING_STATES",
+    "NodeState",
+    "NodeStateError",
+    "read_node_state",
+    "security_mode_of",
+]
 
 PROTOCOL_MAP_KEY = "listener.security.protocol.map"
+CONTROLLER_LISTENERS_KEY = "controller.listener.names"
+# The controller listener (SSL) the migration to secure adds beside the plaintext one; it
+# comes first in controller.listener.names from the migration's "internal" phase on.
+MIGRATION_CONTROLLER_LISTENER = "CONTROLLER_TLS"
+TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+CLEAR_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT")
 # systemctl is-active exits 0 (active), 3 (inactive, failed, activating...) or 4 (no
 # such unit); anything else is an error of systemctl itself.
 IS_ACTIVE_EXIT_CODES = (0, 3, 4)
@@ -42,6 +54,8 @@ class NodeState:
     quorum_has_run: bool
     service_state: str
     finalized_features: dict[str, object] | None = None
+    security_mode: str | None = None
+    restart_pending: bool = False
 
     @property
     def running(self) -> bool:
@@ -52,6 +66,8 @@ class NodeState:
             "formatted": self.meta is not None,
             "meta": self.meta,
             "listener_security_protocol_map": self.protocol_map,
+            "security_mode": self.security_mode,
+            "restart_pending": self.restart_pending,
             "quorum_has_run": self.quorum_has_run,
             "service_state": self.service_state,
             "running": self.running,
@@ -84,6 +100,24 @@ def _read_record(path: str | None) -> dict[str, object] | None:
     return record
 
 
+def security_mode_of(properties: dict[str, str]) -> str | None:
+    """What a server.properties' listeners run: plaintext, secure, or a phase of the
+    migration between them (both kinds of listener; the TLS controller listener first
+    from the "internal" phase on). None without a protocol map (no file yet)."""
+    protocol_map = properties.get(PROTOCOL_MAP_KEY)
+    if not protocol_map:
+        return None
+    protocols = {entry.partition(":")[2].strip().upper() for entry in protocol_map.split(",")}
+    if not protocols & set(TLS_PROTOCOLS):
+        return "plaintext"
+    if not protocols & set(CLEAR_PROTOCOLS):
+        return "secure"
+    first_controller = properties.get(CONTROLLER_LISTENERS_KEY, "").split(",")[0].strip()
+    if first_controller.upper() == MIGRATION_CONTROLLER_LISTENER:
+        return "migrating-internal"
+    return "migrating-listeners"
+
+
 def read_node_state(
     meta_properties: str,
     server_properties: str,
@@ -91,10 +125,12 @@ def read_node_state(
     service: str,
     is_active: Callable[[str], tuple[int, str]],
     finalized_features: str | None = None,
+    restart_record: str | None = None,
 ) -> NodeState:
     """Read the node. ``quorum_state`` is None on a node that is no controller;
     ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output);
-    ``finalized_features`` is the path of the finalize record, if any is wanted."""
+    ``finalized_features`` is the path of the finalize record, if any is wanted;
+    ``restart_record`` the path of the role's pending-restart record."""
     meta_text = _read_text(meta_properties)
     server_text = _read_text(server_properties)
     rc, output = is_active(f"{service}.service")
@@ -102,11 +138,12 @@ def read_node_state(
         raise NodeStateError(
             f"systemctl is-active {service}.service exited {rc}: {output.strip()[-500:]}"
         )
+    server = {} if server_text is None else parse_properties(server_text)
     return NodeState(
         meta=None if meta_text is None else parse_properties(meta_text),
-        protocol_map=(
-            None if server_text is None else parse_properties(server_text).get(PROTOCOL_MAP_KEY)
-        ),
+        protocol_map=server.get(PROTOCOL_MAP_KEY),
+        security_mode=security_mode_of(server),
+        restart_pending=restart_record is not None and os.path.exists(restart_record),
         quorum_has_run=quorum_state is not None and os.path.exists(quorum_state),
         service_state=output.strip(),
         finalized_features=_read_record(finalized_features),

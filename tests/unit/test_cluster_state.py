@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -503,7 +504,12 @@ def test_adding_brokers_never_moves_existing_ids(
 
 
 def plan_security(
-    nodes: list[NodeSpec], state: object, security: str, *, allow_downgrade: bool = False
+    nodes: list[NodeSpec],
+    state: object,
+    security: str,
+    *,
+    allow_downgrade: bool = False,
+    migration: str = "",
 ) -> ClusterPlan:
     return plan_cluster(
         state,
@@ -512,6 +518,7 @@ def plan_security(
         state_file=STATE_FILE,
         security=security,
         allow_security_downgrade=allow_downgrade,
+        security_migration=migration,
     )
 
 
@@ -546,7 +553,7 @@ def test_a_plaintext_cluster_is_not_switched_to_secure_in_one_run() -> None:
 
     message = str(planning_error_of(lambda: plan_security(THREE, first.state, "secure")))
 
-    assert "automq_security: plaintext" in message
+    assert "automq_security_migration: listeners" in message
     assert "quorum" in message
 
 
@@ -591,6 +598,154 @@ def test_the_recorded_mode_changes_only_by_explicit_downgrade(
         assert current != configured
     else:
         assert result.security == configured == current
+
+
+# --------------------------------------------------------------------------- live migration
+
+# How the inventory asks for each mode: (automq_security, automq_security_migration).
+ASKS = {
+    "plaintext": ("plaintext", ""),
+    "migrating-listeners": ("secure", "listeners"),
+    "migrating-internal": ("secure", "internal"),
+    "secure": ("secure", "finish"),
+}
+
+
+def running(mode: str, *, pending: tuple[str, ...] = (), behind: str = "") -> list[NodeSpec]:
+    """Three formatted nodes configured for ``mode``; ``behind`` configured for another one."""
+    return [
+        node(
+            f"h{n}",
+            on_host_id=str(n - 1),
+            on_host_cluster_id=ID_A,
+            on_host_security=behind if behind and n == 3 else mode,
+            restart_pending=f"h{n}" in pending,
+        )
+        for n in (1, 2, 3)
+    ]
+
+
+def plan_mode(nodes: list[NodeSpec], recorded: str, wanted: str, **extra: object) -> ClusterPlan:
+    state = {"cluster_id": ID_A, "assignments": {"h1": 0, "h2": 1, "h3": 2}, "retired": []}
+    state["security"] = recorded
+    security, migration = ASKS[wanted]
+    return plan_security(nodes, state, security, migration=migration, **extra)  # type: ignore[arg-type]
+
+
+def test_a_plaintext_cluster_migrates_one_phase_per_run() -> None:
+    modes = list(ASKS)
+    for current, following in itertools.pairwise(modes):
+        result = plan_mode(running(current), current, following)
+
+        assert result.security == result.state["security"] == following
+        # A re-run of the same phase (e.g. after an interrupted roll) is accepted.
+        assert plan_mode(running(following), following, following).security == following
+
+
+def test_finish_on_a_secure_cluster_changes_nothing() -> None:
+    assert plan_mode(running("secure"), "secure", "secure").security == "secure"
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "next_phase"),
+    [
+        ("plaintext", "migrating-internal", "automq_security_migration: listeners"),
+        ("plaintext", "secure", "automq_security_migration: listeners"),
+        ("migrating-listeners", "secure", "automq_security_migration: internal"),
+    ],
+)
+def test_a_phase_is_never_skipped(current: str, wanted: str, next_phase: str) -> None:
+    message = str(planning_error_of(lambda: plan_mode(running(current), current, wanted)))
+
+    assert f"the next one here is automq_security: secure with {next_phase}" in message
+
+
+@pytest.mark.parametrize("current", ["migrating-listeners", "migrating-internal"])
+def test_the_next_phase_waits_for_a_pending_restart(current: str) -> None:
+    following = list(ASKS)[list(ASKS).index(current) + 1]
+
+    message = str(
+        planning_error_of(lambda: plan_mode(running(current, pending=("h2",)), current, following))
+    )
+
+    assert "h2 (restart pending)" in message
+    assert f"automq_security_migration: {current.removeprefix('migrating-')} again" in message
+
+
+def test_the_next_phase_waits_for_a_node_configured_for_another_one() -> None:
+    nodes = running("migrating-internal", behind="migrating-listeners")
+
+    message = str(planning_error_of(lambda: plan_mode(nodes, "migrating-internal", "secure")))
+
+    assert "h3 (migrating-listeners) do(es) not yet" in message
+
+
+def test_no_new_node_joins_during_the_migration() -> None:
+    nodes = [*running("migrating-listeners"), node("h4", controller=False)]
+
+    message = str(
+        planning_error_of(lambda: plan_mode(nodes, "migrating-listeners", "migrating-internal"))
+    )
+
+    assert "h4 would join while the cluster migrates" in message
+
+
+def test_a_new_cluster_is_not_deployed_half_migrated() -> None:
+    message = str(
+        planning_error_of(lambda: plan_security(THREE, None, "secure", migration="listeners"))
+    )
+
+    assert "this cluster is new" in message
+    assert plan_security(THREE, None, "secure", migration="finish").security == "secure"
+
+
+def test_going_back_a_phase_needs_the_explicit_downgrade() -> None:
+    nodes = running("migrating-internal")
+
+    message = str(
+        planning_error_of(lambda: plan_mode(nodes, "migrating-internal", "migrating-listeners"))
+    )
+
+    assert "automq_security_allow_downgrade: true" in message
+    back = plan_mode(nodes, "migrating-internal", "migrating-listeners", allow_downgrade=True)
+    assert back.security == "migrating-listeners"
+
+
+@pytest.mark.parametrize(
+    ("security", "migration", "phrase"),
+    [
+        ("plaintext", "listeners", "set automq_security: secure"),
+        ("secure", "half", "use listeners, internal or finish"),
+    ],
+)
+def test_a_migration_the_inventory_cannot_mean_is_refused(
+    security: str, migration: str, phrase: str
+) -> None:
+    message = str(
+        planning_error_of(lambda: plan_security(THREE, None, security, migration=migration))
+    )
+
+    assert phrase in message
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    current=st.sampled_from(list(ASKS)),
+    wanted=st.sampled_from(list(ASKS)),
+    allow_downgrade=st.booleans(),
+)
+def test_a_mode_moves_at_most_one_phase_forward(
+    current: str, wanted: str, allow_downgrade: bool
+) -> None:
+    modes = list(ASKS)
+    step = modes.index(wanted) - modes.index(current)
+    try:
+        result = plan_mode(running(current), current, wanted, allow_downgrade=allow_downgrade)
+    except PLANNING_ERRORS:
+        assert step > 1 or (step < 0 and not allow_downgrade)
+    else:
+        assert result.security == wanted
+        assert step in (0, 1) or (step < 0 and allow_downgrade)
 
 
 def planning_error_of(call: Callable[[], object]) -> ValueError:

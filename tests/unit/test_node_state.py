@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from test_ansible_plugins import run_playbook_output
 
-from automq_helpers.node_state import NodeStateError, read_node_state
+from automq_helpers.node_state import NodeStateError, read_node_state, security_mode_of
 
 META = "version=1\ncluster.id=AbCdEfGhIjKlMnOpQrStUv\nnode.id=2\n"
 SERVER = (
@@ -50,6 +50,8 @@ def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> N
         "service_state": "inactive",
         "running": False,
         "finalized_features": None,
+        "security_mode": None,
+        "restart_pending": False,
     }
     assert calls == ["automq.service"]
 
@@ -149,3 +151,54 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
     )
     assert (fake / "systemctl.args").read_text().split() == ["is-active", "automq.service"]
     assert "do-not-return-this" not in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("properties", "mode"),
+    [
+        ({}, None),
+        (
+            {"listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"},
+            "plaintext",
+        ),
+        (
+            {"listener.security.protocol.map": "CONTROLLER:SSL,INTERNAL:SSL,CLIENT:SASL_SSL"},
+            "secure",
+        ),
+        (
+            {
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+                "CONTROLLER_TLS:SSL,INTERNAL:SSL,CLIENT:SASL_SSL",
+                "controller.listener.names": "CONTROLLER,CONTROLLER_TLS",
+            },
+            "migrating-listeners",
+        ),
+        (
+            {
+                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,"
+                "CONTROLLER_TLS:SSL,INTERNAL:SSL,CLIENT:SASL_SSL",
+                "controller.listener.names": "CONTROLLER_TLS,CONTROLLER",
+            },
+            "migrating-internal",
+        ),
+    ],
+)
+def test_the_listeners_tell_the_security_mode(properties: dict[str, str], mode: str | None) -> None:
+    assert security_mode_of(properties) == mode
+
+
+def test_a_recorded_restart_is_reported(tmp_path: Path) -> None:
+    meta, server, _quorum = node_paths(tmp_path)
+    server.write_text(SERVER)
+    record = tmp_path / "restart-pending"
+    is_active, _ = answering(0, "active\n")
+
+    def read() -> bool:
+        state = read_node_state(
+            str(meta), str(server), None, "automq", is_active, restart_record=str(record)
+        )
+        return state.restart_pending
+
+    assert read() is False
+    record.write_text("a change\n")
+    assert read() is True

@@ -206,6 +206,66 @@ def test_broker_only_and_controller_only_listeners(tmp_path: Path) -> None:
     assert broker["advertised.listeners"] == "PLAINTEXT://10.9.0.21:9092"
 
 
+def test_the_migration_phases_keep_plaintext_beside_tls(tmp_path: Path) -> None:
+    """A plaintext cluster on 9192/9193 migrating to secure on 9092/9093: the first phase
+    adds the TLS listeners and keeps every connection between nodes in clear, the second
+    moves the nodes onto TLS under an authorizer that still allows everyone; the plaintext
+    listeners stay on their ports until the end."""
+    migration = {
+        "automq_security_migration_broker_port": 9192,
+        "automq_security_migration_controller_port": 9193,
+    }
+    secure = parse_properties(render(tmp_path / "s", "combined", 0)["server.properties"])
+    phases = {
+        phase: parse_properties(
+            render(tmp_path / phase, "combined", 0, automq_security_migration=phase, **migration)[
+                "server.properties"
+            ]
+        )
+        for phase in ("listeners", "internal", "finish")
+    }
+    both = (
+        "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,CONTROLLER_TLS:SSL,INTERNAL:SSL,CLIENT:SASL_SSL"
+    )
+    listeners = "CLIENT://:9092,INTERNAL://:9094,PLAINTEXT://:9192,CONTROLLER://:9193,CONTROLLER_TLS://:9093"
+    advertised = "CLIENT://10.9.0.11:9092,INTERNAL://10.9.0.11:9094,PLAINTEXT://10.9.0.11:9192"
+    first, second = phases["listeners"], phases["internal"]
+    for props in (first, second):
+        assert props["listener.security.protocol.map"] == both
+        assert props["listeners"] == listeners
+        assert props["advertised.listeners"] == advertised
+        assert props["listener.name.controller_tls.ssl.client.auth"] == "required"
+        assert "listener.name.controller.ssl.client.auth" not in props
+    assert first["controller.listener.names"] == "CONTROLLER,CONTROLLER_TLS"
+    assert first["inter.broker.listener.name"] == "PLAINTEXT"
+    assert not any(
+        key.startswith(("authorizer.", "allow.", "super.", "autobalancer.")) for key in first
+    )
+    assert second["controller.listener.names"] == "CONTROLLER_TLS,CONTROLLER"
+    assert second["inter.broker.listener.name"] == "INTERNAL"
+    assert second["allow.everyone.if.no.acl.found"] == "true"
+    assert second["super.users"] == secure["super.users"]
+    assert second["autobalancer.client.listener.name"] == "INTERNAL"
+    # The last phase is the secure configuration itself.
+    assert phases["finish"] == secure
+
+
+def test_a_broker_only_node_reaches_the_controllers_as_the_phase_says(tmp_path: Path) -> None:
+    migration = {
+        "automq_security_migration_broker_port": 9192,
+        "automq_security_migration_controller_port": 9193,
+    }
+    for phase, first_controller in (("listeners", "CONTROLLER"), ("internal", "CONTROLLER_TLS")):
+        props = parse_properties(
+            render(
+                tmp_path / phase, "broker_only", 1000, automq_security_migration=phase, **migration
+            )["server.properties"]
+        )
+        assert props["controller.listener.names"].split(",")[0] == first_controller
+        assert props["listeners"] == "CLIENT://:9092,INTERNAL://:9094,PLAINTEXT://:9192"
+        assert "CONTROLLER_TLS:SSL" in props["listener.security.protocol.map"]
+
+
 def test_public_access_adds_an_external_sasl_ssl_listener(tmp_path: Path) -> None:
     """A broker with a public address gets the EXTERNAL listener (SASL_SSL, SCRAM) on its
     own port, advertised there; everything else stays as it was."""

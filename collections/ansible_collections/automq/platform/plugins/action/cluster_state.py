@@ -25,6 +25,11 @@ ARGUMENT_SPEC = {
     "nodes": {"type": "list", "elements": "dict", "required": True},
     "security": {"type": "str", "default": "secure", "choices": ["secure", "plaintext"]},
     "allow_security_downgrade": {"type": "bool", "default": False},
+    "security_migration": {
+        "type": "str",
+        "default": "",
+        "choices": ["", "listeners", "internal", "finish"],
+    },
     "reformat_controllers": {"type": "list", "elements": "str", "default": []},
 }
 
@@ -67,6 +72,7 @@ class ActionModule(ActionBase):
                 state_file=str(state_file),
                 security=args["security"],
                 allow_security_downgrade=args["allow_security_downgrade"],
+                security_migration=args["security_migration"],
                 reformat_controllers=args["reformat_controllers"],
             )
         except PLANNING_ERRORS as error:

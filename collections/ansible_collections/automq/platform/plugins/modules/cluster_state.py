@@ -28,8 +28,8 @@ options:
     description:
       - One entry per host with C(host), C(controller), C(broker), C(advertised_host),
         C(controller_port), and optionally C(explicit_id), C(on_host_id), C(on_host_cluster_id),
-        C(on_host_security) and C(quorum_has_run) (the host's metadata log holds KRaft's
-        C(quorum-state) file).
+        C(on_host_security) (what node_state's C(security_mode) answered), C(restart_pending)
+        and C(quorum_has_run) (the host's metadata log holds KRaft's C(quorum-state) file).
     type: list
     elements: dict
     required: true
@@ -38,12 +38,23 @@ options:
       - The security mode the inventory asks for (C(automq_security)). A new cluster records
         it; an existing one keeps the recorded mode, or C(plaintext) when none is recorded.
       - Changing C(secure) to C(plaintext) fails unless O(allow_security_downgrade); changing
-        C(plaintext) to C(secure) fails (a rolling switch would split the quorum).
+        a running C(plaintext) cluster to C(secure) goes through the phases of
+        O(security_migration), one per run (a switch in one run would split the quorum).
     type: str
     choices: [secure, plaintext]
     default: secure
+  security_migration:
+    description:
+      - The phase of the live migration of a plaintext cluster to secure this run applies
+        (C(automq_security_migration)), with O(security) C(secure). C(listeners) adds the TLS
+        listeners beside the plaintext ones, C(internal) moves the nodes' own traffic onto
+        them, C(finish) drops plaintext. Each phase needs every node to run the previous one,
+        without a pending restart; no new node may join in between.
+    type: str
+    choices: ["", listeners, internal, finish]
+    default: ""
   allow_security_downgrade:
-    description: Accept the change of a secure cluster to C(plaintext).
+    description: Accept a weaker mode than the recorded one (C(plaintext), or an earlier migration phase).
     type: bool
     default: false
   reformat_controllers:
@@ -92,7 +103,9 @@ quorum_bootstrap_servers:
   type: str
   returned: success
 security:
-  description: The security mode recorded for the cluster.
+  description:
+    - The security mode recorded for the cluster, C(plaintext), C(secure), or the migration phase
+      between them it runs (C(migrating-listeners), C(migrating-internal)).
   type: str
   returned: success
 new_hosts:

@@ -9,8 +9,9 @@ short_description: Read an AutoMQ node's meta.properties, security mode, quorum 
 description:
   - One round trip instead of one per file. Read only; changes nothing.
   - Returns the parsed C(meta.properties) (node and cluster ID), only the
-    C(listener.security.protocol.map) of C(server.properties) (the rest may hold a secret
-    in an override), whether KRaft's quorum-state file is in the metadata log (written by a
+    C(listener.security.protocol.map) of C(server.properties) and the security mode its
+    listeners give (the rest may hold a secret in an override), whether a restart is
+    recorded, whether KRaft's quorum-state file is in the metadata log (written by a
     running controller, never by formatting), and C(systemctl is-active)'s answer.
   - A missing file is a normal answer (a new host); a file that cannot be read is an error
     naming it.
@@ -36,6 +37,9 @@ options:
     description:
       - Path of the record a finalize that raised the feature levels leaves (JSON); omit to
         read none.
+    type: str
+  restart_record:
+    description: Path of the role's pending-restart record; omit to read none.
     type: str
 attributes:
   check_mode:
@@ -66,6 +70,17 @@ meta:
 listener_security_protocol_map:
   description: The C(listener.security.protocol.map) of C(server.properties); null without the file or the key.
   type: str
+  returned: always
+security_mode:
+  description:
+    - What the listeners of C(server.properties) run, C(plaintext), C(secure), or a phase of the
+      migration between them (C(migrating-listeners), C(migrating-internal)); null without the
+      file or the key.
+  type: str
+  returned: always
+restart_pending:
+  description: Whether the restart record exists (always false without O(restart_record)).
+  type: bool
   returned: always
 quorum_has_run:
   description: Whether the quorum-state file exists (always false without O(quorum_state)).
@@ -100,6 +115,7 @@ def main() -> None:
             "quorum_state": {"type": "str"},
             "service": {"type": "str", "required": True},
             "finalized_features": {"type": "str"},
+            "restart_record": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -117,6 +133,7 @@ def main() -> None:
             params["service"],
             is_active,
             params["finalized_features"],
+            params["restart_record"],
         )
     except NodeStateError as error:
         module.fail_json(msg=str(error))
