@@ -9,6 +9,14 @@ from pathlib import Path
 import pytest
 from testbed_hosts import ADDRESSES, NODES
 
+# Runs before every other test of its scenario (cluster): the scenario converges
+# plaintext, and the other tests check the cluster it migrated to secure.
+FIRST = "migration_test_live.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name != FIRST)
+
 
 @pytest.fixture(scope="session")
 def nodes() -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 _HELPERS = Path(__file__).resolve().parents[3] / "python_helpers"
 if str(_HELPERS) not in sys.path:
     sys.path.insert(0, str(_HELPERS))
+
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from automq_helpers.kafka_probe import SecurityConfig  # noqa: E402
 from automq_helpers.properties import parse_properties  # noqa: E402
@@ -56,3 +59,35 @@ def probe_security() -> SecurityConfig | None:
         username=settings["sasl.username"],
         password=settings["sasl.password"],
     )
+
+
+def create_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Create ``topic`` and wait until every broker's metadata has its partitions: a client
+    that asks a broker which has not yet seen it counts 0 partitions and fails its records
+    ("Local: Unknown partition", seen once in CI). ``settings``: the client settings to use
+    instead of the admin's (a plaintext cluster's)."""
+
+    def connect(servers: str) -> AdminClient:
+        if settings is None:
+            return AdminClient(client_settings(servers))
+        return AdminClient({**settings, "bootstrap.servers": servers})
+
+    admin = connect(bootstrap)
+    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor)
+    admin.create_topics([new])[topic].result(timeout=60)
+    brokers = [f"{b.host}:{b.port}" for b in admin.list_topics(timeout=30).brokers.values()]
+    deadline = time.monotonic() + 60
+    for broker in brokers:
+        one = connect(broker)
+        while True:
+            seen = one.list_topics(topic, timeout=10).topics.get(topic)
+            if seen is not None and seen.error is None and len(seen.partitions) == partitions:
+                break
+            assert time.monotonic() < deadline, f"{broker} does not see {topic}'s partitions"
+            time.sleep(0.5)

@@ -7,7 +7,6 @@ import os
 import socket
 import ssl
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import testinfra
 import yaml
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka_clients import client_config_file, client_settings
+from kafka_clients import client_config_file, client_settings, create_topic
 from testbed_hosts import HOST_SPECS, NODES
 
 RECORDS = 10_000
@@ -134,26 +133,6 @@ def _password(user: str) -> str:
     return next(entry["password"] for entry in users if entry["name"] == user)
 
 
-def _create_topic(bootstrap: str, topic: str) -> None:
-    """Create ``topic`` and wait until every broker's metadata has its partitions: a client
-    that asks a broker which has not yet seen it counts 0 partitions and fails its records
-    ("Local: Unknown partition", seen once in CI)."""
-    admin = AdminClient(client_settings(bootstrap))
-    admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(
-        timeout=60
-    )
-    brokers = [f"{b.host}:{b.port}" for b in admin.list_topics(timeout=30).brokers.values()]
-    deadline = time.monotonic() + 60
-    for broker in brokers:
-        one = AdminClient(client_settings(broker))
-        while True:
-            seen = one.list_topics(topic, timeout=10).topics.get(topic)
-            if seen is not None and seen.error is None and len(seen.partitions) == 3:
-                break
-            assert time.monotonic() < deadline, f"{broker} does not see {topic}'s partitions"
-            time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def kafka_tools(tmp_path_factory) -> Path:
     """Kafka's own command-line tools, from the release the cluster runs, on this machine."""
@@ -166,7 +145,7 @@ def kafka_tools(tmp_path_factory) -> Path:
 def test_kcat_produces_and_consumes_with_the_client_config_as_written(nodes, addresses):
     config = client_config_file()
     topic = f"kcat-{uuid.uuid4().hex[:8]}"
-    _create_topic(f"{addresses[nodes[0]]}:9092", topic)
+    create_topic(f"{addresses[nodes[0]]}:9092", topic)
     lines = "".join(f"kcat-{n}\n" for n in range(THIRD_PARTY_RECORDS))
     produced = subprocess.run(
         ["kcat", "-F", str(config), "-P", "-t", topic],
@@ -188,7 +167,7 @@ def test_kafkas_console_tools_produce_and_consume_with_the_java_config(
     assert java_config.stat().st_mode & 0o077 == 0
     bootstrap = f"{addresses[nodes[0]]}:9092"
     topic = f"console-tools-{uuid.uuid4().hex[:8]}"
-    _create_topic(bootstrap, topic)
+    create_topic(bootstrap, topic)
     environment = {**os.environ, "KAFKA_HEAP_OPTS": "-Xmx256m"}
     lines = "".join(f"java-{n}\n" for n in range(THIRD_PARTY_RECORDS))
     produced = subprocess.run(
@@ -258,7 +237,7 @@ def test_tls_1_1_is_refused(nodes, addresses):
 def test_acls_decide_what_each_user_may_do(nodes, addresses):
     bootstrap = f"{addresses[nodes[0]]}:9092"
     if "readable" not in AdminClient(client_settings(bootstrap)).list_topics(timeout=30).topics:
-        _create_topic(bootstrap, "readable")
+        create_topic(bootstrap, "readable")
     admin_producer = Producer(client_settings(bootstrap))
     for n in range(10):
         admin_producer.produce("readable", f"record-{n}".encode())

@@ -35,7 +35,6 @@ import re
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -51,6 +50,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from kafka_clients import client_settings, probe_security
+from playbook_runs import ANSIBLE_PLAYBOOK, EPHEMERAL, INVENTORY, PROJECT, PlaybookRun
+from playbook_runs import ansible_playbook as run_playbook
 from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
 from upgrade_traffic import (
     CheckingConsumer,
@@ -60,11 +61,6 @@ from upgrade_traffic import (
     SteadyProducer,
     read_topic,
 )
-
-PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"])
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 _GROUP_VARS = RUNNER.get_variables(NODES[0])
 VERSION_A = _GROUP_VARS["automq_version"]
@@ -92,13 +88,8 @@ BROKEN_HEALTH_TIMEOUT = 45
 # A setting Kafka refuses at start-up (it must be at least 1).
 BROKEN_SETTING = {"num.network.threads": 0}
 
-RECAP = re.compile(
-    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE
-)
-
 # What the steps learn and hand on to the next ones.
 STEPS = SimpleNamespace()
-_RUN_NUMBER = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -196,44 +187,8 @@ def finalized_metadata_version(name: str) -> str:
 # --- Playbooks ------------------------------------------------------------------
 
 
-@dataclass
-class PlaybookRun:
-    playbook: str
-    returncode: int
-    output: str
-    started: float
-    ended: float
-
-    @property
-    def seconds(self) -> float:
-        return self.ended - self.started
-
-    def changed(self) -> dict[str, int]:
-        return {match[1]: int(match[3]) for match in RECAP.finditer(self.output)}
-
-
 def ansible_playbook(playbook: str, *args: str, extra_inventory: Path | None = None):
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    # Molecule's generated ansible.cfg: roles and collections of the project.
-    env.setdefault("ANSIBLE_CONFIG", str(EPHEMERAL / "ansible.cfg"))
-    inventories = ["-i", str(INVENTORY)]
-    if extra_inventory is not None:
-        inventories += ["-i", str(extra_inventory)]
-    started = time.time()
-    process = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), *inventories, str(PROJECT / playbook), *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    run = PlaybookRun(playbook, process.returncode, process.stdout + process.stderr, started, 0)
-    run.ended = time.time()
-    print(f"\nupgrade: {playbook} {' '.join(args)}: rc={run.returncode} in {run.seconds:.1f} s")
-    # Kept for reading after a failure (and checked for the OSS secret).
-    (EPHEMERAL / f"verify-{next(_RUN_NUMBER)}-{Path(playbook).stem}.log").write_text(run.output)
-    return run
+    return run_playbook(playbook, *args, label="upgrade", extra_inventory=extra_inventory)
 
 
 def _tail(run: PlaybookRun, lines: int = 60) -> str:

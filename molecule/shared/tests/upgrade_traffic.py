@@ -76,7 +76,18 @@ class _ClientLog(logging.Handler):
 class SteadyProducer:
     """Produces `rate` records per second from a thread until stopped."""
 
-    def __init__(self, bootstrap: str, topic: str, rate: float = 200.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        rate: float = 200.0,
+        *,
+        settings: Mapping[str, object] | None = None,
+        first_sequence: int = 0,
+    ) -> None:
+        """``settings``: the client settings to start from instead of the admin's (e.g. a
+        plaintext client's); ``first_sequence``: where a producer that takes over from
+        another one goes on numbering."""
         self.topic = topic
         self.rate = rate
         self._log = _ClientLog()
@@ -84,7 +95,9 @@ class SteadyProducer:
         # second producer on the same topic does not add a handler to this one.
         logger = logging.Logger(f"steady-producer-{topic}", logging.DEBUG)
         logger.addHandler(self._log)
-        self.config = client_settings(bootstrap) | {
+        base = dict(settings) if settings is not None else client_settings()
+        self.config = base | {
+            "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -101,6 +114,7 @@ class SteadyProducer:
         }
         self.acked: dict[int, tuple[int, int]] = {}
         self.errors: list[tuple[int, str]] = []
+        self.first_sequence = first_sequence
         self.produced = 0
         self.unflushed = 0
         self.max_latency = 0.0
@@ -149,7 +163,7 @@ class SteadyProducer:
                 if now < next_at:
                     producer.poll(next_at - now)
                     continue
-                sequence = self.produced
+                sequence = self.first_sequence + self.produced
                 self._sent_at[sequence] = time.monotonic()
                 try:
                     producer.produce(
@@ -215,14 +229,26 @@ class ConsumedLog:
 class CheckingConsumer:
     """A consumer group member reading the topic from the start, from a thread."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        *,
+        settings: Mapping[str, object] | None = None,
+        log: ConsumedLog | None = None,
+    ) -> None:
+        """``settings`` as SteadyProducer's; ``log``: the log of a member this one takes
+        over from, so what the group reads again after the handover counts as redelivered."""
         self.topic = topic
-        self.config = client_settings(bootstrap) | {
+        base = dict(settings) if settings is not None else client_settings()
+        self.config = base | {
+            "bootstrap.servers": bootstrap,
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": True,
         }
-        self.log = ConsumedLog()
+        self.log = log if log is not None else ConsumedLog()
         self.client_errors: list[str] = []
         self.failure: BaseException | None = None
         self._stop = threading.Event()
