@@ -191,10 +191,6 @@ def ansible_playbook(playbook: str, *args: str, extra_inventory: Path | None = N
     return run_playbook(playbook, *args, label="upgrade", extra_inventory=extra_inventory)
 
 
-def _tail(run: PlaybookRun, lines: int = 60) -> str:
-    return "\n".join(run.output.splitlines()[-lines:])
-
-
 # --- Traffic --------------------------------------------------------------------
 
 
@@ -351,13 +347,13 @@ def test_upgrade_stops_at_a_node_that_does_not_come_back(traffic, tmp_path):
     assert run.returncode != 0, "the upgrade succeeded with a node that cannot start"
     # The output names the node, why, and what to do.
     message = re.search(rf"{re.escape(broken)} \(node \d+\) did not become healthy.*", run.output)
-    assert message, f"no failure message naming {broken}:\n{_tail(run)}"
+    assert message, f"no failure message naming {broken}:\n{run.tail()}"
     for advice in (
         "The run stops here: nodes after this one were not touched",
         "journalctl -u automq",
         "fix the cause, then run the same playbook again",
     ):
-        assert advice in run.output, f"the failure message lacks {advice!r}:\n{_tail(run)}"
+        assert advice in run.output, f"the failure message lacks {advice!r}:\n{run.tail()}"
 
     after = {name: node_state(name) for name in NODES}
     order = restart_order(traffic.monitor, run)
@@ -409,7 +405,7 @@ def test_finalize_refuses_while_a_node_lags(traffic):
 
     assert run.returncode != 0, "finalize ran while nodes were still on version A"
     refusal = re.search(r"Not finalizing: ([^\n]*)", run.output)
-    assert refusal, _tail(run)
+    assert refusal, run.tail()
     for name in STEPS.untouched:
         assert name in refusal[1], f"the refusal does not name {name}: {refusal[0]}"
     assert "nothing was changed" in run.output
@@ -422,7 +418,7 @@ def test_resumed_upgrade_heals_the_node_and_finishes(traffic):
     run = ansible_playbook("playbooks/upgrade.yml", *TO_B)
     STEPS.resumed_run = run
 
-    assert run.returncode == 0, _tail(run, 80)
+    assert run.returncode == 0, run.tail(80)
     assert "Resuming the upgrade to" in run.output
     # The failed runs kept the cluster lock; this machine's next run takes it over.
     assert "took over the cluster lock of an earlier run on this machine" in run.output
@@ -449,7 +445,7 @@ def _roll_every_node(traffic: Traffic, to: list[str], home: str, kafka: str) -> 
     leader = quorum_leader(NODES)
     run = ansible_playbook("playbooks/upgrade.yml", *to)
 
-    assert run.returncode == 0, _tail(run, 80)
+    assert run.returncode == 0, run.tail(80)
     order = restart_order(traffic.monitor, run)
     print(f"upgrade: {' '.join(to)}: out of service in order {order}")
     assert sorted(order) == sorted(NODES), order
@@ -515,7 +511,7 @@ def test_certificate_rotation_loads_every_renewed_leaf_without_a_restart(traffic
     )
     STEPS.rotation_run = run
 
-    assert run.returncode == 0, _tail(run, 80)
+    assert run.returncode == 0, run.tail(80)
     assert "Earliest certificate expiry:" in run.output
     out = {name: outages(traffic.monitor, name, run) for name in NODES}
     assert all(windows == [] for windows in out.values()), f"out of service: {out}"
@@ -536,7 +532,7 @@ def test_certificate_rotation_loads_every_renewed_leaf_without_a_restart(traffic
 
     # Nothing is due any more: the same playbook now changes nothing.
     again = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
-    assert again.returncode == 0, _tail(again, 80)
+    assert again.returncode == 0, again.tail(80)
     assert all(count == 0 for count in again.changed().values()), again.changed()
 
 
@@ -553,7 +549,7 @@ def test_a_restart_due_for_the_previous_certificate_restarts_that_node_only(traf
     run = ansible_playbook("playbooks/rotate_certificates.yml", *TO_B)
     STEPS.due_restart_run = run
 
-    assert run.returncode == 0, _tail(run, 80)
+    assert run.returncode == 0, run.tail(80)
     assert restart_order(traffic.monitor, run) == [due_node], restart_order(traffic.monitor, run)
     for name in NODES:
         state = node_state(name)
@@ -615,7 +611,7 @@ def test_ca_rotation_in_three_phases_under_traffic(traffic, tmp_path):
             "playbooks/rotate_certificates.yml", *TO_B, "-e", f"automq_pki_ca_rotation={phase}"
         )
         setattr(STEPS, f"ca_{phase}_run", run)
-        assert run.returncode == 0, _tail(run, 80)
+        assert run.returncode == 0, run.tail(80)
         assert one_node_out_at_a_time(traffic.monitor, run), f"{phase}: two nodes out at once"
         for name in NODES:
             assert node_state(name).main_pid != pids[name], f"{phase}: {name} was not restarted"
@@ -705,9 +701,9 @@ def test_a_second_operation_is_refused_while_one_runs(traffic):
         assert second.returncode != 0, "a second operation ran beside the first"
         assert "Another operation holds this cluster, so this run changed nothing." in (
             second.output
-        ), _tail(second)
+        ), second.tail()
         holder = f"run by {getpass.getuser()} on {socket.gethostname()} (process {first.pid})"
-        assert f"rolling_restart.yml {holder}" in second.output, _tail(second)
+        assert f"rolling_restart.yml {holder}" in second.output, second.tail()
     finally:
         output, _ = first.communicate(timeout=600)
     assert first.returncode == 0, output[-4000:]
@@ -796,7 +792,7 @@ def test_no_record_lost_duplicated_or_reordered(traffic):
 def test_finalize_raises_metadata_version():
     run = ansible_playbook("playbooks/finalize_upgrade.yml", *TO_B)
 
-    assert run.returncode == 0, _tail(run, 80)
+    assert run.returncode == 0, run.tail(80)
     # A cluster-wide level: one node's answer is the cluster's.
     assert finalized_metadata_version(NODES[-1]) == METADATA_B
     print(f"upgrade: metadata.version finalized at {METADATA_B} (was {METADATA_A})")
@@ -817,10 +813,10 @@ def test_a_rollback_below_the_finalized_levels_is_refused_in_preflight():
     run = ansible_playbook("playbooks/upgrade.yml", *TO_A)
 
     assert run.returncode != 0, "the rollback below the finalized levels ran"
-    assert f"automq_version {VERSION_A} is older than {VERSION_B}" in run.output, _tail(run)
+    assert f"automq_version {VERSION_A} is older than {VERSION_B}" in run.output, run.tail()
     assert f"to metadata.version {METADATA_B} (from metadata.version {METADATA_A})" in (
         run.output
-    ), _tail(run)
+    ), run.tail()
     assert all(count == 0 for count in run.changed().values()), run.changed()
     assert lock_holders() == {}, "the refused run kept the cluster lock"
     for name in NODES:
@@ -832,7 +828,7 @@ def test_a_rollback_below_the_finalized_levels_is_refused_in_preflight():
 def test_site_yml_on_version_b_changes_nothing():
     run = ansible_playbook("site.yml", *TO_B)
 
-    assert run.returncode == 0, _tail(run, 80)
+    assert run.returncode == 0, run.tail(80)
     changed = run.changed()
     # localhost: site.yml's provisioning plays, every task skipped here.
     assert sorted(changed) == sorted([*NODES, "localhost"]), run.output[-3000:]
