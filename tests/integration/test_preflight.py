@@ -356,6 +356,23 @@ FAILING_CASES = {
         names="automq_external_advertised_host",
         phrases=["only with automq_security secure", "nothing goes over the Internet in clear"],
     ),
+    "migration-without-the-plaintext-ports": Case(
+        vars={"automq_security_migration": "listeners"},
+        names="automq_security_migration_broker_port",
+        phrases=[
+            "automq_security_migration_controller_port",
+            "the ports the plaintext cluster listens on now",
+        ],
+    ),
+    "migration-of-a-new-cluster": Case(
+        vars={
+            "automq_security_migration": "listeners",
+            "automq_security_migration_broker_port": 9192,
+            "automq_security_migration_controller_port": 9193,
+        },
+        names="automq_security_migration",
+        phrases=["this cluster is new", "Remove the variable"],
+    ),
     "cluster-ids-differ-between-hosts": Case(
         on_hosts={0: (CLUSTER_ID_A, 0), 1: (CLUSTER_ID_B, 1000)},
         names="meta.properties",
