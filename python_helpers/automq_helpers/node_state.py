@@ -24,11 +24,13 @@ __all__ = [
     "RUNNING_STATES",
     "NodeState",
     "NodeStateError",
+    "listener_ports_of",
     "read_node_state",
     "security_mode_of",
 ]
 
 PROTOCOL_MAP_KEY = "listener.security.protocol.map"
+LISTENERS_KEY = "listeners"
 CONTROLLER_LISTENERS_KEY = "controller.listener.names"
 # The controller listener (SSL) the migration to secure adds beside the plaintext one; it
 # comes first in controller.listener.names from the migration's "internal" phase on.
@@ -56,6 +58,7 @@ class NodeState:
     finalized_features: dict[str, object] | None = None
     security_mode: str | None = None
     restart_pending: bool = False
+    listener_ports: dict[str, int] | None = None
 
     @property
     def running(self) -> bool:
@@ -68,6 +71,7 @@ class NodeState:
             "listener_security_protocol_map": self.protocol_map,
             "security_mode": self.security_mode,
             "restart_pending": self.restart_pending,
+            "listener_ports": self.listener_ports or {},
             "quorum_has_run": self.quorum_has_run,
             "service_state": self.service_state,
             "running": self.running,
@@ -98,6 +102,18 @@ def _read_record(path: str | None) -> dict[str, object] | None:
     if not isinstance(record, dict):
         raise NodeStateError(f"{path} holds no JSON object: restore or remove it")
     return record
+
+
+def listener_ports_of(properties: dict[str, str]) -> dict[str, int]:
+    """The port of each listener of ``listeners`` (NAME://host:port), by upper-case name;
+    an entry without a readable port is left out."""
+    ports: dict[str, int] = {}
+    for entry in properties.get(LISTENERS_KEY, "").split(","):
+        name, _, address = entry.strip().partition("://")
+        port = address.rpartition(":")[2]
+        if name and port.isdigit():
+            ports[name.upper()] = int(port)
+    return ports
 
 
 def security_mode_of(properties: dict[str, str]) -> str | None:
@@ -143,6 +159,7 @@ def read_node_state(
         meta=None if meta_text is None else parse_properties(meta_text),
         protocol_map=server.get(PROTOCOL_MAP_KEY),
         security_mode=security_mode_of(server),
+        listener_ports=listener_ports_of(server),
         restart_pending=restart_record is not None and os.path.exists(restart_record),
         quorum_has_run=quorum_state is not None and os.path.exists(quorum_state),
         service_state=output.strip(),

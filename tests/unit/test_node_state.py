@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from test_ansible_plugins import run_playbook_output
 
-from automq_helpers.node_state import NodeStateError, read_node_state, security_mode_of
+from automq_helpers.node_state import (
+    NodeStateError,
+    listener_ports_of,
+    read_node_state,
+    security_mode_of,
+)
 
 META = "version=1\ncluster.id=AbCdEfGhIjKlMnOpQrStUv\nnode.id=2\n"
 SERVER = (
@@ -52,6 +57,7 @@ def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> N
         "finalized_features": None,
         "security_mode": None,
         "restart_pending": False,
+        "listener_ports": {},
     }
     assert calls == ["automq.service"]
 
@@ -202,3 +208,14 @@ def test_a_recorded_restart_is_reported(tmp_path: Path) -> None:
     assert read() is False
     record.write_text("a change\n")
     assert read() is True
+
+
+def test_the_listeners_ports_by_name() -> None:
+    listeners = "PLAINTEXT://:9192,CONTROLLER://10.0.0.1:9193,client://[::1]:9092,BROKEN://host"
+
+    assert listener_ports_of({"listeners": listeners}) == {
+        "PLAINTEXT": 9192,
+        "CONTROLLER": 9193,
+        "CLIENT": 9092,
+    }
+    assert listener_ports_of({}) == {}

@@ -82,6 +82,10 @@ restart_pending:
   description: Whether the restart record exists (always false without O(restart_record)).
   type: bool
   returned: always
+listener_ports:
+  description: The port of each listener of C(listeners) in C(server.properties), by upper-case name; empty without.
+  type: dict
+  returned: always
 quorum_has_run:
   description: Whether the quorum-state file exists (always false without O(quorum_state)).
   type: bool
