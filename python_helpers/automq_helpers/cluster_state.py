@@ -193,7 +193,7 @@ def resolve_security(
     recorded: str | None,
     configured: str,
     *,
-    on_hosts: Sequence[NodeSpec],
+    nodes: Sequence[NodeSpec],
     cluster_exists: bool,
     allow_downgrade: bool,
     state_file: str,
@@ -202,7 +202,7 @@ def resolve_security(
     """The security mode to record, or a :class:`PlanError` saying why the run must stop.
 
     A cluster keeps the mode it runs with: the state file's, else the most secure one its
-    nodes are configured with (``on_hosts``), else, for a cluster whose state file predates
+    nodes are configured with (``nodes``), else, for a cluster whose state file predates
     the recorded modes, plaintext; otherwise the cluster takes ``automq_security``.
     Weakening a cluster (secure to plaintext, or back a migration phase) needs
     ``automq_security_allow_downgrade``. A running plaintext cluster becomes secure only
@@ -212,7 +212,7 @@ def resolve_security(
     no new node joins while the cluster is between two modes.
     """
     target = target_security(configured, migration)
-    modes = [node.on_host_security for node in on_hosts if node.on_host_security]
+    modes = [node.on_host_security for node in nodes if node.on_host_security]
     from_hosts = max(modes, key=RUNNING_MODES.index) if modes else None
     current = recorded or from_hosts or (LEGACY_SECURITY if cluster_exists else None)
     if current is None:
@@ -223,7 +223,7 @@ def resolve_security(
             )
         return target
     if target.startswith("migrating-") or current.startswith("migrating-"):
-        new = sorted(node.host for node in on_hosts if node.on_host_security is None)
+        new = sorted(node.host for node in nodes if node.on_host_security is None)
         if new:
             raise PlanError(
                 f"{', '.join(new)} would join while the cluster migrates to secure ({current}): "
@@ -261,7 +261,7 @@ def resolve_security(
         )
     behind = sorted(
         f"{node.host} ({'restart pending' if node.restart_pending else node.on_host_security})"
-        for node in on_hosts
+        for node in nodes
         if node.on_host_security is not None
         and (node.on_host_security != current or node.restart_pending)
     )
@@ -360,7 +360,7 @@ def plan_cluster(
     security_mode = resolve_security(
         recorded_security,
         security,
-        on_hosts=nodes,
+        nodes=nodes,
         cluster_exists=persisted is not None,
         allow_downgrade=allow_security_downgrade,
         state_file=state_file,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .properties import parse_properties
 
@@ -58,7 +58,7 @@ class NodeState:
     finalized_features: dict[str, object] | None = None
     security_mode: str | None = None
     restart_pending: bool = False
-    listener_ports: dict[str, int] | None = None
+    listener_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -71,7 +71,7 @@ class NodeState:
             "listener_security_protocol_map": self.protocol_map,
             "security_mode": self.security_mode,
             "restart_pending": self.restart_pending,
-            "listener_ports": self.listener_ports or {},
+            "listener_ports": self.listener_ports,
             "quorum_has_run": self.quorum_has_run,
             "service_state": self.service_state,
             "running": self.running,

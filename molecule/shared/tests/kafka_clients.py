@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 _HELPERS = Path(__file__).resolve().parents[3] / "python_helpers"
 if str(_HELPERS) not in sys.path:
     sys.path.insert(0, str(_HELPERS))
@@ -26,6 +28,8 @@ from automq_helpers.kafka_probe import SecurityConfig  # noqa: E402
 from automq_helpers.properties import parse_properties  # noqa: E402
 
 CLIENT_CONFIG_VARIABLE = "AUTOMQ_CLIENT_CONFIG"
+# The scenarios' automq_users (test passwords, in the clear only on the test bed).
+SHARED_GROUP_VARS = Path(__file__).resolve().parents[1] / "group_vars" / "all.yml"
 
 
 def client_config_file() -> Path:
@@ -44,6 +48,12 @@ def client_settings(
         settings["bootstrap.servers"] = bootstrap
     settings.update(extra or {})
     return settings
+
+
+def declared_users() -> dict[str, str]:
+    """automq_users of the scenarios' shared group_vars: password by user name."""
+    users = yaml.safe_load(SHARED_GROUP_VARS.read_text())["automq_users"]
+    return {user["name"]: user["password"] for user in users}
 
 
 def probe_security() -> SecurityConfig | None:

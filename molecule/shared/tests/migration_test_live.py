@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from kafka_clients import client_settings, create_topic
+from kafka_clients import client_settings, create_topic, declared_users
 from playbook_runs import PROJECT, PlaybookRun, ansible_playbook
 from testbed_hosts import ADDRESSES, NODES
 from upgrade_traffic import CheckingConsumer, SteadyProducer, read_topic
@@ -48,11 +48,6 @@ PARTITIONS = 6
 RATE = 100.0
 
 STEPS = SimpleNamespace()
-
-
-def _application_password() -> str:
-    users = yaml.safe_load((PROJECT / "molecule/shared/group_vars/all.yml").read_text())
-    return next(u["password"] for u in users["automq_users"] if u["name"] == APPLICATION_USER)
 
 
 def _recorded_security() -> str:
@@ -134,7 +129,7 @@ def test_the_application_moves_to_sasl_ssl_and_finish_drops_plaintext(plaintext_
     # allows everyone without an ACL; after finish only its ACLs let it in.
     application = client_settings(
         None,
-        {"sasl.username": APPLICATION_USER, "sasl.password": _application_password()},
+        {"sasl.username": APPLICATION_USER, "sasl.password": declared_users()[APPLICATION_USER]},
     )
     consumer = CheckingConsumer(
         SECURE_BOOTSTRAP, TOPIC, GROUP, settings=application, log=plaintext_consumer.log

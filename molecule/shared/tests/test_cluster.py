@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import testinfra
-import yaml
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from kafka_clients import client_config_file, client_settings, create_topic
+from kafka_clients import client_config_file, client_settings, create_topic, declared_users
 from testbed_hosts import HOST_SPECS, NODES
 
 RECORDS = 10_000
@@ -121,16 +120,10 @@ def test_every_node_listens(nodes, listener):
 # --- Security: third-party clients with the deploy's client configuration -------------
 
 THIRD_PARTY_RECORDS = 10_000
-ACCESS_VARS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "molecule/shared/group_vars/all.yml"
 PACKAGE = (
     Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
     / ".testbed/packages/automq-1.7.3-fixture_kafka-3.9.1.tgz"
 )
-
-
-def _password(user: str) -> str:
-    users = yaml.safe_load(ACCESS_VARS.read_text())["automq_users"]
-    return next(entry["password"] for entry in users if entry["name"] == user)
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +238,8 @@ def test_acls_decide_what_each_user_may_do(nodes, addresses):
 
     def as_user(user: str, extra: dict | None = None) -> dict:
         return client_settings(
-            bootstrap, {"sasl.username": user, "sasl.password": _password(user), **(extra or {})}
+            bootstrap,
+            {"sasl.username": user, "sasl.password": declared_users()[user], **(extra or {})},
         )
 
     # reader: may read "readable" ...

@@ -6,7 +6,7 @@ import base64
 import os
 from pathlib import Path
 
-import yaml
+from kafka_clients import declared_users
 from testbed_hosts import HOST_SPECS
 
 testinfra_hosts = HOST_SPECS
@@ -170,14 +170,8 @@ def test_the_nodes_certificate_names_the_node(host):
     assert verified.rc == 0, verified.stderr
 
 
-def _declared_user_passwords() -> list[str]:
-    """automq_users' passwords of the scenarios (molecule/shared/group_vars/all.yml)."""
-    shared = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "molecule/shared/group_vars/all.yml"
-    return [user["password"] for user in yaml.safe_load(shared.read_text())["automq_users"]]
-
-
 def test_scram_passwords_and_keys_absent_from_ansible_output(ansible_log):
-    for password in _scram_passwords() + _declared_user_passwords():
+    for password in _scram_passwords() + list(declared_users().values()):
         assert password not in ansible_log
     assert "PRIVATE KEY-----" not in ansible_log
 
