@@ -40,10 +40,15 @@ def client_config_file() -> Path:
 
 
 def client_settings(
-    bootstrap: str | None = None, extra: Mapping[str, Any] | None = None
+    bootstrap: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """librdkafka settings: the admin's, with another bootstrap list and ``extra`` on top."""
-    settings: dict[str, Any] = dict(parse_properties(client_config_file().read_text()))
+    """librdkafka settings: the admin's (or ``base``, e.g. a plaintext client's), with
+    another bootstrap list and ``extra`` on top."""
+    settings: dict[str, Any] = (
+        dict(base) if base is not None else dict(parse_properties(client_config_file().read_text()))
+    )
     if bootstrap is not None:
         settings["bootstrap.servers"] = bootstrap
     settings.update(extra or {})
@@ -84,9 +89,7 @@ def create_topic(
     instead of the admin's (a plaintext cluster's)."""
 
     def connect(servers: str) -> AdminClient:
-        if settings is None:
-            return AdminClient(client_settings(servers))
-        return AdminClient({**settings, "bootstrap.servers": servers})
+        return AdminClient(client_settings(servers, base=settings))
 
     admin = connect(bootstrap)
     new = NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor)

@@ -95,9 +95,7 @@ class SteadyProducer:
         # second producer on the same topic does not add a handler to this one.
         logger = logging.Logger(f"steady-producer-{topic}", logging.DEBUG)
         logger.addHandler(self._log)
-        base = dict(settings) if settings is not None else client_settings()
-        self.config = base | {
-            "bootstrap.servers": bootstrap,
+        self.config = client_settings(bootstrap, base=settings) | {
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
@@ -241,9 +239,7 @@ class CheckingConsumer:
         """``settings`` as SteadyProducer's; ``log``: the log of a member this one takes
         over from, so what the group reads again after the handover counts as redelivered."""
         self.topic = topic
-        base = dict(settings) if settings is not None else client_settings()
-        self.config = base | {
-            "bootstrap.servers": bootstrap,
+        self.config = client_settings(bootstrap, base=settings) | {
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": True,
