@@ -216,6 +216,8 @@ def group_vars(root: Path) -> dict[str, Any]:
         "automq_package_sha256": fixture_package_sha256(),
         "automq_package_cache_dir": str(root / "package-cache"),
         "automq_heap_opts": "-Xms384m -Xmx384m -XX:MaxDirectMemorySize=256m",
+        # Test bed only: C1 compiles alone (molecule/shared/group_vars/all.yml says why).
+        "automq_kafka_opts": "-XX:TieredStopAtLevel=1",
         "automq_host_sysctl_apply": False,
         # The console and Prometheus: HTTPS with certificates from the cluster CA
         # (kept here), their passwords kept on this machine.

@@ -19,8 +19,10 @@ project's stdlib Kafka probe (python_helpers/automq_helpers/kafka_probe.py).
   a duplicate in the log.
 - read_topic: the whole topic read back afterwards, partition by partition,
   from offset 0 to the high watermark: the authoritative check of the log.
-- ServiceMonitor: every node's broker listener probed every 0.2 s; a node is
-  in service while it answers ApiVersions and lists itself among the live
+- ServiceMonitor: every node's broker listener probed every 0.2 s over one
+  connection per node, opened again after a failure (a TLS and SCRAM handshake
+  fifteen times a second cost the busy test machine more than the traffic); a
+  node is in service while it answers and lists itself among the live
   (registered, unfenced) brokers. Two failed probes in a row (not one slow
   answer on a busy machine) open an out-of-service window, which runs from
   the last good probe to the next good one, so it errs on the long side.
@@ -364,23 +366,30 @@ class ServiceMonitor:
         for thread in self._threads:
             thread.join(10)
 
-    def in_service(self, name: str) -> bool:
+    def _probe(self, name: str, probe: KafkaProbe | None) -> tuple[bool, KafkaProbe | None]:
+        """Whether the node is in service, asked over ``probe`` (a new connection when None),
+        and the connection to ask over next time (None after a failure)."""
         host = self.addresses[name]
         try:
-            with KafkaProbe(host, self.port, self.probe_timeout, security=self.security) as probe:
+            if probe is None:
+                probe = KafkaProbe(host, self.port, self.probe_timeout, security=self.security)
                 probe.api_versions()
-                cluster = probe.describe_cluster()
+            cluster = probe.describe_cluster()
         except (ProbeError, OSError):
-            return False
-        return cluster.error_code == 0 and any(broker.host == host for broker in cluster.brokers)
+            if probe is not None:
+                probe.close()
+            return False, None
+        good = cluster.error_code == 0 and any(broker.host == host for broker in cluster.brokers)
+        return good, probe
 
     def _watch(self, name: str) -> None:
         last_good = time.time()
         failures = 0
         outage: list[float | None] | None = None
+        probe: KafkaProbe | None = None
         while not self._stop.is_set():
             started = time.monotonic()
-            good = self.in_service(name)
+            good, probe = self._probe(name, probe)
             now = time.time()
             if good:
                 if outage is not None:
@@ -394,6 +403,8 @@ class ServiceMonitor:
                     outage = [last_good, None]
                     self.outages[name].append(outage)
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        if probe is not None:
+            probe.close()
 
     def windows(
         self, name: str, since: float = 0.0, until: float | None = None
