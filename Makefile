@@ -107,8 +107,8 @@ molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 # 10.213.x, 172.30.30.0/24; Molecule: 172.30.20-23.0/24), container names and
 # ports are disjoint.
 test: testbed
-	MAKE='$(MAKE)' tests/run_lanes.sh "lint unit integration molecule-cluster" \
-	  "molecule-default unit-testbed molecule-scale molecule-upgrade"
+	MAKE='$(MAKE)' tests/run_lanes.sh "unit integration molecule-cluster" \
+	  "lint molecule-default unit-testbed molecule-scale molecule-upgrade"
 
 # The collection artifacts (build/collections): module_utils, and in automq.platform
 # the roles and playbooks, as ansible-galaxy collection install wants them.
