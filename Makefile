@@ -102,7 +102,7 @@ $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
 
 molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 
-# The whole suite in two lanes side by side (tests/run_lanes.sh), 66-69
+# The whole suite in two lanes side by side (tests/run_lanes.sh), 58-63
 # minutes each on a 2-core machine (2026-12-06), after the test bed is ready: their Docker networks (integration:
 # 10.213.x, 172.30.30.0/24; Molecule: 172.30.20-23.0/24), container names and
 # ports are disjoint.
