@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,12 @@ EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 STATE_FILE = INVENTORY / "automq_state" / "molecule.json"
 EXTRA_INVENTORY = EPHEMERAL / "scale_extra_inventory.yml"
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 SECRET = os.environ["AUTOMQ_TEST_OSS_SECRET"]
 
 sys.path.insert(0, str(PROJECT / "python_helpers"))
 sys.path.insert(0, str(PROJECT / "molecule" / "shared" / "tests"))
 from kafka_clients import client_settings, probe_security  # noqa: E402
+from playbook_runs import PlaybookRun, ansible_playbook  # noqa: E402
 from prometheus_api import Prometheus, get, jmx_targets_problem, poll  # noqa: E402
 
 from automq_helpers.balancer_exclusion import EXCLUDE_BROKER_IDS  # noqa: E402
@@ -59,48 +58,26 @@ RUN = uuid.uuid4().hex[:6]
 # --------------------------------------------------------------------------- helpers
 
 
-@dataclass
-class Run:
-    rc: int
-    output: str
-
-    def recap(self) -> dict[str, dict[str, int]]:
-        """PLAY RECAP counters by host."""
-        recap: dict[str, dict[str, int]] = {}
-        for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.MULTILINE):
-            recap[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counters)}
-        return recap
-
-    def changed(self) -> dict[str, int]:
-        return {host: counters["changed"] for host, counters in self.recap().items()}
-
-
-def playbook(name: str, extra_hosts: list[str], *args: str, inventory: Path = INVENTORY) -> Run:
+def playbook(
+    name: str, extra_hosts: list[str], *args: str, inventory: Path | None = None
+) -> PlaybookRun:
     """Run a playbook of the project over the scenario's inventory plus ``extra_hosts`` in
     automq_broker, as an operator would with a second inventory file."""
     EXTRA_INVENTORY.write_text(
         json.dumps({"automq_broker": {"hosts": {host: {} for host in extra_hosts}}})
     )
-    completed = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "-i", str(EXTRA_INVENTORY), name, *args],
-        cwd=PROJECT,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(EPHEMERAL / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-        },
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    run = ansible_playbook(
+        name,
+        *args,
+        label="scale",
+        extra_inventory=EXTRA_INVENTORY,
+        inventory=inventory,
     )
-    output = completed.stdout + completed.stderr
-    assert SECRET not in output, f"the OSS secret appeared in the output of {name}"
-    return Run(completed.returncode, output)
+    assert SECRET not in run.output, f"the OSS secret appeared in the output of {name}"
+    return run
 
 
-def decommission(hosts: list[str], extra_hosts: list[str]) -> Run:
+def decommission(hosts: list[str], extra_hosts: list[str]) -> PlaybookRun:
     return playbook(
         "playbooks/decommission.yml",
         extra_hosts,
@@ -274,7 +251,7 @@ BEFORE: dict[str, dict[str, str]] = {}
 def test_scale_out_adds_broker_1000_and_touches_nothing_else():
     BEFORE.update({host: service(host) for host in ORIGINAL})
     run = playbook("site.yml", ["automq-scale-4"])
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     assert state()["assignments"]["automq-scale-4"] == 1000
     assert node_id_on_host("automq-scale-4") == 1000
     new = service("automq-scale-4")
@@ -333,7 +310,7 @@ def test_decommission_refuses_without_changing_anything(hosts, extra, message):
     before_state = STATE_FILE.read_bytes()
     before = {host: service(host) for host in [*ORIGINAL, "automq-scale-4"]}
     run = decommission(hosts, extra)
-    assert run.rc == 2, run.output[-3000:]
+    assert run.returncode == 2, run.output[-3000:]
     assert message in " ".join(run.output.split()), run.output[-3000:]
     assert "Nothing was changed" in run.output
     assert set(run.changed().values()) == {0}, run.changed()
@@ -366,7 +343,7 @@ def test_decommission_refuses_the_last_broker(tmp_path):
         "ansible_ssh_timeout=3",
         inventory=inventory,
     )
-    assert run.rc == 2, run.output[-3000:]
+    assert run.returncode == 2, run.output[-3000:]
     assert (
         "automq_decommission_hosts names every broker of the cluster (brk-1): at least one broker "
         "must remain to hold the partitions. Nothing was changed." in " ".join(run.output.split())
@@ -391,7 +368,7 @@ def test_a_stop_that_runs_out_of_time_is_not_unregistered():
     finally:
         sh("automq-scale-4", f"rm -f {UNCLEAN_STOP_DROP_IN}; systemctl daemon-reload")
     said = " ".join(run.output.split())
-    assert run.rc == 2, run.output[-3000:]
+    assert run.returncode == 2, run.output[-3000:]
     assert "automq on automq-scale-4 (node 1000) did not stop cleanly" in said, said[-3000:]
     assert "Result=timeout" in said
     assert "It was not unregistered and its node ID not retired" in said
@@ -406,7 +383,7 @@ def test_a_stop_that_runs_out_of_time_is_not_unregistered():
 def test_decommission_moves_partitions_stops_unregisters_and_retires():
     before = {host: service(host) for host in ORIGINAL}
     run = decommission(["automq-scale-4"], ["automq-scale-4"])
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     said = " ".join(run.output.split())
     assert "Decommissioned automq-scale-4 as node 1000." in said
     # The test package is Kafka: no AutoBalancer to exclude the broker from (its setting is
@@ -443,14 +420,14 @@ def test_decommission_moves_partitions_stops_unregisters_and_retires():
 
 def test_decommission_again_is_a_no_op():
     run = decommission(["automq-scale-4"], ["automq-scale-4"])
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     assert "automq-scale-4 was decommissioned already" in " ".join(run.output.split())
     assert set(run.changed().values()) == {0}, run.changed()
 
 
 def test_site_refuses_the_decommissioned_host_until_it_leaves_the_inventory():
     run = playbook("site.yml", ["automq-scale-4"])
-    assert run.rc == 2
+    assert run.returncode == 2
     assert (
         "Host automq-scale-4 is formatted with node.id 1000 (meta.properties), but ID 1000 is "
         "retired" in " ".join(run.output.split())
@@ -475,7 +452,7 @@ def test_prometheus_alerts_that_the_stopped_node_is_down():
 def test_a_new_host_gets_a_new_id_not_the_retired_one():
     before = {host: service(host) for host in ORIGINAL}
     run = playbook("site.yml", ["automq-scale-5"])
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     assert state()["assignments"] == {
         "automq-scale-1": 0,
         "automq-scale-2": 1,
@@ -504,7 +481,7 @@ def test_a_controller_that_lost_its_metadata_is_refused_then_replaced():
     cluster_id = state()["cluster_id"]
 
     refused = playbook("site.yml", ["automq-scale-5"])
-    assert refused.rc == 2, refused.output[-3000:]
+    assert refused.returncode == 2, refused.output[-3000:]
     message = " ".join(refused.output.split())
     assert f"{lost} (voter 2): no meta.properties in the metadata directory" in message
     assert f"run once with automq_reformat_controllers: [{lost}]" in message
@@ -520,7 +497,7 @@ def test_a_controller_that_lost_its_metadata_is_refused_then_replaced():
         "-e",
         json.dumps({"automq_reformat_controllers": [lost]}),
     )
-    assert replaced.rc == 0, replaced.output[-3000:]
+    assert replaced.returncode == 0, replaced.output[-3000:]
     assert node_id_on_host(lost) == 2
     meta = sh(lost, f"cat {metadata}/meta.properties")
     assert f"cluster.id={cluster_id}" in meta.splitlines()
@@ -532,7 +509,7 @@ def test_a_controller_that_lost_its_metadata_is_refused_then_replaced():
     stale = playbook(
         "site.yml", ["automq-scale-5"], "-e", json.dumps({"automq_reformat_controllers": [lost]})
     )
-    assert stale.rc == 2
+    assert stale.returncode == 2
     assert f"automq_reformat_controllers names {lost}, whose metadata directory holds its" in (
         " ".join(stale.output.split())
     )
@@ -551,9 +528,9 @@ def test_upgrade_and_finalize_after_scaling_refresh_the_console():
     # Day 2 leaves nothing for site.yml: upgrade.yml rolls every node (the one added by
     # scale-out included) and refreshes the console's view of the installed versions.
     run = playbook("playbooks/upgrade.yml", ["automq-scale-5"], *TO_B)
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     run = playbook("playbooks/finalize_upgrade.yml", ["automq-scale-5"], *TO_B)
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     console = json.loads(sh(CONSOLE, "cat /etc/automq-console/console.json"))
     assert {node["host"]: node["installed_version"] for node in console["nodes"]} == {
         host: VERSION_B for host in [*ORIGINAL, "automq-scale-5"]
@@ -569,7 +546,7 @@ def test_upgrade_and_finalize_after_scaling_refresh_the_console():
 def test_site_after_everything_changes_nothing():
     # The inventory now names version B, as an operator's would after the upgrade.
     run = playbook("site.yml", ["automq-scale-5"], *TO_B)
-    assert run.rc == 0, run.output[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
     assert set(run.changed().values()) == {0}, run.changed()
     # localhost: site.yml's provisioning plays, every task skipped here.
     assert sorted(run.changed()) == sorted([*ORIGINAL, "automq-scale-5", CONSOLE, "localhost"])

@@ -47,12 +47,18 @@ class PlaybookRun:
 
 
 def ansible_playbook(
-    playbook: str, *args: str, label: str, extra_inventory: Path | None = None
+    playbook: str,
+    *args: str,
+    label: str,
+    extra_inventory: Path | None = None,
+    inventory: Path | None = None,
 ) -> PlaybookRun:
+    """``inventory``: the scenario's unless given; ``extra_inventory``: a second one on top,
+    as an operator adds hosts with a second inventory file."""
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     # Molecule's generated ansible.cfg: roles and collections of the project.
     env.setdefault("ANSIBLE_CONFIG", str(EPHEMERAL / "ansible.cfg"))
-    inventories = ["-i", str(INVENTORY)]
+    inventories = ["-i", str(inventory or INVENTORY)]
     if extra_inventory is not None:
         inventories += ["-i", str(extra_inventory)]
     started = time.time()
