@@ -52,6 +52,7 @@ def ansible_playbook(
     label: str,
     extra_inventory: Path | None = None,
     inventory: Path | None = None,
+    timeout: float = 1500,
 ) -> PlaybookRun:
     """``inventory``: the scenario's unless given; ``extra_inventory``: a second one on top,
     as an operator adds hosts with a second inventory file."""
@@ -68,7 +69,7 @@ def ansible_playbook(
         env=env,
         capture_output=True,
         text=True,
-        timeout=1500,
+        timeout=timeout,
     )
     run = PlaybookRun(playbook, process.returncode, process.stdout + process.stderr, started, 0)
     run.ended = time.time()
