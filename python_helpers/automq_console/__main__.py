@@ -72,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .app import create_app
     from .data import KafkaDataSource
+    from .prometheus import PrometheusClient
 
-    app = create_app(settings, KafkaDataSource.from_settings(settings))
+    metrics = None
+    if settings.prometheus is not None:
+        metrics = PrometheusClient(settings.prometheus, settings.kafka_timeout_seconds)
+    app = create_app(settings, KafkaDataSource.from_settings(settings), metrics_source=metrics)
     uvicorn.run(
         app,
         host=settings.listen_host,

@@ -7,7 +7,9 @@ Routes:
   systemd and Prometheus blackbox checks);
 * ``GET /static/console.css`` -- the style sheet (no other asset exists);
 * ``GET /login``, ``POST /login``, ``POST /logout``;
-* ``GET /`` (overview), ``/topics``, ``/groups``, ``/storage`` -- session required.
+* ``GET /`` (overview), ``/topics``, ``/groups``, ``/storage``, ``/charts``
+  (``?range=15m|1h|6h|24h``; Prometheus's range queries drawn as SVG, see
+  :mod:`.charts`) -- session required.
 
 Anything else, and every page without a valid session, redirects to the login.
 Templates receive only the page models of :mod:`.data` and a few explicit
@@ -28,7 +30,7 @@ from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +38,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .charts import RangeQuerier, build_charts_page
 from .config import ConfigError, Settings, read_session_secret
 from .data import ConsoleData
 from .passwords import PasswordHashError, read_hash_file, verify_password
@@ -54,6 +57,7 @@ NAVIGATION = (
     ("topics", "/topics", "Topics"),
     ("groups", "/groups", "Consumer groups"),
     ("storage", "/storage", "Object storage"),
+    ("charts", "/charts", "Charts"),
 )
 
 
@@ -179,8 +183,10 @@ def create_app(
     settings: Settings,
     data_source: ConsoleData,
     clock: Callable[[], float] = time.time,
+    metrics_source: RangeQuerier | None = None,
 ) -> FastAPI:
-    """The console application; raises ConfigError if its secret files are unusable."""
+    """The console application; raises ConfigError if its secret files are unusable.
+    ``metrics_source`` answers the charts' range queries (None: charts not set up)."""
     secret = read_session_secret(settings.session_secret_file)
     try:
         read_hash_file(settings.admin_password_hash_file)
@@ -455,5 +461,18 @@ def create_app(
     ) -> Response:
         view = data_source.storage()
         return render("storage.html", session=session, request=request, page="storage", view=view)
+
+    @app.get("/charts")
+    def charts(
+        request: Request,
+        session: Annotated[Session, Depends(require_session)],
+        time_range: Annotated[str | None, Query(alias="range")] = None,
+    ) -> Response:
+        view = None
+        if metrics_source is not None and settings.prometheus is not None:
+            view = build_charts_page(
+                metrics_source, time_range, settings.prometheus.scrape_seconds, clock
+            )
+        return render("charts.html", session=session, request=request, page="charts", view=view)
 
     return app

@@ -36,6 +36,10 @@ Example (every key; the ones after ``session_secret_file`` are optional)::
       "tls_cert_file": "/etc/automq-console/tls/console.d/2-certificate.pem",
       "tls_key_file": "/etc/automq-console/tls/console.d/1-private-key.pem",
       "prometheus_port": 9090,
+      "prometheus": {"url": "https://10.0.0.5:9090", "username": "automq-console",
+                     "password_file": "/etc/automq-console/prometheus.password",
+                     "cert_file": "/etc/prometheus/tls/prometheus.crt",
+                     "scrape_interval": "30s"},
       "forwarded_allow_ips": [],
       "kafka_timeout_seconds": 5.0,
       "session_idle_minutes": 480,
@@ -56,6 +60,8 @@ must then be empty.
 HTTPS itself, TLS 1.2 or newer.  ``cookie_secure`` defaults to true: browsers then
 send the session cookie over HTTPS only.  ``prometheus_port``: the pages link to
 Prometheus at ``https://<the host the browser asked for>:<port>/``.
+``prometheus`` (optional): where the charts page reads its data
+(:class:`PrometheusSettings`); without it the page says charts are not set up.
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from automq_helpers.kafka_probe import SecurityConfig, build_ssl_context, parse_address
+
+from .charts import parse_duration
 
 CONFIG_ENV_VAR = "AUTOMQ_CONSOLE_CONFIG"
 
@@ -88,7 +96,12 @@ SECRET_KEY_MARKERS = (
 )
 # Keys (dotted paths) that contain a marker but hold a file *path*, never the secret.
 PATH_KEYS_ALLOWED = frozenset(
-    {"admin_password_hash_file", "session_secret_file", "kafka_security.password_file"}
+    {
+        "admin_password_hash_file",
+        "session_secret_file",
+        "kafka_security.password_file",
+        "prometheus.password_file",
+    }
 )
 
 _BUCKET_RE = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"  # OSS bucket naming rules
@@ -217,6 +230,47 @@ class KafkaSecuritySettings(_Model):
         return self.protocol == "SASL_SSL"
 
 
+class PrometheusSettings(_Model):
+    """Where the charts come from: Prometheus over HTTPS, as the console's own user.
+
+    ``cert_file`` is the certificate Prometheus serves (on the same host), the one
+    certificate the console trusts for it; ``scrape_interval`` its scrape interval
+    (a Prometheus duration), which sets the charts' step and rate windows."""
+
+    url: Annotated[str, Field(min_length=1, max_length=255)]
+    username: Annotated[str, Field(pattern=_USER_RE)]
+    password_file: Path
+    cert_file: Path
+    scrape_interval: Annotated[str, Field(min_length=1, max_length=20)] = "30s"
+
+    @field_validator("url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("url must be an https URL such as https://10.0.0.5:9090")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("url must not carry user info, a query or a fragment")
+        return value
+
+    @field_validator("password_file", "cert_file")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("must be an absolute path")
+        return value
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)  # ValueError says what a duration looks like
+        return value
+
+    @property
+    def scrape_seconds(self) -> float:
+        return parse_duration(self.scrape_interval)
+
+
 class Settings(_Model):
     cluster_name: Annotated[str, Field(min_length=1, max_length=100)]
     bootstrap_servers: Annotated[tuple[str, ...], Field(min_length=1)]
@@ -236,6 +290,7 @@ class Settings(_Model):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     prometheus_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    prometheus: PrometheusSettings | None = None
     forwarded_allow_ips: tuple[str, ...] = ()
     kafka_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
     session_idle_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 480
@@ -396,25 +451,29 @@ def read_session_secret(path: Path) -> bytes:
     return secret
 
 
-MAX_KAFKA_PASSWORD_BYTES = 1024
+MAX_PASSWORD_BYTES = 1024
 
 
-def read_kafka_password(path: Path) -> str:
-    """The Kafka user's password: one line, in a file the console reads and others do not."""
-    check_private_file(path, "Kafka password file", allow_group_read=True)
+def read_secret_line(path: Path, what: str) -> str:
+    """A password: one line, in a file the console reads and others do not."""
+    check_private_file(path, what, allow_group_read=True)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the Kafka password file {path}: {exc}") from exc
+        raise ConfigError(f"cannot read the {what} {path}: {exc}") from exc
     password = text.removesuffix("\n")
-    if not password or len(password.encode("utf-8")) > MAX_KAFKA_PASSWORD_BYTES:
+    if not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise ConfigError(
-            f"the Kafka password file {path} must hold one non-empty line "
-            f"of at most {MAX_KAFKA_PASSWORD_BYTES} bytes"
+            f"the {what} {path} must hold one non-empty line of at most {MAX_PASSWORD_BYTES} bytes"
         )
     if "\n" in password or "\r" in password:
-        raise ConfigError(f"the Kafka password file {path} must hold a single line")
+        raise ConfigError(f"the {what} {path} must hold a single line")
     return password
+
+
+def read_kafka_password(path: Path) -> str:
+    """The Kafka user's password (:func:`read_secret_line`)."""
+    return read_secret_line(path, "Kafka password file")
 
 
 def check_kafka_ca_file(path: Path) -> None:

@@ -45,6 +45,8 @@ PROMTOOL = TESTBED_DIR / "prometheus" / "usr" / "bin" / "promtool"
 BLACKBOX_EXPORTER = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus-blackbox-exporter"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PASSWORD = "prometheus-Password-0123456789"
+# The console's own user (its charts), a second entry of the same web configuration.
+READER_PASSWORD = "console-Password-9876543210"
 START_TIMEOUT = 60.0
 
 # The role's templates, with the facts its tasks set first and one node whose
@@ -63,7 +65,7 @@ RENDER = """
               metrics: [{{exporter: jmx, port: 1}}],
               security: {{mode: plaintext, client_port: 1}}}}
         __automq_console_prometheus_tls_files: {{cert: "{cert}", key: "{key}"}}
-        __automq_console_prometheus_hash: "{hash}"
+        __automq_console_prometheus_users: {{prometheus: "{hash}", automq-console: "{reader_hash}"}}
         __automq_console_prometheus_alerts: {out}/prometheus-alerts.yml
     - ansible.builtin.template:
         src: {repo}/roles/automq_console/templates/{{{{ item }}}}.j2
@@ -108,7 +110,12 @@ def _render(directory: Path, pki: PkiFiles, port: int, **overrides: object) -> P
     play = directory / "play.yml"
     play.write_text(
         RENDER.format(
-            repo=REPO, out=out, cert=pki.cert_file, key=pki.key_file, hash=_bcrypt_hash(PASSWORD)
+            repo=REPO,
+            out=out,
+            cert=pki.cert_file,
+            key=pki.key_file,
+            hash=_bcrypt_hash(PASSWORD),
+            reader_hash=_bcrypt_hash(READER_PASSWORD),
         )
     )
     extra = directory / "vars.json"

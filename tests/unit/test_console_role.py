@@ -71,7 +71,7 @@ CONSOLE_FACTS = """
         __automq_console_prometheus_tls_files:
           cert: /etc/prometheus/tls/prometheus.d/2-certificate.pem
           key: /etc/prometheus/tls/prometheus.d/1-private-key.pem
-        __automq_console_prometheus_hash: "{hash}"
+        __automq_console_prometheus_users: {{prometheus: "{hash}"}}
 """
 PROMETHEUS_PASSWORD = "prometheus-Password-42"
 PROMETHEUS_HASH = bcrypt.hashpw(PROMETHEUS_PASSWORD.encode(), bcrypt.gensalt(4)).decode()

@@ -4,7 +4,7 @@ Playwright drives Debian's /usr/bin/chromium (no browser download). The test
 makes a topic with records and a consumer group with a known lag, then logs
 in as a person would, over HTTPS, and reads every page. The overview's
 screenshot is kept as an artifact: $MOLECULE_EPHEMERAL_DIRECTORY/console-overview.png
-and .testbed/artifacts/console-overview.png.
+and .testbed/artifacts/console-overview.png; the charts page's as console-charts.png.
 
 Chromium takes no CA file, so Python first verifies the console's certificate
 against the cluster CA (and that it names the console's address), and
@@ -57,7 +57,19 @@ RECORDS_PER_PARTITION = 100
 COMMITTED_PER_PARTITION = 40
 EXPECTED_LAG = PARTITIONS * (RECORDS_PER_PARTITION - COMMITTED_PER_PARTITION)
 LOCK_OUT_AFTER = 5
-PAGES = ("/", "/topics", "/groups", "/storage")
+PAGES = ("/", "/topics", "/groups", "/storage", "/charts")
+# The charts page's charts (python_helpers/automq_console/charts.py), and those
+# that draw a line for every node.
+CHARTS = (
+    "bytes-in",
+    "bytes-out",
+    "messages-in",
+    "produce-latency",
+    "partitions",
+    "unavailable-partitions",
+    "heap",
+)
+PER_NODE_CHARTS = ("bytes-in", "bytes-out", "messages-in", "produce-latency", "heap")
 HSTS = "max-age=31536000"
 SESSION_COOKIE = "__Host-automq_console_session"
 LOGIN_COOKIE = "__Host-automq_console_login"
@@ -254,6 +266,48 @@ def test_storage_page_shows_buckets_region_and_endpoint(page: Page, seen_html):
     ):
         assert value in summary
     seen_html["/storage"] = page.content()
+
+
+def test_charts_show_the_cluster_traffic_from_prometheus(page: Page, seen_html):
+    """Every chart has data points from this cluster's nodes, and the traffic of the
+    scenario's earlier tests (the migration's producer, the 10,000 records) shows
+    as bytes and records in."""
+    page.click("nav >> text=Charts")
+    page.click("nav.ranges >> text=1 hour")
+    assert page.url == f"{CONSOLE_URL}/charts?range=1h"
+    expect(page.locator("figure.chart")).to_have_count(len(CHARTS))
+    problems = []
+    for key in CHARTS:
+        figure = page.locator(f"figure#chart-{key}")
+        state = figure.get_attribute("data-state")
+        if state != "data":
+            problems.append(f"{key}: {state}: {figure.inner_text()}")
+            continue
+        series = {
+            str(group.get_attribute("data-series")): (
+                int(str(group.get_attribute("data-points"))),
+                float(str(group.get_attribute("data-highest"))),
+            )
+            for group in figure.locator("g.series").all()
+        }
+        if any(points < 1 for points, _ in series.values()):
+            problems.append(f"{key}: a line without points: {series}")
+        if key in PER_NODE_CHARTS and not set(NODE_ADDRESSES) <= series.keys():
+            problems.append(
+                f"{key}: lines {sorted(series)}, not one per node {list(NODE_ADDRESSES)}"
+            )
+        if key in ("bytes-in", "messages-in", "bytes-out") and series["cluster"][1] <= 0:
+            problems.append(f"{key}: the cluster's line never rises above zero: {series}")
+        if key == "heap" and min(highest for _, highest in series.values()) < 1024**2:
+            problems.append(f"{key}: less than 1 MiB of heap used: {series}")
+    assert not problems, "\n".join(problems)
+    seen_html["/charts"] = page.content()
+
+    shot = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "console-charts.png"
+    page.screenshot(path=str(shot), full_page=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / "console-charts.png")
+    assert shot.stat().st_size > 10_000
 
 
 def test_no_page_contains_the_oss_secret(seen_html, oss_secret):

@@ -31,7 +31,7 @@ from automq_console.app import create_app, prometheus_link
 from automq_console.config import ConfigError, Settings
 from automq_console.data import KafkaDataSource
 
-PAGES = ("/", "/topics", "/groups", "/storage")
+PAGES = ("/", "/topics", "/groups", "/storage", "/charts")
 
 
 def set_cookies(response) -> list[str]:
