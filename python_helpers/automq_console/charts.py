@@ -120,11 +120,13 @@ def _either(jmx: str, automq: str) -> str:
 
 
 def _per_node_and_cluster(jmx: str, automq: str, total: str) -> tuple[SeriesQuery, ...]:
-    """``jmx``/``automq`` are per-series expressions; summed by node, and in all."""
-    return (
-        SeriesQuery(_either(f"sum by (node) ({jmx})", f"sum by (node) ({automq})"), "", True),
-        SeriesQuery(_either(f"sum({jmx})", f"sum({automq})"), total, False),
-    )
+    """``jmx``/``automq`` are per-series expressions; summed by node, and in all.
+
+    The total adds up the per-node lines, so each node counts with the exporter
+    it has (``sum(A) or sum(B)`` would drop every AutoMQ-exporter node as soon
+    as one node ran the JMX agent)."""
+    per_node = _either(f"sum by (node) ({jmx})", f"sum by (node) ({automq})")
+    return (SeriesQuery(per_node, "", True), SeriesQuery(f"sum({per_node})", total, False))
 
 
 CHARTS: tuple[ChartSpec, ...] = (
@@ -214,11 +216,14 @@ CHARTS: tuple[ChartSpec, ...] = (
         "replication; AutoMQ keeps one replica and reports no such count). Anything "
         "above zero means clients get errors.",
         (
+            # Per node first, as above: the active controller may run either exporter.
             SeriesQuery(
-                _either(
-                    "max(kafka_controller_kafkacontroller_offlinepartitionscount)",
-                    "max(kafka_partition_offline_count)",
-                ),
+                "max("
+                + _either(
+                    "max by (node) (kafka_controller_kafkacontroller_offlinepartitionscount)",
+                    "max by (node) (kafka_partition_offline_count)",
+                )
+                + ")",
                 "offline (cluster)",
                 False,
             ),
@@ -342,6 +347,23 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def axis_top(highest: float, unit: Unit) -> float:
+    """The top of the y axis: a round number (in KiB, MiB... for bytes) at least ``highest``."""
+    if unit not in ("bytes", "bytes/s") or highest < 1024:
+        return nice_ceiling(highest)
+    scale = 1024.0 ** min(int(math.log(highest, 1024)), len(_BINARY_UNITS) - 1)
+    return nice_ceiling(highest / scale) * scale
+
+
+def axis_label(value: float, unit: Unit) -> str:
+    """A tick of the y axis, short (the chart's title names the unit): ``5 KiB``, ``2.5``."""
+    if unit in ("bytes", "bytes/s"):
+        return format_value(value, "bytes")
+    if unit == "ms":
+        return format_value(value, "ms")
+    return _compact(value)
+
+
 def segments(points: Sequence[tuple[float, float]], step: int) -> list[list[tuple[float, float]]]:
     """Runs of samples no more than 1.5 steps apart: a longer silence is a gap."""
     runs: list[list[tuple[float, float]]] = []
@@ -372,7 +394,7 @@ def draw_svg(
     """The chart as an inline SVG: axes, grid, a polyline per run of each series."""
     span = window.end - window.start
     highest = max((value for line, _ in series for _, value in line.points), default=0.0)
-    top = nice_ceiling(highest)
+    top = axis_top(highest, unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x_of(when: float) -> float:
@@ -394,7 +416,7 @@ def draw_svg(
         )
         parts.append(
             f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="#555555">{escape(format_value(value, unit))}</text>'
+            f'font-size="11" fill="#555555">{escape(axis_label(value, unit))}</text>'
         )
     for tick in range(5):
         when = window.start + span * tick / 4

@@ -9,7 +9,11 @@ generated password, as the role does. Then:
   ``validate`` steps on the host);
 * Prometheus itself, started on 127.0.0.1 with the rendered command-line settings,
   serves HTTPS only (TLS 1.2 or newer, no CBC suites), a certificate that the CA
-  verifies, and nothing without the password.
+  verifies, and nothing without the password;
+* the console's own client (its charts page) reads a range from it as the
+  console's user, trusting exactly the certificate it serves;
+* ``promtool test rules`` proves the alert rules and the charts' queries on input
+  series named as both exporters name them.
 
 Needs the unpacked Debian package in .testbed/prometheus (``make testbed``); no Docker.
 Only loopback traffic: the one scrape target is a closed port on 127.0.0.1.
@@ -40,12 +44,17 @@ from .conftest import PREPARE_HINT, REPO, TESTBED_DIR
 sys.path.insert(0, str(REPO / "tests" / "unit" / "console"))
 from console_fakes import PkiFiles, make_pki
 
+from automq_console.charts import CHARTS, QueryError
+from automq_console.config import PrometheusSettings
+from automq_console.prometheus import PrometheusClient
+
 PROMETHEUS = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus"
 PROMTOOL = TESTBED_DIR / "prometheus" / "usr" / "bin" / "promtool"
 BLACKBOX_EXPORTER = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus-blackbox-exporter"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PASSWORD = "prometheus-Password-0123456789"
 # The console's own user (its charts), a second entry of the same web configuration.
+READER = "automq-console"
 READER_PASSWORD = "console-Password-9876543210"
 START_TIMEOUT = 60.0
 
@@ -353,6 +362,88 @@ def test_a_node_that_answers_no_scrape_fires_node_down(served: Served) -> None:
     assert firing["AutoMQExporterDown"]["labels"]["instance"] == "127.0.0.1:1"
 
 
+def _console_client(
+    served: Served, directory: Path, password: str, cert_file: Path
+) -> PrometheusClient:
+    """The console's client as the role configures it: Prometheus's local address,
+    the console's own user, its password in a 0640 file, one pinned certificate."""
+    directory.mkdir()
+    password_file = directory / "prometheus-password"
+    password_file.write_text(f"{password}\n")
+    password_file.chmod(0o640)
+    settings = PrometheusSettings(
+        url=f"https://127.0.0.1:{served.port}",
+        username=READER,
+        password_file=password_file,
+        cert_file=cert_file,
+        scrape_interval="1s",
+    )
+    return PrometheusClient(settings, timeout_seconds=10)
+
+
+def test_the_console_reads_a_range_as_its_own_user(served: Served, tmp_path: Path) -> None:
+    """The charts page's client logs in as automq-console (the second user of the
+    web configuration) and trusts the leaf certificate Prometheus serves as its only
+    anchor (no CA file): the scraped node's series comes back with its samples."""
+    client = _console_client(served, tmp_path / "console", READER_PASSWORD, served.pki.cert_file)
+    deadline = time.monotonic() + 30
+    while True:
+        now = float(int(time.time()))  # aligned to the step, as the charts page asks
+        try:
+            matrix = client.query_range("up", now - 60, now, 1)
+        except QueryError as error:  # 503 until Prometheus has opened its storage
+            if "HTTP 503" not in str(error) or time.monotonic() > deadline:
+                raise
+            matrix = []
+        node = [(labels, samples) for labels, samples in matrix if labels["job"] == "automq-jmx"]
+        if (node and node[0][1]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert [labels for labels, _ in node] == [
+        {
+            "__name__": "up",
+            "job": "automq-jmx",
+            "instance": "127.0.0.1:1",
+            "node": "node-1",
+            "node_id": "0",
+            "roles": "broker,controller",
+        }
+    ]
+    samples = node[0][1]
+    assert samples, "no sample of the node's scrapes within 30 s"
+    # One per step inside the range; the exporter is a closed port: up is 0.
+    times = [when for when, _ in samples]
+    assert times == [times[0] + step for step in range(len(times))]
+    assert now - 60 <= times[0]
+    assert times[-1] <= now
+    assert {value for _, value in samples} == {0.0}
+
+
+@pytest.mark.parametrize(
+    ("password", "other_certificate", "refusal"),
+    [
+        ("wrong-" + READER_PASSWORD, False, "HTTP 401"),
+        # Prometheus's own user's password is not the console's.
+        (PASSWORD, False, "HTTP 401"),
+        # Another CA's certificate for the same names: not the one Prometheus serves.
+        (READER_PASSWORD, True, "CERTIFICATE_VERIFY_FAILED"),
+    ],
+    ids=["wrong password", "the other user's password", "another certificate"],
+)
+def test_the_console_client_refuses_wrong_credentials_or_certificate(
+    served: Served, tmp_path: Path, password: str, other_certificate: bool, refusal: str
+) -> None:
+    """A refusal is a QueryError the charts page shows, never an exception that
+    escapes, and a certificate other than the pinned one is never trusted."""
+    pinned = served.pki.cert_file
+    if other_certificate:
+        pinned = make_pki(tmp_path / "other-pki", common_name="automq-prometheus.prod").cert_file
+    client = _console_client(served, tmp_path / "console", password, pinned)
+    now = time.time()
+    with pytest.raises(QueryError, match=refusal):
+        client.query_range("up", now - 60, now, 1)
+
+
 # ------------------------------------------------------------------ the alert rules
 # promtool test rules cases for the role's rules with their default thresholds,
 # fed with both exporters' metric names: AutoMQ's own (job automq) and the JMX
@@ -473,6 +564,19 @@ def _rule_cases(descriptions: dict[str, str]) -> list[dict[str, object]]:
                 ),
             ],
         }
+
+    # Nodes with different exporters: n1 runs only the JMX agent and is the active
+    # controller, n2 and n3 only AutoMQ's exporter. One active controller in all:
+    # no alert (each exporter's count alone would say 1 and 0).
+    mixed = {
+        "interval": "1m",
+        "input_series": [
+            _series("kafka_controller_kafkacontroller_activecontrollercount", n1_jmx, "1x6"),
+            _series("kafka_controller_active_count", n2, "0x6"),
+            _series("kafka_controller_active_count", _target("automq", 3), "0x6"),
+        ],
+        "alert_rule_test": [expect("AutoMQNoActiveController", "5m")],
+    }
 
     voters = [_target("automq", number) for number in (1, 2, 3)]
     observer = _target("automq", 4, roles="broker")
@@ -641,6 +745,7 @@ def _rule_cases(descriptions: dict[str, str]) -> list[dict[str, object]]:
             "kafka_controller_kafkacontroller_activecontrollercount",
             "kafka_controller_kafkacontroller_fencedbrokercount",
         ),
+        mixed,
         lagging,
         heap,
         object_storage,
@@ -667,6 +772,169 @@ def test_the_alert_rules_fire_as_their_cases_say(tmp_path: Path) -> None:
     checked = subprocess.run(
         [str(PROMTOOL), "test", "rules", "alerts_test.yml"],
         cwd=files,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout
+
+
+# ------------------------------------------------------------------ the charts' queries
+# promtool test rules cases (promql_expr_test, no rule files) for every query of
+# the console's charts, as the charts page sends it (the rate window substituted).
+# Three nodes: n1 runs the JMX exporter agent (job automq-jmx), n2 AutoMQ's own
+# exporter (job automq), n3 both, with different values, so its JMX series must
+# win and its AutoMQ series count nowhere. Counters grow by a whole number per
+# second every minute, so every rate is exact.
+
+RATE_WINDOW = "120s"
+
+# (chart key, query label) -> per-node values (by_node queries) or the one
+# cluster-wide value; a chart query without an entry here fails the test.
+CHART_EXPECTED: dict[tuple[str, str], dict[str, float] | float] = {
+    ("bytes-in", ""): {"n1": 100, "n2": 50, "n3": 300},
+    ("bytes-in", "cluster"): 450,
+    ("bytes-out", ""): {"n1": 200, "n2": 20, "n3": 400},
+    ("bytes-out", "cluster"): 620,
+    ("messages-in", ""): {"n1": 10, "n2": 6, "n3": 20},
+    ("messages-in", "cluster"): 36,
+    ("produce-latency", ""): {"n1": 12, "n2": 7, "n3": 15},
+    ("partitions", "partitions"): {"n1": 30, "n2": 20, "n3": 25},
+    # AutoMQ: one replica per partition, so a broker leads all it hosts.
+    ("partitions", "leaders"): {"n1": 10, "n2": 20, "n3": 12},
+    # n2 is the active controller; the others count 0.
+    ("unavailable-partitions", "offline (cluster)"): 3,
+    # AutoMQ's exporter has no such count: n2 has no line.
+    ("unavailable-partitions", "under min ISR"): {"n1": 0, "n3": 1},
+    ("heap", ""): {"n1": 1000, "n2": 960, "n3": 2000},
+}
+
+
+def _counter(per_second: int) -> str:
+    """A counter growing ``per_second`` on average, sampled every minute."""
+    return f"0+{per_second * 60}x10"
+
+
+def _chart_input() -> list[dict[str, str]]:
+    n1, n2, n3_jmx, n3 = (
+        _target("automq-jmx", 1),
+        _target("automq", 2),
+        _target("automq-jmx", 3),
+        _target("automq", 3),
+    )
+    jmx: list[dict[str, str]] = []
+    for node, bytes_in, bytes_out, messages, p99, partitions, leaders, under, heap in (
+        (n1, 100, 200, 10, 12, 30, 10, 0, 1000),
+        (n3_jmx, 300, 400, 20, 15, 25, 12, 1, 2000),
+    ):
+        # The agent exports BrokerTopicMetrics without a topic key (the broker's
+        # total) and once per topic: only the total counts.
+        for name, total, per_topic in (
+            ("kafka_server_brokertopicmetrics_bytesin_total", bytes_in, 1000),
+            ("kafka_server_brokertopicmetrics_bytesout_total", bytes_out, 2000),
+            ("kafka_server_brokertopicmetrics_messagesin_total", messages, 100),
+        ):
+            jmx.append(_series(name, node, _counter(total)))
+            jmx.append(_series(name, {**node, "topic": "t"}, _counter(per_topic)))
+        latency = "kafka_network_requestmetrics_totaltimems"
+        jmx += [
+            _series(latency, {**node, "request": "Produce", "quantile": "0.99"}, f"{p99}x10"),
+            _series(latency, {**node, "request": "Produce", "quantile": "0.999"}, "40x10"),
+            _series(latency, {**node, "request": "FetchConsumer", "quantile": "0.99"}, "500x10"),
+            _series("kafka_server_replicamanager_partitioncount", node, f"{partitions}x10"),
+            _series("kafka_server_replicamanager_leadercount", node, f"{leaders}x10"),
+            _series("kafka_server_replicamanager_underminisrpartitioncount", node, f"{under}x10"),
+            _series("kafka_controller_kafkacontroller_offlinepartitionscount", node, "0x10"),
+            # The agent: one series per area.
+            _series("jvm_memory_used_bytes", {**node, "area": "heap"}, f"{heap}x10"),
+            _series("jvm_memory_used_bytes", {**node, "area": "nonheap"}, "300x10"),
+        ]
+    automq: list[dict[str, str]] = []
+    # n3's AutoMQ series are far off: any of them counted shows in the sums.
+    for node, bytes_in, bytes_out, topics, p99, partitions, offline, pools in (
+        (n2, 50, 20, {"a": 2, "b": 4}, 7, 20, 3, {"G1 Old Gen": 900, "G1 Eden Space": 60}),
+        (n3, 5000, 6000, {"a": 7000}, 99, 99, 7, {"G1 Old Gen": 5000}),
+    ):
+        io = "kafka_broker_network_io_bytes_total"
+        automq += [
+            _series(io, {**node, "direction": "in"}, _counter(bytes_in)),
+            _series(io, {**node, "direction": "out"}, _counter(bytes_out)),
+            *(
+                _series(
+                    "kafka_message_count_total",
+                    {**node, "direction": "in", "topic": topic},
+                    _counter(rate),
+                )
+                for topic, rate in topics.items()
+            ),
+            _series(
+                "kafka_request_time_99p_milliseconds", {**node, "type": "Produce"}, f"{p99}x10"
+            ),
+            _series("kafka_request_time_99p_milliseconds", {**node, "type": "Fetch"}, "300x10"),
+            _series("kafka_partition_count", node, f"{partitions}x10"),
+            _series("kafka_partition_offline_count", node, f"{offline}x10"),
+            # OpenTelemetry: one series per pool, heap and non-heap.
+            *(
+                _series(
+                    "jvm_memory_used_bytes",
+                    {**node, "jvm_memory_type": "heap", "jvm_memory_pool_name": pool},
+                    f"{used}x10",
+                )
+                for pool, used in pools.items()
+            ),
+            _series(
+                "jvm_memory_used_bytes",
+                {**node, "jvm_memory_type": "non_heap", "jvm_memory_pool_name": "Metaspace"},
+                "200x10",
+            ),
+        ]
+    return jmx + automq
+
+
+def _chart_expr_tests() -> list[dict[str, object]]:
+    tests: list[dict[str, object]] = []
+    for chart in CHARTS:
+        for query in chart.queries:
+            expected = CHART_EXPECTED[(chart.key, query.label)]
+            if query.by_node:
+                assert isinstance(expected, dict), (chart.key, query.label)
+                samples = [
+                    {"labels": f'{{node="{node}"}}', "value": value}
+                    for node, value in expected.items()
+                ]
+            else:
+                assert not isinstance(expected, dict), (chart.key, query.label)
+                samples = [{"labels": "{}", "value": expected}]
+            tests.append(
+                {
+                    "expr": query.expr.replace("{w}", RATE_WINDOW),
+                    "eval_time": "5m",
+                    "exp_samples": samples,
+                }
+            )
+    return tests
+
+
+def test_the_chart_queries_read_both_exporters(tmp_path: Path) -> None:
+    """Every chart's query, on a cluster whose nodes run different exporters:
+    per-node values from whichever exporter a node runs (the JMX agent's where it
+    runs both, never both added up), and the cluster's over all nodes."""
+    if not PROMTOOL.is_file():
+        pytest.fail(f"{PROMTOOL} is missing. {PREPARE_HINT}", pytrace=False)
+    queried = {(chart.key, query.label) for chart in CHARTS for query in chart.queries}
+    assert queried == CHART_EXPECTED.keys(), "every chart query has expected values"
+    case = {
+        "interval": "1m",
+        "input_series": _chart_input(),
+        "promql_expr_test": _chart_expr_tests(),
+    }
+    (tmp_path / "charts_test.yml").write_text(
+        yaml.safe_dump({"rule_files": [], "evaluation_interval": "1m", "tests": [case]})
+    )
+    checked = subprocess.run(
+        [str(PROMTOOL), "test", "rules", "charts_test.yml"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         check=False,

@@ -54,13 +54,14 @@ class FakePrometheus:
 
 
 def steady(value: float, nodes: tuple[str, ...] = ("node-1", "node-2")) -> FakePrometheus:
-    """Every query: one series per node (or one without labels), a point every step."""
+    """Every query: one series per node, or one without labels for an aggregate over
+    the whole cluster (``sum(...)``, ``max(...)``), a point every step."""
 
     def answer(expr: str, start: float, end: float, step: int) -> Matrix:
         samples = [(start + i * step, value) for i in range(int((end - start) / step) + 1)]
-        if "by (node)" in expr:
-            return [({"node": node}, list(samples)) for node in nodes]
-        return [({}, list(samples))]
+        if expr.startswith(("sum(", "max(")):
+            return [({}, list(samples))]
+        return [({"node": node}, list(samples)) for node in nodes]
 
     return FakePrometheus(answer)
 
@@ -205,9 +206,9 @@ def test_the_svg_draws_each_run_and_escapes_names() -> None:
     # A gap of 7 steps splits the first line in two; a lone sample is a dot.
     assert len(groups[0].findall("svg:polyline", ns)) == 2
     assert len(groups[1].findall("svg:circle", ns)) == 1
-    # The y axis runs to 10 B/s (the highest value is 8), labelled at quarters.
+    # The y axis runs to 10 B (the highest value is 8), labelled at quarters.
     labels = [t.text for t in root.findall("svg:text", ns)]
-    assert labels[:5] == ["0 B/s", "2.5 B/s", "5 B/s", "7.5 B/s", "10 B/s"]
+    assert labels[:5] == ["0 B", "2.5 B", "5 B", "7.5 B", "10 B"]
     assert "<script" not in svg
     assert "style=" not in svg
 
@@ -346,3 +347,26 @@ def test_prometheus_settings_are_checked(make_settings: Callable[..., Settings])
     ):
         with pytest.raises(ConfigError, match=message):
             make_settings(prometheus={**good, **change})
+
+
+@pytest.mark.parametrize(
+    ("highest", "unit", "top", "ticks"),
+    [
+        (8.0, "bytes/s", 10.0, ["0 B", "2.5 B", "5 B", "7.5 B", "10 B"]),
+        (19_000.0, "bytes/s", 20 * 1024.0, ["0 B", "5 KiB", "10 KiB", "15 KiB", "20 KiB"]),
+        (
+            300 * 1024**2,
+            "bytes",
+            500 * 1024.0**2,
+            ["0 B", "125 MiB", "250 MiB", "375 MiB", "500 MiB"],
+        ),
+        (180.0, "records/s", 200.0, ["0", "50", "100", "150", "200"]),
+        (1500.0, "ms", 2000.0, ["0 ms", "500 ms", "1 s", "1.5 s", "2 s"]),
+        (0.0, "partitions", 1.0, ["0", "0.25", "0.5", "0.75", "1"]),
+    ],
+)
+def test_the_y_axis_is_round_in_the_charts_unit(
+    highest: float, unit: charts.Unit, top: float, ticks: list[str]
+) -> None:
+    assert charts.axis_top(highest, unit) == top
+    assert [charts.axis_label(top * i / 4, unit) for i in range(5)] == ticks
