@@ -310,6 +310,8 @@ def automq_ingress_rules(
     inter_broker_port: int = INTER_BROKER_PORT,
     metrics_ports: Iterable[int] = METRICS_PORTS,
     external_port: int = EXTERNAL_PORT,
+    migration_kafka_port: int | None = None,
+    migration_controller_port: int | None = None,
     target: str = "nodes",
 ) -> list[dict[str, Any]]:
     """The least-privilege ingress of an AutoMQ cluster's groups, in the ``rules`` format.
@@ -322,6 +324,11 @@ def automq_ingress_rules(
     ``external_port`` from the ``public_client_cidrs`` only (clients on the Internet that
     reach the brokers' EIPs), and from nowhere when there are none.
 
+    While a plaintext cluster migrates to secure, its plaintext listeners keep their
+    ports beside the secure ones: ``migration_kafka_port`` opens like ``kafka_port``
+    (the VPC, the client CIDRs, the nodes, the console), ``migration_controller_port``
+    like ``controller_port`` (the nodes, the console).
+
     ``target="console"``: SSH and ``console_port`` from the admin CIDRs, nothing else.
     """
     if target not in ("nodes", "console"):
@@ -329,20 +336,28 @@ def automq_ingress_rules(
     admins = list(dict.fromkeys(_cidr(c, "admin CIDR") for c in admin_cidrs))
     rules: list[dict[str, Any]] = []
     if target == "nodes":
+        kafka_ports = _ports(
+            [kafka_port, *([migration_kafka_port] if migration_kafka_port else [])], "Kafka port"
+        )
+        controller_ports = _ports(
+            [controller_port, *([migration_controller_port] if migration_controller_port else [])],
+            "controller port",
+        )
         sources = [vpc_cidr, *client_cidrs]
         for cidr in dict.fromkeys(_cidr(c, "client CIDR") for c in sources):
-            rules.append(
-                {
-                    "protocol": "tcp",
-                    "ports": kafka_port,
-                    "cidr": cidr,
-                    "description": "Kafka clients",
-                }
-            )
+            for port in kafka_ports:
+                rules.append(
+                    {
+                        "protocol": "tcp",
+                        "ports": port,
+                        "cidr": cidr,
+                        "description": "Kafka clients",
+                    }
+                )
         publics = list(dict.fromkeys(_cidr(c, "public client CIDR") for c in public_client_cidrs))
         if publics:
             (external,) = _ports([external_port], "public listener port")
-            if external in (SSH_PORT, kafka_port, controller_port, inter_broker_port):
+            if external in (SSH_PORT, *kafka_ports, *controller_ports, inter_broker_port):
                 raise RuleError(
                     f"public listener port {external} is already SSH or a cluster port: "
                     "give the public listener a port of its own"
@@ -356,7 +371,9 @@ def automq_ingress_rules(
                         "description": "Kafka clients on the Internet (public listener)",
                     }
                 )
-        cluster_ports = _ports([kafka_port, controller_port, inter_broker_port], "cluster port")
+        cluster_ports = _ports(
+            [*kafka_ports, *controller_ports, inter_broker_port], "cluster port"
+        )
         for port in cluster_ports:
             rules.append(
                 {
@@ -367,7 +384,7 @@ def automq_ingress_rules(
                 }
             )
         if console_group:
-            console_ports = [SSH_PORT, kafka_port, controller_port, *metrics_ports]
+            console_ports = [SSH_PORT, *kafka_ports, *controller_ports, *metrics_ports]
             for port in _ports(console_ports, "console port"):
                 rules.append(
                     {

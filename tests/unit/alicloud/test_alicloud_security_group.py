@@ -327,3 +327,52 @@ def test_applying_a_plan_converges(desired, managed, foreign):
     assert all(a.managed for a in plan.revoke)
     # A second plan has nothing left to do.
     assert not plan_rules(desired, after).changed
+
+
+def test_a_migration_keeps_the_plaintext_ports_open_beside_the_secure_ones():
+    """During a migration to secure (README, "Migrating a plaintext cluster") the
+    plaintext listeners keep their former ports (here 9092 and 9093) while the secure
+    ones take new ones (9192, 9193): both open, to the same sources each."""
+    rules = automq_ingress_rules(
+        vpc_cidr="10.0.0.0/16",
+        client_cidrs=["10.1.0.0/16"],
+        console_group="sg-c",
+        kafka_port=9192,
+        controller_port=9193,
+        migration_kafka_port=9092,
+        migration_controller_port=9093,
+    )
+    assert summary(rules) == [
+        ("9192/9192", "10.0.0.0/16"),
+        ("9092/9092", "10.0.0.0/16"),
+        ("9192/9192", "10.1.0.0/16"),
+        ("9092/9092", "10.1.0.0/16"),
+        ("9192/9192", "self"),
+        ("9092/9092", "self"),
+        ("9193/9193", "self"),
+        ("9093/9093", "self"),
+        ("9094/9094", "self"),
+        ("22/22", "sg-c"),
+        ("9192/9192", "sg-c"),
+        ("9092/9092", "sg-c"),
+        ("9193/9193", "sg-c"),
+        ("9093/9093", "sg-c"),
+        ("9464/9464", "sg-c"),
+        ("9404/9404", "sg-c"),
+    ]
+    # The controllers' ports never open to clients; the public listener needs a port
+    # of its own, a migration's ports included.
+    assert {source for port, source in summary(rules) if port == "9093/9093"} == {"self", "sg-c"}
+    with pytest.raises(RuleError, match="a port of its own"):
+        automq_ingress_rules(
+            vpc_cidr="10.0.0.0/16",
+            public_client_cidrs=["203.0.113.0/24"],
+            kafka_port=9192,
+            migration_kafka_port=9095,
+        )
+    # Without a migration (None, or 0 through the filter) nothing more opens.
+    assert summary(automq_ingress_rules(vpc_cidr="10.0.0.0/16")) == summary(
+        automq_ingress_rules(
+            vpc_cidr="10.0.0.0/16", migration_kafka_port=None, migration_controller_port=None
+        )
+    )

@@ -7,8 +7,10 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ..module_utils.automq_helpers.alicloud.security_group import (
+    CONTROLLER_PORT,
     EXTERNAL_PORT,
     INTER_BROKER_PORT,
+    KAFKA_PORT,
     METRICS_PORTS,
     RuleError,
     automq_ingress_rules,
@@ -53,10 +55,28 @@ options:
   console_group:
     description: ID of the console's security group, whose members reach the nodes.
     type: str
+  kafka_port:
+    description: Port of the brokers' client listener (the automq role's C(automq_broker_port)).
+    type: int
+    default: 9092
+  controller_port:
+    description: Port of the controllers' listener (the automq role's C(automq_controller_port)).
+    type: int
+    default: 9093
   inter_broker_port:
     description: Port of the brokers' listener between nodes.
     type: int
     default: 9094
+  migration_kafka_port:
+    description:
+      - While a plaintext cluster migrates to secure, the port its plaintext client listener keeps,
+        opened like O(kafka_port). V(0) or none outside a migration.
+    type: int
+  migration_controller_port:
+    description:
+      - While a plaintext cluster migrates to secure, the port its plaintext controller listener
+        keeps, opened like O(controller_port). V(0) or none outside a migration.
+    type: int
   metrics_ports:
     description: Ports of the nodes' Prometheus exporters, which the console scrapes.
     type: list
@@ -103,9 +123,13 @@ def _automq_ingress_rules(
     admin_cidrs: Any = (),
     console_port: Any = None,
     console_group: Any = None,
+    kafka_port: Any = KAFKA_PORT,
+    controller_port: Any = CONTROLLER_PORT,
     inter_broker_port: Any = INTER_BROKER_PORT,
     metrics_ports: Any = METRICS_PORTS,
     external_port: Any = EXTERNAL_PORT,
+    migration_kafka_port: Any = None,
+    migration_controller_port: Any = None,
     target: Any = "nodes",
 ) -> list[dict[str, Any]]:
     try:
@@ -116,9 +140,13 @@ def _automq_ingress_rules(
             admin_cidrs=[str(c) for c in admin_cidrs or []],
             console_port=int(console_port) if console_port not in (None, "") else None,
             console_group=str(console_group) if console_group else None,
+            kafka_port=int(kafka_port),
+            controller_port=int(controller_port),
             inter_broker_port=int(inter_broker_port),
             metrics_ports=[int(p) for p in metrics_ports or []],
             external_port=int(external_port),
+            migration_kafka_port=int(migration_kafka_port or 0) or None,
+            migration_controller_port=int(migration_controller_port or 0) or None,
             target=str(target),
         )
     except (RuleError, ValueError) as error:
