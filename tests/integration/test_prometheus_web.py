@@ -752,6 +752,22 @@ def _rule_cases(descriptions: dict[str, str]) -> list[dict[str, object]]:
     ]
 
 
+def _promtool_test_rules(directory: Path, rule_files: list[str], cases: list[object]) -> None:
+    """``promtool test rules`` on ``cases`` (evaluated every minute), in ``directory``."""
+    (directory / "rules_test.yml").write_text(
+        yaml.safe_dump({"rule_files": rule_files, "evaluation_interval": "1m", "tests": cases})
+    )
+    checked = subprocess.run(
+        [str(PROMTOOL), "test", "rules", "rules_test.yml"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS" in checked.stdout
+
+
 def test_the_alert_rules_fire_as_their_cases_say(tmp_path: Path) -> None:
     if not PROMTOOL.is_file():
         pytest.fail(f"{PROMTOOL} is missing. {PREPARE_HINT}", pytrace=False)
@@ -764,20 +780,7 @@ def test_the_alert_rules_fire_as_their_cases_say(tmp_path: Path) -> None:
     cases = _rule_cases(described)
     tested = {test["alertname"] for case in cases for test in case["alert_rule_test"]}  # type: ignore[union-attr]
     assert tested == described.keys(), "every rule has a case"
-    (files / "alerts_test.yml").write_text(
-        yaml.safe_dump(
-            {"rule_files": ["prometheus-alerts.yml"], "evaluation_interval": "1m", "tests": cases}
-        )
-    )
-    checked = subprocess.run(
-        [str(PROMTOOL), "test", "rules", "alerts_test.yml"],
-        cwd=files,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS" in checked.stdout
+    _promtool_test_rules(files, ["prometheus-alerts.yml"], cases)
 
 
 # ------------------------------------------------------------------ the charts' queries
@@ -929,15 +932,4 @@ def test_the_chart_queries_read_both_exporters(tmp_path: Path) -> None:
         "input_series": _chart_input(),
         "promql_expr_test": _chart_expr_tests(),
     }
-    (tmp_path / "charts_test.yml").write_text(
-        yaml.safe_dump({"rule_files": [], "evaluation_interval": "1m", "tests": [case]})
-    )
-    checked = subprocess.run(
-        [str(PROMTOOL), "test", "rules", "charts_test.yml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS" in checked.stdout
+    _promtool_test_rules(tmp_path, [], [case])

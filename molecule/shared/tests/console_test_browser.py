@@ -153,6 +153,15 @@ def _log_in(page: Page, password: str, user: str = "admin"):
     return answer.value
 
 
+def _keep_screenshot(page: Page, name: str) -> None:
+    """The whole page, in the scenario's directory and the test bed's artifacts."""
+    shot = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / name
+    page.screenshot(path=str(shot), full_page=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, ARTIFACTS / name)
+    assert shot.stat().st_size > 10_000
+
+
 @pytest.fixture(scope="module")
 def page(browser: Browser, workload) -> Page:
     return _new_page(browser)
@@ -198,12 +207,7 @@ def test_login_shows_every_node_healthy_with_its_version(page: Page, seen_html):
         assert cells.nth(5).inner_text() == "registered, unfenced"
         assert cells.nth(7).inner_text() == "up"
     seen_html["/"] = page.content()
-
-    shot = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "console-overview.png"
-    page.screenshot(path=str(shot), full_page=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, ARTIFACTS / "console-overview.png")
-    assert shot.stat().st_size > 10_000
+    _keep_screenshot(page, "console-overview.png")
 
 
 def test_cookies_after_an_https_login_are_secure_httponly_samesite(page: Page):
@@ -302,12 +306,7 @@ def test_charts_show_the_cluster_traffic_from_prometheus(page: Page, seen_html):
             problems.append(f"{key}: less than 1 MiB of heap used: {series}")
     assert not problems, "\n".join(problems)
     seen_html["/charts"] = page.content()
-
-    shot = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "console-charts.png"
-    page.screenshot(path=str(shot), full_page=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, ARTIFACTS / "console-charts.png")
-    assert shot.stat().st_size > 10_000
+    _keep_screenshot(page, "console-charts.png")
 
 
 def test_no_page_contains_the_oss_secret(seen_html, oss_secret):

@@ -371,9 +371,7 @@ def automq_ingress_rules(
                         "description": "Kafka clients on the Internet (public listener)",
                     }
                 )
-        cluster_ports = _ports(
-            [*kafka_ports, *controller_ports, inter_broker_port], "cluster port"
-        )
+        cluster_ports = _ports([*kafka_ports, *controller_ports, inter_broker_port], "cluster port")
         for port in cluster_ports:
             rules.append(
                 {
