@@ -114,6 +114,9 @@ def write_inventory(security: str) -> Path:
         automq_client_config_file=str(CLIENT_CONFIG),
         automq_console_admin_password_file=str(SECRETS_DIR / "console-admin.password"),
         automq_console_prometheus_password_file=str(SECRETS_DIR / "prometheus.password"),
+        automq_console_prometheus_reader_password_file=str(
+            SECRETS_DIR / "prometheus-console.password"
+        ),
     )
     (INVENTORY_DIR / "hosts.yml").write_text(
         "all:\n  children:\n    automq_controller:\n      hosts:\n"

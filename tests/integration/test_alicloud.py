@@ -228,6 +228,7 @@ def group_vars(root: Path) -> dict[str, Any]:
         "automq_monitor_password_file": str(root / "monitor.password"),
         "automq_client_config_file": str(root / "client.properties"),
         "automq_console_prometheus_password_file": str(root / "prometheus.password"),
+        "automq_console_prometheus_reader_password_file": str(root / "prometheus-console.password"),
         # The fixture has no AutoMQ exporter: Prometheus scrapes the JMX agent.
         "automq_metrics_exporter": "none",
         "automq_jmx_exporter_enabled": True,

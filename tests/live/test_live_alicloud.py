@@ -240,6 +240,9 @@ def _group_vars(live: Live) -> dict[str, Any]:
         "automq_client_config_file": str(live.root / "client.properties"),
         "automq_console_admin_password_file": str(live.root / "console-admin.password"),
         "automq_console_prometheus_password_file": str(live.root / "prometheus.password"),
+        "automq_console_prometheus_reader_password_file": str(
+            live.root / "prometheus-console.password"
+        ),
         "automq_version": version,
         "automq_kafka_version": kafka_version,
         "automq_package_sha256": _package_sha256(version, kafka_version, cache),

@@ -88,6 +88,8 @@ def test_configuration_files_and_modes(console):
             (f"{CONF}/session.key", "automq-console", 0o640),
             (f"{CONF}/kafka.password", "automq-console", 0o640),
             (f"{CONF}/kafka-ca.crt", "automq-console", 0o644),
+            (f"{CONF}/prometheus.password", "automq-console", 0o640),
+            (f"{CONF}/prometheus.crt", "automq-console", 0o644),
             (f"{TLS}/console.d/1-private-key.pem", "automq-console", 0o640),
             (f"{TLS}/console.d/2-certificate.pem", "automq-console", 0o644),
             ("/etc/prometheus/web.yml", "prometheus", 0o640),
@@ -103,7 +105,12 @@ def test_configuration_files_and_modes(console):
         )
         assert console.file(f"{CONF}/admin.hash").content_string.startswith("scrypt$")
     # The deploy user (any other account) reads none of them.
-    for secret in ("session.key", "kafka.password", "tls/console.d/1-private-key.pem"):
+    for secret in (
+        "session.key",
+        "kafka.password",
+        "prometheus.password",
+        "tls/console.d/1-private-key.pem",
+    ):
         assert console.run(f"cat {CONF}/{secret}").rc != 0, secret
     assert console.run("cat /etc/prometheus/web.yml").rc != 0
 
@@ -118,6 +125,18 @@ def test_configuration_comes_from_the_inventory(console):
     assert config["tls_cert_file"] == f"{TLS}/console.d/2-certificate.pem"
     assert config["tls_key_file"] == f"{TLS}/console.d/1-private-key.pem"
     assert config["prometheus_port"] == 9090
+    # The charts: Prometheus on this host as the console's own user, its certificate pinned.
+    assert config["prometheus"] == {
+        "url": f"https://{CONSOLE_ADDRESS}:9090",
+        "username": "automq-console",
+        "password_file": f"{CONF}/prometheus.password",
+        "cert_file": f"{CONF}/prometheus.crt",
+        "scrape_interval": "5s",
+    }
+    with console.sudo():
+        served = console.file("/etc/prometheus/tls/prometheus.d/2-certificate.pem").content_string
+        pinned = console.file(f"{CONF}/prometheus.crt").content_string
+    assert pinned == served
     # The cluster as the read-only monitor user, on the brokers' CLIENT listener only.
     assert config["kafka_security"] == {
         "protocol": "SASL_SSL",
@@ -177,12 +196,22 @@ def test_password_stays_on_the_ansible_machine(console, ansible_log, password_fi
     assert password not in journal
 
 
-def test_monitor_password_is_only_in_its_file(console, ansible_log):
-    password = (EPHEMERAL / "monitor.password").read_text().strip()
+@pytest.mark.parametrize(
+    ("on_this_machine", "on_the_host"),
+    [
+        ("monitor.password", "kafka.password"),
+        ("prometheus-console.password", "prometheus.password"),
+    ],
+    ids=["Kafka monitor user", "console's Prometheus user"],
+)
+def test_console_credentials_are_only_in_their_file(
+    console, ansible_log, on_this_machine, on_the_host
+):
+    password = (EPHEMERAL / on_this_machine).read_text().strip()
     assert len(password) >= 16
     assert password not in ansible_log
     found = _grep_as_root(console, password, "/etc /opt/automq-console /var/log /root /home")
-    assert found.stdout.split() == [f"{CONF}/kafka.password"]
+    assert found.stdout.split() == [f"{CONF}/{on_the_host}"]
     with console.sudo():
         journal = console.check_output("journalctl --no-pager")
         config = console.file(f"{CONF}/console.json").content_string
