@@ -397,7 +397,7 @@ def create_app(
         old = current_session(request)
         if old is not None:
             sessions.delete(old)
-        cookie, _ = sessions.create(settings.admin_user)
+        cookie, _session = sessions.create(settings.admin_user)
         LOG.info("user %r logged in from %s", settings.admin_user, address)
         response = RedirectResponse("/", status_code=303)
         set_cookie(response, session_cookie, cookie)

@@ -65,7 +65,7 @@ def parse_duration(text: str) -> float:
 
 def range_key(requested: str | None) -> str:
     """The requested range if it is one of :data:`RANGES`, else the default."""
-    keys = {key for key, _, _ in RANGES}
+    keys = {key for key, _label, _seconds in RANGES}
     return requested if requested in keys else DEFAULT_RANGE
 
 
@@ -273,7 +273,6 @@ class RangeQuerier(Protocol):
         self, expr: str, start: float, end: float, step: int
     ) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
         """Prometheus's matrix: (labels, samples) per series; raises QueryError."""
-        ...
 
 
 def parse_matrix(payload: object) -> list[tuple[dict[str, str], list[tuple[float, float]]]]:
@@ -393,7 +392,7 @@ def draw_svg(
 ) -> str:
     """The chart as an inline SVG: axes, grid, a polyline per run of each series."""
     span = window.end - window.start
-    highest = max((value for line, _ in series for _, value in line.points), default=0.0)
+    highest = max((value for line, _colour in series for _time, value in line.points), default=0.0)
     top = axis_top(highest, unit)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -427,7 +426,7 @@ def draw_svg(
         )
     for line, colour in series:
         width = "2.5" if colour == CLUSTER_COLOUR else "1.5"
-        highest_here = max(value for _, value in line.points) if line.points else 0.0
+        highest_here = max(value for _time, value in line.points) if line.points else 0.0
         parts.append(
             f'<g class="series" data-series="{escape(line.name)}" '
             f'data-points="{len(line.points)}" data-highest="{highest_here:g}">'
@@ -527,7 +526,7 @@ def build_charts_page(
 ) -> ChartsPage:
     """Every chart for the requested range; the queries run at once (a few threads)."""
     key = range_key(requested_range)
-    seconds = next(length for name, _, length in RANGES if name == key)
+    seconds = next(length for name, _label, length in RANGES if name == key)
     now = clock()
     window = query_window(seconds, scrape_seconds, now)
     jobs = [
@@ -543,11 +542,13 @@ def build_charts_page(
             return exc
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        answers = list(pool.map(run, [expr for _, expr in jobs]))
+        answers = list(pool.map(run, [expr for _index, expr in jobs]))
     views = []
     for chart_index, chart in enumerate(charts):
         mine = [
-            answer for (index, _), answer in zip(jobs, answers, strict=True) if index == chart_index
+            answer
+            for (index, _expr), answer in zip(jobs, answers, strict=True)
+            if index == chart_index
         ]
         views.append(_chart(chart, mine, window))
     errors = tuple(sorted({view.message for view in views if view.state == "error"}))

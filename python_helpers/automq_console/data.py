@@ -283,7 +283,7 @@ def _sanitise_url(value: str) -> str:
 
 def _sanitise_bucket_uri(value: str) -> str:
     """``0@s3://bucket?region=..&endpoint=..``, keeping only known-harmless parameters."""
-    location, _, query = value.strip().partition("?")
+    location, _separator, query = value.strip().partition("?")
     match = _BUCKET_URI_RE.match(location)
     if match is None:  # pragma: no cover - the pattern matches any string
         return "(not shown: unrecognised format)"
@@ -770,7 +770,7 @@ class KafkaDataSource:
         problems: list[str] = []
         reported: list[StorageSetting] = []
         reported_by: int | None = None
-        live, _, error = self._live_brokers()
+        live, _cluster_id, error = self._live_brokers()
         if error:
             errors.append(error)
         for broker_id in sorted(live or {})[:2]:

@@ -238,7 +238,7 @@ class Kept:
 def new_password(length: int) -> str:
     if length < 16:
         raise ValueError("a generated password has at least 16 characters")
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _position in range(length))
 
 
 def _create_private(path: Path, text: str) -> None:

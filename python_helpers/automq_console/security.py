@@ -76,7 +76,7 @@ class SessionStore:
     def _session_id(self, cookie: str | None) -> str | None:
         if not cookie or len(cookie) > 200:
             return None
-        session_id, _, signature = cookie.partition(".")
+        session_id, _separator, signature = cookie.partition(".")
         expected = _mac(self._secret, "session", session_id)
         if not session_id or not hmac.compare_digest(signature.encode(), expected.encode()):
             return None
@@ -151,7 +151,7 @@ class LoginCsrf:
     def check(self, nonce: str | None, token: str | None) -> bool:
         if not nonce or not token or len(nonce) > 100:
             return False
-        issued, _, _ = nonce.partition(".")
+        issued, _separator, _rest = nonce.partition(".")
         if not issued.isascii() or not issued.isdigit():
             return False
         age = self._clock() - int(issued)

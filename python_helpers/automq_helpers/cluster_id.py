@@ -83,7 +83,7 @@ def generate_cluster_id(rand: Callable[[int], bytes] = os.urandom) -> str:
     Like Kafka, retry while the ID is reserved (all zero, or the metadata topic ID) or starts
     with '-' (it would be taken for an option on a command line).
     """
-    for _ in range(_MAX_ATTEMPTS):
+    for _attempt in range(_MAX_ATTEMPTS):
         raw = rand(_UUID_BYTES)
         if len(raw) != _UUID_BYTES:
             msg = f"random source returned {len(raw)} bytes, expected {_UUID_BYTES}"

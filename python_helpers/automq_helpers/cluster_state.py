@@ -381,11 +381,11 @@ def plan_cluster(
     )
     refuse_voter_reformat(nodes, assignment.ids, reformat_controllers)
     controllers = sorted((assignment.ids[node.host], node) for node in nodes if node.controller)
-    ports = {node.controller_port for _, node in controllers}
+    ports = {node.controller_port for _node_id, node in controllers}
     if len(ports) != 1:
+        each = ", ".join(f"{node.host}: {node.controller_port}" for _node_id, node in controllers)
         raise PlanError(
-            "automq_controller_port differs between controllers "
-            f"({', '.join(f'{node.host}: {node.controller_port}' for _, node in controllers)}); "
+            f"automq_controller_port differs between controllers ({each}); "
             "set one port for the whole automq_controller group"
         )
     port = ports.pop()
@@ -399,10 +399,10 @@ def plan_cluster(
         cluster_id_generated=decision.generated,
         node_ids=dict(assignment.ids),
         new_hosts=assignment.new_hosts,
-        voter_ids=tuple(node_id for node_id, _ in controllers),
+        voter_ids=tuple(node_id for node_id, _node in controllers),
         quorum_voters=quorum_voters(((i, n.advertised_host) for i, n in controllers), port),
         quorum_bootstrap_servers=quorum_bootstrap_servers(
-            (node.advertised_host for _, node in controllers), port
+            (node.advertised_host for _node_id, node in controllers), port
         ),
         security=security_mode,
         state=state,

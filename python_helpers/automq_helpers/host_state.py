@@ -51,10 +51,10 @@ def missing_packages(wanted: Sequence[str], package_manager: str, run: Runner) -
     plain = [name for name in wanted if PACKAGE_NAME.match(name)]
     installed: List[str] = []
     if plain and package_manager == "apt":
-        _, out, _ = run(["dpkg-query", "-W", "-f=" + DPKG_FORMAT, *plain])
+        _status, out, _errors = run(["dpkg-query", "-W", "-f=" + DPKG_FORMAT, *plain])
         installed = installed_from_dpkg(out)
     elif plain and package_manager == "dnf":
-        _, out, _ = run(["rpm", "-q", "--qf", "%{NAME}\\n", *plain])
+        _status, out, _errors = run(["rpm", "-q", "--qf", "%{NAME}\\n", *plain])
         installed = installed_from_rpm(out)
     return [name for name in wanted if name not in installed]
 

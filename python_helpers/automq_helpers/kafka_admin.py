@@ -337,12 +337,12 @@ def decode_describe_user_scram_credentials_response(body: bytes) -> DescribeUser
     error_code = reader.int16()
     error_message = reader.compact_nullable_string()
     results = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _user in range(max(reader.compact_array_length(), 0)):
         user = reader.compact_string()
         user_error = reader.int16()
         user_message = reader.compact_nullable_string()
         infos = []
-        for _ in range(max(reader.compact_array_length(), 0)):
+        for _credential in range(max(reader.compact_array_length(), 0)):
             infos.append(ScramCredentialInfo(reader.int8(), reader.int32()))
             reader.tagged_fields()
         reader.tagged_fields()
@@ -376,7 +376,7 @@ def decode_alter_user_scram_credentials_response(
     reader = Reader(body)
     reader.int32()  # ThrottleTimeMs
     results = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _user in range(max(reader.compact_array_length(), 0)):
         user = reader.compact_string()
         code = reader.int16()
         message = reader.compact_nullable_string()
@@ -513,11 +513,11 @@ def decode_describe_acls_response(body: bytes, version: int) -> DescribeAclsResu
     error_code = reader.int16()
     error_message = reader.compact_nullable_string()
     acls = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _resource in range(max(reader.compact_array_length(), 0)):
         resource_type = reader.int8()
         resource_name = reader.compact_string()
         pattern_type = reader.int8()
-        for _ in range(max(reader.compact_array_length(), 0)):
+        for _acl in range(max(reader.compact_array_length(), 0)):
             principal = reader.compact_string()
             host = reader.compact_string()
             operation = reader.int8()
@@ -554,7 +554,7 @@ def decode_create_acls_response(body: bytes, version: int) -> Tuple[Tuple[int, O
     reader = Reader(body)
     reader.int32()  # ThrottleTimeMs
     results = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _result in range(max(reader.compact_array_length(), 0)):
         code = reader.int16()
         message = reader.compact_nullable_string()
         reader.tagged_fields()
@@ -592,11 +592,11 @@ def decode_delete_acls_response(body: bytes, version: int) -> Tuple[DeleteFilter
     reader = Reader(body)
     reader.int32()  # ThrottleTimeMs
     results = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _filter_result in range(max(reader.compact_array_length(), 0)):
         code = reader.int16()
         message = reader.compact_nullable_string()
         matching = []
-        for _ in range(max(reader.compact_array_length(), 0)):
+        for _acl in range(max(reader.compact_array_length(), 0)):
             acl_code = reader.int16()
             acl_message = reader.compact_nullable_string()
             acl = WireAcl(
@@ -658,7 +658,7 @@ def decode_incremental_alter_configs_response(body: bytes) -> Tuple[ConfigResult
     reader = Reader(body)
     reader.int32()  # ThrottleTimeMs
     results = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _result in range(max(reader.compact_array_length(), 0)):
         code = reader.int16()
         message = reader.compact_nullable_string()
         resource_type = reader.int8()
@@ -703,19 +703,19 @@ def decode_describe_configs_response(body: bytes) -> Tuple[DescribeConfigsResult
     reader = Reader(body)
     reader.int32()  # ThrottleTimeMs
     results = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _resource in range(max(reader.compact_array_length(), 0)):
         code = reader.int16()
         message = reader.compact_nullable_string()
         reader.int8()  # ResourceType
         resource_name = reader.compact_string()
         entries = []
-        for _ in range(max(reader.compact_array_length(), 0)):
+        for _config in range(max(reader.compact_array_length(), 0)):
             name = reader.compact_string()
             value = reader.compact_nullable_string()
             reader.boolean()  # ReadOnly
             source = reader.int8()
             reader.boolean()  # IsSensitive
-            for _ in range(max(reader.compact_array_length(), 0)):  # Synonyms
+            for _synonym in range(max(reader.compact_array_length(), 0)):  # Synonyms
                 reader.compact_string()
                 reader.compact_nullable_string()
                 reader.int8()
@@ -1190,7 +1190,7 @@ def reconcile_scram_users(
         waiting[:] = [user for user in waiting if not login_works(user)]
         left = [f"user {user.name!r} cannot log in with the new password" for user in waiting]
         if gone:
-            now = admin.describe_user_scram_credentials(sorted({name for name, _ in gone}))
+            now = admin.describe_user_scram_credentials(sorted({name for name, _mechanism in gone}))
             still = sorted(
                 (name, mechanism)
                 for name, mechanism in gone

@@ -299,7 +299,7 @@ def apply(
         for change in changes
         if isinstance(change.entry, File) and change.entry.validate and _rewrites(change)
     ]
-    checked_paths = {change.path for change, _ in checked}
+    checked_paths = {change.path for change, _entry in checked}
     for change in changes:
         if isinstance(change.entry, Directory):
             _apply_directory(change.entry, change.what, ids)

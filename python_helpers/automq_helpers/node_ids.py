@@ -325,7 +325,7 @@ def _source_text(source: str) -> str:
 
 def _duplicate_error(node_id: int, claims: list[tuple[str, str]]) -> NodeIdError:
     who = "; ".join(f"{host} ({_source_text(source)})" for host, source in claims)
-    hosts = [host for host, _ in claims]
+    hosts = [host for host, _source in claims]
     reserved = [host for host, source in claims if source == "reserved"]
     fix = (
         f"Fix: give each host a distinct {NODE_ID_VARIABLE}, or remove {NODE_ID_VARIABLE} "
@@ -395,7 +395,7 @@ def assign_node_ids(nodes: Sequence[NodeRequest], state: IdState) -> Assignment:
 
     used = set(claims) | superseded | set(state.retired) | set(state.assignments.values())
     new_hosts: list[str] = []
-    ids: dict[str, int] = {host: node_id for host, (node_id, _) in chosen.items()}
+    ids: dict[str, int] = {host: node_id for host, (node_id, _source) in chosen.items()}
     for node in ordered:
         if node.host in ids:
             continue

@@ -109,7 +109,7 @@ def listener_ports_of(properties: dict[str, str]) -> dict[str, int]:
     an entry without a readable port is left out."""
     ports: dict[str, int] = {}
     for entry in properties.get(LISTENERS_KEY, "").split(","):
-        name, _, address = entry.strip().partition("://")
+        name, _separator, address = entry.strip().partition("://")
         port = address.rpartition(":")[2]
         if name and port.isdigit():
             ports[name.upper()] = int(port)

@@ -244,7 +244,7 @@ def parse_bucket_uri(text: str) -> BucketUri:
     if not colon or not re.match(r"[A-Za-z][A-Za-z0-9+.-]*\Z", protocol):
         raise ValueError("expected <id>@s3://<bucket>?region=...&endpoint=...")
     specific = specific.partition("#")[0]
-    path, _, raw_query = specific.partition("?")
+    path, _separator, raw_query = specific.partition("?")
     if not path.startswith("//") or len(path) == 2:
         raise ValueError(f"expected {protocol}://<bucket> after '{bucket_id}@'")
     query = _split_query(raw_query)
@@ -381,7 +381,7 @@ def sign_headers(
     signature = hmac.new(
         key, string_to_sign(timestamp, scope, request).encode("utf-8"), hashlib.sha256
     ).hexdigest()
-    _, signed_names = canonical_headers(signed)
+    _canonical, signed_names = canonical_headers(signed)
     signed["Authorization"] = (
         f"{ALGORITHM} Credential={credentials.access_key_id}/{scope}, "
         f"SignedHeaders={signed_names}, Signature={signature}"

@@ -195,9 +195,9 @@ def decode_list_reassignments_response(
     error_code = reader.int16()
     error_message = reader.compact_nullable_string()
     ongoing: List[OngoingReassignment] = []
-    for _ in range(max(reader.compact_array_length(), 0)):
+    for _topic in range(max(reader.compact_array_length(), 0)):
         topic = reader.compact_string()
-        for _ in range(max(reader.compact_array_length(), 0)):
+        for _partition in range(max(reader.compact_array_length(), 0)):
             partition = reader.int32()
             replicas = reader.int32_array(compact=True)
             adding = reader.int32_array(compact=True)

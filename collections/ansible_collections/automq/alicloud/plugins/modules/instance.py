@@ -385,7 +385,7 @@ def main() -> None:
 
     changed = False
     for instance in plan.keep:
-        tags_changed, _ = cloud.update_tags(
+        tags_changed, _tags = cloud.update_tags(
             "ecs",
             "instance",
             instance.instance_id,
@@ -490,7 +490,7 @@ def main() -> None:
         private_ips=[i.private_ip for i in result],
         zones=[i.zone_id for i in result],
         names=[i.name for i in result],
-        created=[name for name, _ in plan.create],
+        created=[name for name, _slot in plan.create],
         deleted=deleted,
         extra=[] if params["delete_extra"] else [i.to_dict() for i in plan.extra],
     )

@@ -150,7 +150,7 @@ def main() -> None:
         cloud.rpc(
             "pvtz",
             "BindZoneVpc",
-            f"bind {what} to {', '.join(v for _, v in vpcs) or 'no VPC'}",
+            f"bind {what} to {', '.join(v for _region, v in vpcs) or 'no VPC'}",
             models.BindZoneVpcRequest(
                 zone_id=zone_id,
                 vpcs=[models.BindZoneVpcRequestVpcs(region_id=r, vpc_id=v) for r, v in vpcs],
@@ -245,7 +245,12 @@ def main() -> None:
         "tags": tags,
     }
     cloud.exit(
-        changed, before, after, zone_id=zone_id, zone_name=name, vpc_ids=[v for _, v in wanted]
+        changed,
+        before,
+        after,
+        zone_id=zone_id,
+        zone_name=name,
+        vpc_ids=[v for _region, v in wanted],
     )
 
 

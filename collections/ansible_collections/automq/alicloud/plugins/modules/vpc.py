@@ -227,7 +227,7 @@ def main() -> None:
         tags = parse_tags(created.get("Tags"))
         if tags != cloud.tags:
             # The tags passed to CreateVpc are the lookup key: make sure they are there.
-            _, tags = cloud.update_tags("vpc", "VPC", vpc_id, tags, what)
+            _changed, tags = cloud.update_tags("vpc", "VPC", vpc_id, tags, what)
         result = {**view(created), "tags": tags}
         cloud.exit(True, before, result, vpc_id=vpc_id, vpc=result)
 

@@ -222,7 +222,7 @@ def main() -> None:
         )
         tags = parse_tags(created.get("Tags"))
         if tags != cloud.tags:
-            _, tags = cloud.update_tags("vpc", "VSWITCH", vswitch_id, tags, what)
+            _changed, tags = cloud.update_tags("vpc", "VSWITCH", vswitch_id, tags, what)
         result = {**view(created), "tags": tags}
         cloud.exit(
             True, before, result, vswitch_id=vswitch_id, zone_id=result["zone_id"], vswitch=result
