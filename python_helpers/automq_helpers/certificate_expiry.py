@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 __all__ = [
     "CertificateExpiry",
@@ -20,6 +20,9 @@ __all__ = [
     "expiry_report",
     "parse_asn1_time",
 ]
+
+# In module_utils, so importable on the hosts' Python 3.8 too: datetime.UTC is 3.11+.
+UTC = timezone.utc  # noqa: UP017
 
 
 @dataclass(frozen=True)
