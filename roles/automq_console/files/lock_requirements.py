@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write requirements.txt of the console host's virtualenv, with --hash pins.
 
 Input: python_helpers/automq_console/requirements.txt (name==version, the
