@@ -173,3 +173,20 @@ def test_every_module_documentation_is_valid_yaml(path: Path) -> None:
     assert set(documents) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}, path
     for name, text in documents.items():
         assert yaml.safe_load(text) is not None, f"{path.name} {name}"
+
+
+def test_the_two_security_fragments_document_the_same_fields() -> None:
+    """kafka_security's fragments are plain literals (ansible-test reads them without
+    running the file), so the fields are written twice: they must stay the same."""
+    path = MODULES_DIR.parent / "doc_fragments" / "kafka_security.py"
+    fragments = {
+        target.id: node.value.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    broker = yaml.safe_load(fragments["DOCUMENTATION"])["options"]["security"]
+    controller = yaml.safe_load(fragments["CONTROLLER"])["options"]["controller_security"]
+    assert broker["suboptions"] == controller["suboptions"]
+    assert set(broker["suboptions"]) >= {"protocol", "password"}

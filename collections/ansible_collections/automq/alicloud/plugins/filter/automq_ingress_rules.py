@@ -40,7 +40,7 @@ options:
   public_client_cidrs:
     description:
       - CIDR blocks of Kafka clients on the Internet, allowed to the brokers' public listener
-        (O(external_port), on the brokers' EIPs) and nothing else. None: the port stays closed.
+        (O(external_port), on the brokers' EIPs) and nothing else. With none, the port stays closed.
     type: list
     elements: str
     default: []

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from ansible.plugins.lookup import LookupBase
-
 DOCUMENTATION = r"""
 name: vault_ids
 short_description: The IDs of the vault secrets this run was given (never the secrets)
@@ -14,7 +10,7 @@ description:
     C(--ask-vault-pass), C(ANSIBLE_VAULT_PASSWORD_FILE) or AWX's Vault credential, in order;
     an empty list when the run has none. A preflight uses it to stop before creating a
     secret that must be stored encrypted.
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 version_added: 0.2.0
 options: {}
 """
@@ -33,8 +29,12 @@ _raw:
   elements: str
 """
 
+from typing import Any
+
+from ansible.plugins.lookup import LookupBase
+
 
 class LookupModule(LookupBase):
     def run(self, terms: list[Any], variables: Any = None, **kwargs: Any) -> list[str]:
         vault = getattr(self._loader, "_vault", None)
-        return [str(vault_id) for vault_id, _ in getattr(vault, "secrets", None) or []]
+        return [str(vault_id) for vault_id, _secret in getattr(vault, "secrets", None) or []]

@@ -16,8 +16,9 @@ description:
   - Only the console host and, with public access, the brokers get an EIP; the security
     groups decide who reaches what on it.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -54,6 +55,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

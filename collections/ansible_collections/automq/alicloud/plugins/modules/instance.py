@@ -20,8 +20,9 @@ description:
   - Each instance's RV(instances[].bandwidth_kbps) is its type's internal bandwidth limit as
     DescribeInstanceTypes reports it (one read call for all the types of the result).
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -100,6 +101,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

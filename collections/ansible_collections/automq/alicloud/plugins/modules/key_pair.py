@@ -13,8 +13,9 @@ description:
     fails, unless O(force=true), which deletes and re-imports it (instances keep the key
     they were created with).
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -39,6 +40,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -18,8 +18,9 @@ description:
   - O(state=absent) removes AutoMQ's statements and deletes the policy if nothing else is left.
   - The policy is read and written with the OSS V4 signature (C(alibabacloud-oss-v2)).
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
 options:
   bucket:
@@ -53,6 +54,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -12,8 +12,9 @@ description:
     records are updated in place before any is added or deleted. With O(state=absent) the
     whole set is deleted.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
 options:
   zone_id:
@@ -50,6 +51,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

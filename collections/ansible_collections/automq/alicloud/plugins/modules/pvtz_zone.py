@@ -13,8 +13,9 @@ description:
     the whole binding list); without it, bindings are left alone.
   - O(state=absent) deletes the zone's records, unbinds it and deletes it.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -38,6 +39,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -22,8 +22,9 @@ description:
     never printed, even at high verbosity, and still reaches C(register). Adding
     C(no_log) to the task as well is good practice.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
 options:
   user_name:
@@ -62,11 +63,17 @@ options:
     default: present
 attributes:
   action:
+    description:
+      - Runs through the collection's action plugin, which reads O(secret_file) and writes a
+        new one vault-encrypted on the Ansible machine, and hides any result that carries a
+        secret.
     support: full
   check_mode:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -18,8 +18,9 @@ description:
   - O(state=absent) deletes the non-default versions and the policy; it fails while the policy
     is attached (detach it with M(automq.alicloud.ram_user_policy) first).
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
 options:
   policy_name:
@@ -55,6 +56,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

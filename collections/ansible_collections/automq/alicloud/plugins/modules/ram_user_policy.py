@@ -9,8 +9,9 @@ short_description: Attach a RAM policy to a RAM user, or detach it
 description:
   - Looks at the user's attached policies and attaches or detaches O(policy_name).
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
 options:
   user_name:
@@ -36,6 +37,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

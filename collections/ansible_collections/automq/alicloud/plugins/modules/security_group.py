@@ -19,8 +19,9 @@ description:
   - O(inner_access_policy=drop) isolates the members of the group from each other, so that only
     the rules (such as C(source_group=self)) decide what they may reach of each other.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -69,6 +70,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

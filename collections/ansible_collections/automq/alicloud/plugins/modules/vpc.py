@@ -11,8 +11,9 @@ description:
     description and tags, or deletes it with O(state=absent).
   - The CIDR block of an existing VPC cannot change; a different O(cidr_block) is an error.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -40,6 +41,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -13,8 +13,9 @@ description:
   - Create one vSwitch per zone (at least two zones) so the instances can be spread.
   - Zone and CIDR block of an existing vSwitch cannot change; different values are an error.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.alicloud.common
   - automq.alicloud.common.cluster
 options:
@@ -49,6 +50,8 @@ attributes:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

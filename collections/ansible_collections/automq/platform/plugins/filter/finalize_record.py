@@ -47,7 +47,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C({finalized_by, levels, previous}), levels as C({feature: level}).
+  description: "C({finalized_by, levels, previous}), levels as C({feature: level})."
   type: dict
 """
 

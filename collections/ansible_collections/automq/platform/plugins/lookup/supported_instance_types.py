@@ -3,13 +3,6 @@ once (automq_helpers.alicloud.instances) for the roles' defaults and the modules
 
 from __future__ import annotations
 
-from typing import Any
-
-from ansible.plugins.lookup import LookupBase
-from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.alicloud.instances import (  # noqa: E501
-    DEFAULT_SUPPORTED_TYPES,
-)
-
 DOCUMENTATION = r"""
 name: supported_instance_types
 short_description: The ECS instance types AutoMQ is supported on
@@ -18,7 +11,7 @@ description:
     The default of C(alicloud_compute_supported_instance_types),
     C(alicloud_inventory_supported_instance_types) and C(automq_ecs_supported_instance_types),
     and of the C(automq.alicloud.instance) module's check; one list, defined once.
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 version_added: 0.2.0
 options: {}
 """
@@ -35,6 +28,13 @@ _raw:
   type: list
   elements: str
 """
+
+from typing import Any
+
+from ansible.plugins.lookup import LookupBase
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.alicloud.instances import (  # noqa: E501
+    DEFAULT_SUPPORTED_TYPES,
+)
 
 
 class LookupModule(LookupBase):

@@ -18,7 +18,7 @@ description:
   - Only adds. IDs already in the list stay, and so do the leaving brokers' IDs after the
     decommission, so a retired node started again by mistake gets no partitions.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   host:
     description: Address of a broker listener whose principal may alter the cluster.
@@ -46,12 +46,15 @@ options:
     type: float
     default: 10.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.kafka_security
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

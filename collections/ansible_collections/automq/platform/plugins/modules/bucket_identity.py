@@ -22,7 +22,7 @@ description:
   - Failure messages name the bucket, what it holds and the ways out; they never contain the
     AccessKey secret or a signature.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   cluster_id:
     description: The cluster ID of this run (the one formatted, or to be formatted).
@@ -40,6 +40,7 @@ options:
     description: Who records the identity (written into it); defaults to the host's name.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.oss_node
 attributes:
   check_mode:
@@ -47,6 +48,8 @@ attributes:
     details: In check mode the identity is not written; C(changed) says whether it would be.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

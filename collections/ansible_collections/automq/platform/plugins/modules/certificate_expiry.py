@@ -12,7 +12,7 @@ description:
     warning for each that expires within O(warn_days) or has expired.
   - Runs on the Ansible machine; changes nothing and never fails because of an expiry.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   certificates:
     description:
@@ -26,11 +26,15 @@ options:
     description: Warn about certificates that expire within this many days.
     type: int
     default: 30
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

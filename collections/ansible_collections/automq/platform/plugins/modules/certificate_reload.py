@@ -21,7 +21,7 @@ description:
     changed or that drops a name). It returns C(reloaded=false) and the C(reason), and leaves the
     restart record, so the node restarts instead. Fails on bad options only.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   certificate:
     description: PEM file on the host whose first certificate the node must serve.
@@ -72,6 +72,7 @@ options:
     type: float
     default: 30.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.kafka_security
 attributes:
   check_mode:
@@ -79,6 +80,8 @@ attributes:
     details: Looks at what the endpoints serve and reports whether a reload would be asked.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -15,7 +15,7 @@ description:
     run, and breaks a lock by itself only when its holder ran on the same Ansible machine and its
     process is gone. Any other lock is broken only by naming its ID in O(break_id).
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   path:
     description: The lock file; its directory is created when missing.
@@ -59,11 +59,15 @@ options:
       - Replace the lock held under this ID (C(unreadable) for a damaged lock file).
     type: str
     default: ""
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -14,7 +14,7 @@ description:
     conflicts stop the play with a message naming the host, the variable and the fix.
   - Runs on the Ansible machine; writes the state file only when it changes, never in check mode.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   state_file:
     description: JSON file beside the inventory that remembers the IDs.
@@ -65,11 +65,15 @@ options:
     type: list
     elements: str
     default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -17,7 +17,7 @@ description:
   - Read-only (never changes the cluster) and never fails because of what it finds or because
     the broker does not answer (see C(error)), so the calling role can say what to do.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   host:
     description: Address the broker listener answers on, as seen from the host running the module.
@@ -53,12 +53,15 @@ options:
     type: float
     default: 10.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.kafka_security
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -13,7 +13,7 @@ description:
     plain package name (a version, a wildcard) is reported missing, for the package manager
     to decide.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   packages:
     description: Package names to look for.
@@ -31,11 +31,15 @@ options:
   user:
     description: A user to look for.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -22,7 +22,7 @@ description:
   - After a change, waits until the broker describes the result, and fails after
     O(wait_timeout) seconds otherwise.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   bootstrap_server:
     description:
@@ -106,6 +106,7 @@ options:
     type: float
     default: 30.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.kafka_security
 attributes:
   check_mode:
@@ -114,6 +115,8 @@ attributes:
   diff_mode:
     support: full
     details: All the cluster's ACLs before and after, one sorted line each.
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -22,7 +22,7 @@ description:
   - A present user's credentials of other mechanisms are deleted. Users not listed are
     left alone.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   bootstrap_server:
     description:
@@ -83,6 +83,7 @@ options:
     type: float
     default: 30.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.kafka_security
 attributes:
   check_mode:
@@ -90,6 +91,8 @@ attributes:
     details: Describes the credentials and tries the logins, changes nothing.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

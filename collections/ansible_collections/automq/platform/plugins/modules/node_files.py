@@ -15,7 +15,7 @@ description:
   - With O(restart_record), the record is written and synced before the first change of an
     entry marked C(restart), so an interrupted run still restarts the node next time.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   directories:
     description: Directories, created parents first (missing parents get mode 0755, owner root).
@@ -55,7 +55,7 @@ options:
     default: []
     suboptions:
       path: {description: Absolute path., type: str, required: true}
-      content: {description: The whole content (never logged)., type: str, required: true, no_log: true}
+      content: {description: The whole content (never logged)., type: str, required: true}
       owner: {description: Owner., type: str, default: root}
       group: {description: Group., type: str, default: root}
       mode: {description: Mode as a quoted octal string., type: str, required: true}
@@ -73,7 +73,7 @@ options:
     default: []
     suboptions:
       path: {description: Absolute path., type: str, required: true}
-      parts: {description: Absolute paths of the parts, in order., type: list, elements: str, required: true}
+      parts: {description: "Absolute paths of the parts, in order.", type: list, elements: str, required: true}
       owner: {description: Owner., type: str, default: root}
       group: {description: Group., type: str, default: root}
       mode: {description: Mode as a quoted octal string., type: str, required: true}
@@ -122,11 +122,15 @@ options:
       - Once that time has come (or the line is not a time), the restart record is written as for
         a change. Needs O(restart_record).
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -251,6 +255,8 @@ def main() -> None:
                 "elements": "dict",
                 "default": [],
                 "options": _SECRET_FILE,
+                # The secret is each entry's content, itself no_log (_SECRET_FILE).
+                "no_log": False,
             },
             "checked_files": {
                 "type": "list",

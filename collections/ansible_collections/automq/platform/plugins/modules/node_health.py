@@ -12,7 +12,7 @@ description:
     with C(until) as a gate before and after every restart.
   - Never fails because the node is unhealthy; returns C(healthy) and the C(problems) found.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   host:
     description: Address the node's listeners answer on, as seen from the node itself.
@@ -60,6 +60,7 @@ options:
     type: float
     default: 2.0
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.kafka_security
   - automq.platform.kafka_security.controller
 attributes:
@@ -67,6 +68,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

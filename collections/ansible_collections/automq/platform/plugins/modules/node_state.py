@@ -16,7 +16,7 @@ description:
   - A missing file is a normal answer (a new host); a file that cannot be read is an error
     naming it.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   meta_properties:
     description: Path of the node's C(meta.properties).
@@ -41,11 +41,15 @@ options:
   restart_record:
     description: Path of the role's pending-restart record; omit to read none.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

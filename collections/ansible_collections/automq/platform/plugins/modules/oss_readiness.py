@@ -26,7 +26,7 @@ description:
   - Requests go directly to the endpoint (proxy variables are not used), over TLS verified
     against the system trust store unless O(ca_file) is set.
 version_added: 0.1.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   probe_name:
     description:
@@ -36,6 +36,7 @@ options:
       - Defaults to the host's name.
     type: str
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - automq.platform.oss_node
 attributes:
   check_mode:
@@ -43,6 +44,8 @@ attributes:
     details: In check mode only the HEAD step runs (nothing is written); C(mode) is C(head-only).
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

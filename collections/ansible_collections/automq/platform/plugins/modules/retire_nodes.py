@@ -15,7 +15,7 @@ description:
     for another host.
   - Runs on the Ansible machine; writes the state file only when it changes, never in check mode.
 version_added: 0.2.0
-author: AutoMQ Ansible maintainers
+author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
   state_file:
     description: JSON file beside the inventory that remembers the IDs.
@@ -25,11 +25,15 @@ options:
     description: Host name to the node ID it runs with (C(node.id) in its C(meta.properties)).
     type: dict
     required: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
