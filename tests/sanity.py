@@ -206,7 +206,11 @@ def sanity(collection: Path, python: str, tests: list[str], path: str) -> tuple[
     output = "".join(lines)
     if process.returncode == 0:
         return True, []
-    return False, failed_tests(output) or ["(see the output above)"]
+    if failed := failed_tests(output):
+        return False, failed
+    # ansible-test stopped before its list (a test that crashed, a missing interpreter).
+    fatal = next((line for line in lines if line.startswith("FATAL:")), "see the output above")
+    return False, [fatal.strip()[:300]]
 
 
 def main() -> int:
