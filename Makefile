@@ -108,7 +108,7 @@ molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 # ports are disjoint.
 test: testbed
 	MAKE='$(MAKE)' tests/run_lanes.sh "unit integration molecule-cluster" \
-	  "lint unit-oldest sanity molecule-default unit-testbed molecule-scale molecule-upgrade"
+	  "lint molecule-default unit-testbed molecule-scale molecule-upgrade unit-oldest sanity"
 
 # The collection artifacts (build/collections): module_utils, and in automq.platform
 # the roles and playbooks, as ansible-galaxy collection install wants them.
