@@ -191,10 +191,14 @@ class OssSettings(_Model):
         return value
 
 
-def _require_absolute(value: Path | None) -> Path | None:
-    if value is not None and not value.is_absolute():
+def _absolute_path(value: Path) -> Path:
+    if not value.is_absolute():
         raise ValueError("must be an absolute path")
     return value
+
+
+def _require_absolute(value: Path | None) -> Path | None:
+    return None if value is None else _absolute_path(value)
 
 
 class KafkaSecuritySettings(_Model):
@@ -256,9 +260,7 @@ class PrometheusSettings(_Model):
     @field_validator("password_file", "cert_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise ValueError("must be an absolute path")
-        return value
+        return _absolute_path(value)
 
     @field_validator("scrape_interval")
     @classmethod
@@ -305,9 +307,7 @@ class Settings(_Model):
     @field_validator("admin_password_hash_file", "session_secret_file")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise ValueError("must be an absolute path")
-        return value
+        return _absolute_path(value)
 
     @field_validator("tls_cert_file", "tls_key_file")
     @classmethod
