@@ -5,6 +5,11 @@
 # is reported). The suite's lanes share no Docker network, container name or
 # port (see the Makefile), and half of this machine's CPU idles while one lane
 # waits on SSH round trips and JVM starts.
+#
+# Each lane's output is also kept in build/lanes/<first target>.log. When a lane
+# fails, its failures (pytest's FAILED/ERROR lines and short summaries, Ansible's
+# fatal lines, make's errors) are printed again at the end, where a CI log that
+# keeps only its tail still shows them.
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -13,28 +18,48 @@ if [[ $# -eq 0 ]]; then
 fi
 
 export PYTHONUNBUFFERED=1  # lines appear as they happen, not per 8 KiB block
+log_dir=${RUN_LANES_LOG_DIR:-build/lanes}
+mkdir -p "$log_dir"
 pids=()
 names=()
+logs=()
 started=$(date +%s)
 for lane in "$@"; do
   name=${lane%% *}
+  log="$log_dir/$name.log"
+  : > "$log"
   # shellcheck disable=SC2086  # a lane is a list of make targets
   (
     set -o pipefail
-    if ${MAKE:-make} --no-print-directory $lane 2>&1 | sed -u "s/^/[$name] /"; then status=0; else status=$?; fi
+    if ${MAKE:-make} --no-print-directory $lane 2>&1 | tee "$log" | sed -u "s/^/[$name] /"; then
+      status=0
+    else
+      status=$?
+    fi
     echo "run_lanes: lane '$lane' ended with exit $status after $(( $(date +%s) - started )) s"
     exit "$status"
   ) &
   pids+=("$!")
   names+=("$lane")
+  logs+=("$log")
 done
 
 failed=()
 for i in "${!pids[@]}"; do
-  wait "${pids[$i]}" || failed+=("${names[$i]}")
+  if ! wait "${pids[$i]}"; then
+    failed+=("$i")
+  fi
 done
 
 if [[ ${#failed[@]} -gt 0 ]]; then
-  printf 'run_lanes: failed lane: %s\n' "${failed[@]}" >&2
+  for i in "${failed[@]}"; do
+    echo "run_lanes: lane '${names[$i]}' failed; its failures (whole output: ${logs[$i]}):" >&2
+    # At most 150 lines, so that every failed lane's digest fits in a CI log's tail.
+    grep -a -E '^ *(FAILED|ERROR) |^ *E  +|short test summary|^=+ .*(failed|error).* in [0-9.]+s|^ *fatal: |^ *failed: |FAILED! =>|^make(\[[0-9]+\])?: \*\*\*|Traceback|Timeout|timed out' \
+      "${logs[$i]}" | cut -c1-400 | tail -n 150 | sed -u "s/^/  /" >&2 || true
+  done
+  for i in "${failed[@]}"; do
+    printf 'run_lanes: failed lane: %s\n' "${names[$i]}" >&2
+  done
   exit 1
 fi
