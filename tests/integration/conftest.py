@@ -10,8 +10,6 @@ with ``docker exec``:
   and removes them when the session ends;
 * :func:`write_inventory`, :func:`valid_group_vars`: an inventory that
   points at an environment's hosts, with valid group variables;
-* :func:`run_playbook`: runs a playbook with ansible-runner and keeps its
-  output and events;
 * :func:`automq_footprint`, :func:`system_fingerprint`: what an AutoMQ
   install left on a host, to prove that a run changed nothing;
 * ``secure_node``: a secured Kafka node from the fixture package, without Docker
@@ -20,7 +18,6 @@ with ``docker exec``:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -28,11 +25,10 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import pytest
 import yaml
 
@@ -331,126 +327,6 @@ def write_inventory(
                 yaml.safe_dump(dict(variables), sort_keys=False)
             )
     return directory
-
-
-# --- Playbook runs ------------------------------------------------------------------
-
-_FAILED_EVENTS = ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable")
-_TASK_EVENTS = ("runner_on_start", "runner_on_ok", "runner_on_skipped", *_FAILED_EVENTS)
-
-
-@dataclass(frozen=True)
-class Failure:
-    play: str
-    task: str
-    host: str
-    msg: str
-
-
-@dataclass
-class PlaybookRun:
-    rc: int
-    status: str
-    stdout: str
-    events: list[dict[str, Any]] = field(repr=False)
-
-    @property
-    def transcript(self) -> str:
-        """Everything Ansible reported: the console output and every event."""
-        return self.stdout + "\n" + "\n".join(json.dumps(event) for event in self.events)
-
-    @property
-    def plays_started(self) -> list[str]:
-        return [
-            event["event_data"].get("play", "")
-            for event in self.events
-            if event.get("event") == "playbook_on_play_start"
-        ]
-
-    @property
-    def plays_acting(self) -> list[str]:
-        """Plays in which some task ran (was not skipped) on some host."""
-        acting: list[str] = []
-        for event in self.events:
-            if event.get("event") not in ("runner_on_ok", *_FAILED_EVENTS):
-                continue
-            play = event["event_data"].get("play", "")
-            if play not in acting:
-                acting.append(play)
-        return acting
-
-    def tasks_run(self, play: str) -> list[str]:
-        """Names of the tasks of ``play`` that ran on some host."""
-        return [
-            event["event_data"].get("task", "")
-            for event in self.events
-            if event.get("event") in _TASK_EVENTS and event["event_data"].get("play") == play
-        ]
-
-    @property
-    def failures(self) -> list[Failure]:
-        found: list[Failure] = []
-        for event in self.events:
-            if event.get("event") not in _FAILED_EVENTS:
-                continue
-            data = event["event_data"]
-            result = data.get("res", {})
-            messages = [result.get("msg", "")] + [
-                item.get("msg", "") for item in result.get("results", []) if item.get("failed")
-            ]
-            for msg in messages:
-                if msg:
-                    found.append(
-                        Failure(
-                            data.get("play", ""), data.get("task", ""), data.get("host", ""), msg
-                        )
-                    )
-        return found
-
-    def describe(self) -> str:
-        """A short account of the run for assertion messages."""
-        lines = [
-            f"rc={self.rc} status={self.status}",
-            f"plays started: {self.plays_started}",
-            f"plays that ran a task: {self.plays_acting}",
-        ]
-        lines += [f"FAILED {f.play} / {f.task} on {f.host}: {f.msg}" for f in self.failures]
-        return "\n".join(lines)
-
-
-def run_playbook(
-    private_dir: Path,
-    inventory: Path,
-    playbook: str,
-    *,
-    cmdline: Sequence[str] = (),
-    envvars: Mapping[str, str] | None = None,
-) -> PlaybookRun:
-    """Run ``playbook`` (relative to the repository) with ansible-runner.
-
-    ``private_dir`` receives ansible-runner's artifacts (pass a tmp_path).
-    """
-    private_dir.mkdir(parents=True, exist_ok=True)
-    environment = {
-        "ANSIBLE_CONFIG": str(ANSIBLE_CONFIG),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        **(envvars or {}),
-    }
-    runner = ansible_runner.run(
-        private_data_dir=str(private_dir),
-        project_dir=str(REPO),
-        playbook=str(REPO / playbook),
-        inventory=str(inventory),
-        cmdline=" ".join(cmdline) or None,
-        envvars=environment,
-        quiet=True,
-    )
-    stdout = runner.stdout.read()
-    return PlaybookRun(
-        rc=runner.rc, status=runner.status, stdout=stdout, events=list(runner.events)
-    )
 
 
 # --- A secured node without Docker ----------------------------------------------------

@@ -54,6 +54,7 @@ import yaml
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 from ansible.parsing.vault import VaultLib, VaultSecret
+from playbook_runner import PlaybookRun, run_playbook
 
 from automq_helpers.bucket_identity import IDENTITY_KEY
 
@@ -68,10 +69,8 @@ from .conftest import (
     FIXTURE_KAFKA_VERSION,
     FIXTURE_VERSION,
     PACKAGE_SERVER,
-    PlaybookRun,
     fixture_package_name,
     fixture_package_sha256,
-    run_playbook,
 )
 
 pytestmark = pytest.mark.testbed
@@ -147,8 +146,8 @@ class Scenario:
         vault_args = ["--vault-password-file", str(self.vault_password_file)] if vault else []
         result = run_playbook(
             self.root / "runs" / name,
-            self.inventory,
             playbook,
+            inventory=self.inventory,
             cmdline=[*vault_args, *args],
             envvars=envvars,
         )
@@ -356,7 +355,7 @@ def test_inventory_through_the_console_eip(tmp_path: Path):
         },
     ]
     playbook.write_text(yaml.safe_dump(plays))
-    run = run_playbook(tmp_path / "run", inventory, str(playbook))
+    run = run_playbook(tmp_path / "run", playbook, inventory=inventory)
     assert run.rc == 0, run.describe()
     hosts = yaml.safe_load((inventory / "alicloud-jump.yml").read_text())["all"]["hosts"]
     console = hosts["jump-console-1"]

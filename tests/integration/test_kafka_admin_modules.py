@@ -28,6 +28,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from cryptography import x509
+from playbook_runner import PlaybookRun, run_playbook
 
 from automq_helpers.access import AclBinding
 from automq_helpers.certificate_reload import Endpoint, served_certificate
@@ -39,7 +40,6 @@ from automq_helpers.kafka_admin import (
 )
 from automq_helpers.kafka_probe import KafkaProbe, SaslAuthenticationFailed
 
-from .conftest import PlaybookRun, run_playbook
 from .secure_kafka import ADMIN, NODE_ID, SecureNode, renewed_keystore
 
 NO_LOG_MARK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
@@ -87,7 +87,9 @@ class Modules:
         task = {"name": "act", f"automq.platform.{module}": args}
         play = {"hosts": "all", "gather_facts": False, "tasks": [task]}
         playbook.write_text(json.dumps([play]))
-        run = run_playbook(directory / "runner", self.inventory, str(playbook), cmdline=options)
+        run = run_playbook(
+            directory / "runner", playbook, inventory=self.inventory, cmdline=options
+        )
         self._check_secrets(run)
         results = [
             {**event["event_data"]["res"], "failed": event["event"] == "runner_on_failed"}

@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playbook_runner import PlaybookRun, run_playbook
 
 from automq_helpers.alicloud.instances import DEFAULT_SUPPORTED_TYPES
 
 from .conftest import (
     FAKE_ACCESS_KEY_SECRET,
-    PlaybookRun,
     TestbedEnv,
     TestbedHost,
     automq_footprint,
     fixture_package_sha256,
-    run_playbook,
     system_fingerprint,
     valid_group_vars,
     write_inventory,
@@ -176,7 +175,7 @@ def inventory_for(bed: PreflightBed, directory: Path, case: Case) -> Path:
 
 def run_case(bed: PreflightBed, tmp_path: Path, case: Case, playbook: str) -> PlaybookRun:
     inventory = inventory_for(bed, tmp_path / "inventory", case)
-    return run_playbook(tmp_path / "runner", inventory, playbook)
+    return run_playbook(tmp_path / "runner", playbook, inventory=inventory)
 
 
 def bucket_case(variable: str, value: Any) -> Case:

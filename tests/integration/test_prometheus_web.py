@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playbook_runner import localhost_inventory, private_dir_in, run_playbook
 
 from .conftest import PREPARE_HINT, REPO, TESTBED_DIR
 
@@ -51,7 +52,6 @@ from automq_console.prometheus import PrometheusClient
 PROMETHEUS = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus"
 PROMTOOL = TESTBED_DIR / "prometheus" / "usr" / "bin" / "promtool"
 BLACKBOX_EXPORTER = TESTBED_DIR / "prometheus" / "usr" / "bin" / "prometheus-blackbox-exporter"
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PASSWORD = "prometheus-Password-0123456789"
 # The console's own user (its charts), a second entry of the same web configuration.
 READER = "automq-console"
@@ -139,15 +139,13 @@ def _render(directory: Path, pki: PkiFiles, port: int, **overrides: object) -> P
             }
         )
     )
-    run = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(play), "-e", f"@{extra}"],
-        cwd=REPO,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
+    run = run_playbook(
+        private_dir_in(directory),
+        play,
+        inventory=localhost_inventory(directory),
+        cmdline=["-e", f"@{extra}"],
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.rc == 0, run.describe()
     return out
 
 

@@ -1,28 +1,22 @@
 """The Ansible glue of the automq.platform collection, run through real ansible-playbook.
 
-Each test writes a tiny playbook to tmp_path and runs it against ``localhost`` with the
-repository's ansible.cfg (so the in-repo collection is found) and the JSON stdout
-callback, then looks at the task results and the files left behind.
+Each test writes a tiny playbook to tmp_path and runs it against ``localhost`` through
+ansible-runner (tests/support/playbook_runner.py) with the repository's ansible.cfg (so the
+in-repo collection is found), then looks at the task results and the files left behind.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+from playbook_runner import PlaybookRun, run_tasks
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 CLUSTER_ID_RE = re.compile(r"[A-Za-z0-9_-]{21}[AQgw]")
-
-# A missing tool fails the tests below; it never skips them.
-assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
 
 # Typed like the entries preflight builds from host variables: Jinja gives strings for
 # the optional values and the port.
@@ -45,61 +39,17 @@ def run_playbook(
     tmp_path: Path, tasks: list[dict[str, Any]], *options: str
 ) -> tuple[int, dict[str, Any]]:
     """Run the tasks as a play on localhost; return the exit code and the task results."""
-    completed, results = run_playbook_output(tmp_path, tasks, *options)
-    return completed.returncode, results
-
-
-def json_document(completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """The json callback's document in the output of a run."""
-    # The profile_tasks callback of ansible.cfg (and -v) prints around the JSON document,
-    # which starts on a line of its own.
-    start = re.search(r"^\{$", completed.stdout, re.MULTILINE)
-    assert start, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start.start())
-    return dict(document)
+    run, results = run_playbook_output(tmp_path, tasks, *options)
+    return run.rc, results
 
 
 def run_playbook_output(
     tmp_path: Path, tasks: list[dict[str, Any]], *options: str
-) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """Like run_playbook, with the whole process (its stdout and stderr) instead of the code."""
-    playbook = tmp_path / "playbook.yml"
-    # JSON is YAML: no quoting surprises for the Jinja expressions and the data.
-    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    completed = subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            "localhost,",
-            "-e",
-            "ansible_connection=local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            *options,
-            str(playbook),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    document = json_document(completed)
-    results = {
-        task["task"]["name"]: task["hosts"]["localhost"]
-        for play in document["plays"]
-        for task in play["tasks"]
-    }
-    return completed, results
+) -> tuple[PlaybookRun, dict[str, Any]]:
+    """Like run_playbook, with the whole run (its output and events) instead of the code."""
+    run = run_tasks(tmp_path, tasks, *options, timeout=120)
+    assert run.status in ("successful", "failed"), run.describe()
+    return run, run.results()
 
 
 def cluster_state_task(state_file: Path, nodes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -257,8 +207,8 @@ def test_the_supported_instance_types_are_defined_once(tmp_path: Path) -> None:
             },
             {"name": role, "ansible.builtin.debug": {"msg": f"{{{{ {variable} }}}}"}},
         ]
-    completed, results = run_playbook_output(tmp_path, tasks)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    run, results = run_playbook_output(tmp_path, tasks)
+    assert run.rc == 0, run.describe()
     for role in defaults:
         assert results[role]["msg"] == list(DEFAULT_SUPPORTED_TYPES), role
         raw = yaml.safe_load((REPO / "roles" / role / "defaults" / "main.yml").read_text())

@@ -128,7 +128,7 @@ def certificate_tasks(tmp_path: Path, days: int) -> list[dict[str, object]]:
 
 def test_a_one_day_certificate_makes_the_run_warn(tmp_path: Path) -> None:
     completed, results = run_playbook_output(tmp_path, certificate_tasks(tmp_path, 1))
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     report = results["report"]
     assert report["changed"] is False
     assert report["earliest"]["name"] == "node-1 (node)"
@@ -139,7 +139,7 @@ def test_a_one_day_certificate_makes_the_run_warn(tmp_path: Path) -> None:
 
 def test_a_year_long_certificate_only_reports(tmp_path: Path) -> None:
     completed, results = run_playbook_output(tmp_path, certificate_tasks(tmp_path, 365))
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     report = results["report"]
     assert "warnings" not in report
     assert report["expiring"] == []
@@ -183,7 +183,7 @@ def test_every_ca_of_the_trusted_bundle_is_reported(tmp_path: Path) -> None:
         }
     ]
     completed, results = run_playbook_output(tmp_path, tasks)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     report = results["report"]
     assert report["earliest"]["name"] == "the cluster CA prod-ca-previous"
     assert len(report["warnings"]) == 1

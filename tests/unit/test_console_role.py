@@ -10,23 +10,20 @@ are what proves its unit, its environment file and its input checks.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import bcrypt
 import pytest
 import yaml
+from playbook_runner import PlaybookRun, private_dir_in, run_playbook
 
 from automq_helpers.properties import parse_properties
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
 
 INVENTORY = """
 all:
@@ -130,8 +127,8 @@ _CA_TEMPLATE: list[Path] = []
 @pytest.fixture(scope="session", autouse=True)
 def _ca_template(tmp_path_factory: pytest.TempPathFactory) -> None:
     root = tmp_path_factory.mktemp("ca-template")
-    run = run_playbook(root, DESCRIBE.format(), cluster_vars(root))
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = run_play(root, DESCRIBE.format(), cluster_vars(root))
+    assert run.returncode == 0, run.describe()
     _CA_TEMPLATE.append(root / "ca")
 
 
@@ -154,37 +151,32 @@ def cluster_vars(tmp_path: Path) -> dict[str, object]:
     }
 
 
-def run_playbook(
-    tmp_path: Path, play: str, extra: dict[str, object]
-) -> subprocess.CompletedProcess:
+def run_play(tmp_path: Path, play: str, extra: dict[str, object]) -> PlaybookRun:
     (tmp_path / "inventory.yml").write_text(INVENTORY.format(python=sys.executable))
     (tmp_path / "play.yml").write_text(play)
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps(extra))
-    return subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml"),
-         "-e", f"@{extra_vars}"],
-        cwd=REPO,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
+    return run_playbook(
+        private_dir_in(tmp_path),
+        tmp_path / "play.yml",
+        inventory=tmp_path / "inventory.yml",
+        cmdline=["-e", f"@{extra_vars}"],
+    )
 
 
 def render(tmp_path: Path, **extra: object) -> dict[str, str]:
     out = tmp_path / "out"
     out.mkdir(parents=True)
     play = RENDER.format(repo=REPO, out=out, hash=PROMETHEUS_HASH)
-    run = run_playbook(tmp_path, play, {**cluster_vars(tmp_path), **extra})
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = run_play(tmp_path, play, {**cluster_vars(tmp_path), **extra})
+    assert run.returncode == 0, run.describe()
     return {path.name: path.read_text() for path in out.iterdir()}
 
 
 def preflight(tmp_path: Path, **extra: object) -> str:
     """The preflight's output; fails the test unless the preflight refused."""
     play = PREFLIGHT.format(repo=REPO)
-    run = run_playbook(tmp_path, play, {**cluster_vars(tmp_path), **extra})
+    run = run_play(tmp_path, play, {**cluster_vars(tmp_path), **extra})
     assert run.returncode != 0, "the preflight accepted: " + run.stdout[-2000:]
     return " ".join(run.stdout.split())
 
@@ -471,7 +463,7 @@ def test_preflight_refuses_nodes_not_described(tmp_path: Path) -> None:
     play = PREFLIGHT.format(repo=REPO).replace(
         "hosts: automq_controller:automq_broker", "hosts: node-1:node-2:node-3"
     )
-    run = run_playbook(tmp_path, play, cluster_vars(tmp_path))
+    run = run_play(tmp_path, play, cluster_vars(tmp_path))
     assert run.returncode != 0
     assert "missing: node-4" in " ".join(run.stdout.split())
 
@@ -492,7 +484,7 @@ def test_preflight_refuses_mixed_security_modes(tmp_path: Path) -> None:
         1,
     )
     assert "automq_security:" in play
-    run = run_playbook(tmp_path, play, cluster_vars(tmp_path))
+    run = run_play(tmp_path, play, cluster_vars(tmp_path))
     assert run.returncode != 0
     assert "run different security modes (secure, plaintext)" in " ".join(run.stdout.split())
 
@@ -527,7 +519,7 @@ def test_preflight_checks_your_own_certificate_against_its_key(tmp_path: Path) -
         "automq_console_tls_cert_file": str(pki.cert_file),
         "automq_console_tls_key_file": str(pki.key_file),
     }
-    run = run_playbook(tmp_path, play, extra)
+    run = run_play(tmp_path, play, extra)
     assert run.returncode == 0, run.stdout[-3000:]
 
 
@@ -683,7 +675,7 @@ def test_prometheus_password_is_made_once_and_hashed_only_when_it_changes(tmp_pa
     play = LOCAL_PASSWORD.format(repo=REPO, file=password_file)
     extra = {"automq_console_source_dir": str(REPO / "python_helpers")}
 
-    first = run_playbook(tmp_path, play, extra)
+    first = run_play(tmp_path, play, extra)
     assert first.returncode == 0, first.stdout[-3000:]
     password = password_file.read_text()
     assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
@@ -693,18 +685,18 @@ def test_prometheus_password_is_made_once_and_hashed_only_when_it_changes(tmp_pa
     stored = hash_file.read_text().strip()
     assert stored.startswith("$2b$10$")
     assert bcrypt.checkpw(password.encode(), stored.encode())
-    assert password not in first.stdout + first.stderr
+    assert password not in first.transcript
 
-    second = run_playbook(tmp_path, play, extra)
+    second = run_play(tmp_path, play, extra)
     assert second.returncode == 0, second.stdout[-3000:]
     assert re.search(r"console\s+: ok=\d+\s+changed=0", second.stdout), second.stdout[-1500:]
     assert hash_file.read_text().strip() == stored  # kept: the password did not change
 
     password_file.write_text("a-New-password-of-my-own")
-    third = run_playbook(tmp_path, play, extra)
+    third = run_play(tmp_path, play, extra)
     assert third.returncode == 0, third.stdout[-3000:]
     assert bcrypt.checkpw(b"a-New-password-of-my-own", hash_file.read_text().strip().encode())
-    assert "a-New-password-of-my-own" not in third.stdout + third.stderr
+    assert "a-New-password-of-my-own" not in third.transcript
 
 
 # --------------------------------------------------------------------------- automq role
@@ -737,8 +729,8 @@ def render_node(tmp_path: Path, **extra: object) -> dict[str, str]:
         "automq_oss_data_bucket": "prod-data",
         "automq_oss_ops_bucket": "prod-ops",
     }
-    run = run_playbook(tmp_path, NODE.format(repo=REPO, out=out), {**base, **extra})
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    run = run_play(tmp_path, NODE.format(repo=REPO, out=out), {**base, **extra})
+    assert run.returncode == 0, run.describe()
     return {path.name: path.read_text() for path in out.iterdir()}
 
 

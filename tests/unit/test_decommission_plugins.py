@@ -1,4 +1,5 @@
-"""The decommission plugins of automq.platform, run through real ansible-playbook.
+"""The decommission plugins of automq.platform, run through real ansible-playbook
+(ansible-runner, tests/support/playbook_runner.py).
 
 ``retire_nodes`` (action) against state files in tmp_path; ``decommission_status`` (module,
 shipped to the "host" with its helpers) against a local fake Kafka broker that answers
@@ -9,68 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import struct
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_ansible_plugins import run_playbook
 from test_reassignment import LIST_REASSIGNMENTS_V0_IN_PROGRESS, METADATA_V12_CAP_IN_PROGRESS
 
 from automq_helpers.kafka_probe import Writer
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-
-# A missing tool fails the tests below; it never skips them.
-assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
-
-
-def run_playbook(
-    tmp_path: Path, tasks: list[dict[str, Any]], *options: str
-) -> tuple[int, dict[str, Any]]:
-    """Run the tasks as a play on localhost; return the exit code and the task results."""
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    completed = subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            "localhost,",
-            "-e",
-            "ansible_connection=local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            *options,
-            str(playbook),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    start = completed.stdout.find("{")
-    assert start >= 0, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start)
-    results = {
-        task["task"]["name"]: task["hosts"]["localhost"]
-        for play in document["plays"]
-        for task in play["tasks"]
-    }
-    return completed.returncode, results
 
 
 # --------------------------------------------------------------------------- retire_nodes

@@ -310,14 +310,14 @@ def test_the_module_changes_once_then_nothing_and_never_shows_a_secret(tmp_path:
     secret = "AWS_SECRET_ACCESS_KEY=do-not-show-0123456789\n"
     task = module_task(root, "node.id=1\n", secret)
     completed, results = run_playbook_output(tmp_path, [task], "--diff", "-vvv")
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     first = results["files"]
     assert first["changed"] is True
     assert sorted(first["changed_paths"]) == sorted(
         str(root / name)
         for name in ("conf", "conf/server.properties", "conf/credentials.env", "current")
     )
-    assert "do-not-show" not in completed.stdout + completed.stderr
+    assert "do-not-show" not in completed.transcript
     assert "node.id=1" in completed.stdout  # the diff of a non-secret file
     assert (root / "conf/credentials.env").read_text() == secret
     assert stat.S_IMODE((root / "conf/credentials.env").stat().st_mode) == 0o600
@@ -337,7 +337,7 @@ def test_the_module_in_check_mode_reports_and_writes_nothing(tmp_path: Path) -> 
         "--check",
         "--diff",
     )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     assert results["files"]["changed"] is True
     assert results["files"]["restart_needed"] is True
     assert sorted(path.name for path in root.iterdir()) == []
@@ -433,11 +433,11 @@ def test_an_assembled_file_joins_its_parts_and_never_shows_them(tmp_path: Path) 
         },
     }
     completed, results = run_playbook_output(tmp_path, [task], "--diff")
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     # The certificate written by the same call contributes its new content.
     assert keystore.read_text() == key.read_text() + "CERTIFICATE 1\n"
     assert stat.S_IMODE(keystore.stat().st_mode) == 0o640
-    assert "key-material-never-shown" not in completed.stdout + completed.stderr
+    assert "key-material-never-shown" not in completed.transcript
     assert sorted(results["files"]["changed_paths"]) == sorted(
         [str(root / "2-certificate.pem"), str(keystore)]
     )

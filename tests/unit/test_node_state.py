@@ -144,7 +144,7 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
         "environment": {"PATH": f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"},
     }
     completed, results = run_playbook_output(tmp_path, [task], "--check", "-vvv")
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     read = results["read"]
     assert read["changed"] is False
     assert read["formatted"] is True
@@ -156,7 +156,7 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
         True,
     )
     assert (fake / "systemctl.args").read_text().split() == ["is-active", "automq.service"]
-    assert "do-not-return-this" not in completed.stdout + completed.stderr
+    assert "do-not-return-this" not in completed.transcript
 
 
 @pytest.mark.parametrize(

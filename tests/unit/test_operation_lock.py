@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ansible_plugins import json_document, run_playbook_output
+from playbook_runner import PlaybookRun
+from test_ansible_plugins import run_playbook_output
 
 from automq_helpers.operation_lock import (
     LockHolder,
@@ -118,7 +119,7 @@ def test_of_runs_starting_at_once_exactly_one_holds_the_lock(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- the role
 
 
-def lock_play(tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+def lock_play(tmp_path: Path, *options: str) -> tuple[PlaybookRun, Any]:
     """The role's lock entry point, a task that reads the lock file, then unlock."""
     tasks = [
         {
@@ -139,14 +140,8 @@ def write_lock(path: Path, holder: LockHolder) -> None:
     path.write_bytes(holder.content())
 
 
-def failure_message(completed: subprocess.CompletedProcess[str]) -> str:
-    return "\n".join(
-        str(result.get("msg", ""))
-        for play in json_document(completed)["plays"]
-        for task in play["tasks"]
-        for result in task["hosts"].values()
-        if result.get("failed")
-    )
+def failure_message(completed: PlaybookRun) -> str:
+    return "\n".join(str(failure.msg) for failure in completed.failures)
 
 
 def test_the_role_holds_the_lock_for_the_run_and_names_it(tmp_path: Path) -> None:
@@ -154,14 +149,13 @@ def test_the_role_holds_the_lock_for_the_run_and_names_it(tmp_path: Path) -> Non
     completed, results = lock_play(
         tmp_path, "-e", f"automq_lock_file={lock}", "-e", "automq_lock_operation=upgrade.yml"
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr
+    assert completed.returncode == 0, completed.describe()
     holder = parse_holder(base64.b64decode(results["held"]["content"]))
     assert holder is not None
     assert (holder.playbook, holder.controller) == ("upgrade.yml", socket.gethostname())
     assert holder.id.startswith(f"{holder.pid}-")
     assert not lock.exists()  # given back
-    summary = json_document(completed)["stats"]["localhost"]
-    assert summary["changed"] == 0
+    assert completed.changed() == {"localhost": 0}
 
 
 def test_a_running_operation_stops_the_run(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def fake_oss() -> FakeOss:
 
 
 def assert_no_secret(completed, result: dict[str, Any], *secrets: str) -> None:
-    text = completed.stdout + completed.stderr + json.dumps(result)
+    text = completed.transcript + json.dumps(result)
     for secret in secrets:
         assert secret not in text
     assert "Signature=" not in text

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,9 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from playbook_runner import localhost_inventory, private_dir_in, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 PLAYBOOK = """
 - hosts: localhost
@@ -61,15 +59,11 @@ def run(
         "ansible_python_interpreter": sys.executable,
         **variables,
     }
-    done_run = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(playbook),
-         "-e", json.dumps(extra)],
-        cwd=REPO, env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    output = done_run.stdout + done_run.stderr
+    done_run = run_playbook(
+        private_dir_in(tmp_path), playbook, inventory=localhost_inventory(tmp_path), extravars=extra
+    )
     facts = json.loads(published.read_text()) if published.exists() else {}
-    return done_run.returncode, output, facts
+    return done_run.rc, done_run.transcript, facts
 
 
 def refused(tmp_path: Path, rotation: str, message: str) -> None:

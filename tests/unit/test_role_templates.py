@@ -7,18 +7,15 @@ preflight would set, and renders each template into a temporary directory.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from playbook_runner import private_dir_in, run_playbook
 
 from automq_helpers.properties import parse_properties
 
 REPO = Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
 
 PLAYBOOK = """
 - hosts: {host}
@@ -77,22 +74,13 @@ def render(
     )
     extra_vars = tmp_path / "vars.json"
     extra_vars.write_text(json.dumps({**BASE_VARS, **extra}))
-    run = subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            str(tmp_path / "inventory.yml"),
-            str(tmp_path / "play.yml"),
-            "-e",
-            f"@{extra_vars}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-        capture_output=True,
-        text=True,
-        check=False,
+    run = run_playbook(
+        private_dir_in(tmp_path),
+        tmp_path / "play.yml",
+        inventory=tmp_path / "inventory.yml",
+        cmdline=["-e", f"@{extra_vars}"],
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.rc == 0, run.describe()
     return {path.name: path.read_text() for path in out.iterdir()}
 
 

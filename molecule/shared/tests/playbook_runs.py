@@ -1,49 +1,63 @@
 """The project's playbooks run by a Molecule verifier, as an SRE runs them.
 
-Each run uses the scenario's inventory and Molecule's generated ansible.cfg, prints its
-return code and duration under a label, and keeps its whole output in the scenario's
-ephemeral directory (for reading after a failure; the secret scans read it too).
+Each run goes through the tests' one playbook runner (tests/support/playbook_runner.py,
+ansible-runner) with the scenario's inventory and Molecule's generated ansible.cfg, prints
+its return code and duration under a label, and keeps its whole transcript (console output
+and events) in the scenario's ephemeral directory, for reading after a failure; the secret
+scans read it too.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import re
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"])
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
-RECAP = re.compile(
-    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE
+# pytest's pythonpath (pyproject.toml) names it too; Molecule's verifier may run from
+# elsewhere.
+sys.path.insert(0, str(PROJECT / "tests" / "support"))
+from playbook_runner import (  # noqa: E402
+    PlaybookRun,
+    StartedPlaybook,
+    run_playbook,
+    start_playbook,
 )
+
+__all__ = [
+    "EPHEMERAL",
+    "INVENTORY",
+    "PROJECT",
+    "BackgroundRun",
+    "PlaybookRun",
+    "ansible_playbook",
+    "ansible_playbook_started",
+]
+
 _RUN_NUMBER = itertools.count(1)
 
 
-@dataclass
-class PlaybookRun:
-    playbook: str
-    returncode: int
-    output: str
-    started: float
-    ended: float
+def _settings(inventory: Path | None, extra_inventory: Path | None) -> dict[str, object]:
+    """``inventory``: the scenario's unless given; ``extra_inventory``: a second one on top,
+    as an operator adds hosts with a second inventory file."""
+    inventories = [inventory or INVENTORY, *([extra_inventory] if extra_inventory else [])]
+    # Molecule's generated ansible.cfg: roles and collections of the project.
+    config = Path(os.environ.get("ANSIBLE_CONFIG", str(EPHEMERAL / "ansible.cfg")))
+    return {"inventory": inventories, "ansible_config": config, "project_dir": PROJECT}
 
-    @property
-    def seconds(self) -> float:
-        return self.ended - self.started
 
-    def changed(self) -> dict[str, int]:
-        return {match[1]: int(match[3]) for match in RECAP.finditer(self.output)}
+def _private_dir(label: str, number: int, playbook: str) -> Path:
+    return EPHEMERAL / "verify-runs" / f"{label}-{number}-{Path(playbook).stem}"
 
-    def tail(self, lines: int = 60) -> str:
-        return "\n".join(self.output.splitlines()[-lines:])
+
+def _kept(run: PlaybookRun, label: str, number: int, playbook: str, args: tuple[str, ...]) -> None:
+    print(f"\n{label}: {playbook} {' '.join(args)}: rc={run.rc} in {run.seconds:.1f} s")
+    (EPHEMERAL / f"verify-{label}-{number}-{Path(playbook).stem}.log").write_text(run.transcript)
 
 
 def ansible_playbook(
@@ -52,29 +66,47 @@ def ansible_playbook(
     label: str,
     extra_inventory: Path | None = None,
     inventory: Path | None = None,
-    timeout: float = 1500,
+    timeout: int = 1500,
 ) -> PlaybookRun:
-    """``inventory``: the scenario's unless given; ``extra_inventory``: a second one on top,
-    as an operator adds hosts with a second inventory file."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    # Molecule's generated ansible.cfg: roles and collections of the project.
-    env.setdefault("ANSIBLE_CONFIG", str(EPHEMERAL / "ansible.cfg"))
-    inventories = ["-i", str(inventory or INVENTORY)]
-    if extra_inventory is not None:
-        inventories += ["-i", str(extra_inventory)]
-    started = time.time()
-    process = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), *inventories, str(PROJECT / playbook), *args],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
+    number = next(_RUN_NUMBER)
+    run = run_playbook(
+        _private_dir(label, number, playbook),
+        playbook,
+        cmdline=args,
         timeout=timeout,
+        **_settings(inventory, extra_inventory),  # type: ignore[arg-type]
     )
-    run = PlaybookRun(playbook, process.returncode, process.stdout + process.stderr, started, 0)
-    run.ended = time.time()
-    print(f"\n{label}: {playbook} {' '.join(args)}: rc={run.returncode} in {run.seconds:.1f} s")
-    (EPHEMERAL / f"verify-{label}-{next(_RUN_NUMBER)}-{Path(playbook).stem}.log").write_text(
-        run.output
-    )
+    _kept(run, label, number, playbook, args)
     return run
+
+
+@dataclass
+class BackgroundRun:
+    """A run going on beside the test (:func:`ansible_playbook_started`)."""
+
+    run: StartedPlaybook
+    label: str
+    number: int
+    playbook: str
+    args: tuple[str, ...]
+
+    def running(self) -> bool:
+        return self.run.running()
+
+    def finish(self, timeout: float) -> PlaybookRun:
+        """Waits for its end; keeps its transcript as :func:`ansible_playbook` does."""
+        done = self.run.wait(timeout)
+        _kept(done, self.label, self.number, self.playbook, self.args)
+        return done
+
+
+def ansible_playbook_started(playbook: str, *args: str, label: str) -> BackgroundRun:
+    """Start a run on the scenario's inventory without waiting for it."""
+    number = next(_RUN_NUMBER)
+    run = start_playbook(
+        _private_dir(label, number, playbook),
+        playbook,
+        cmdline=args,
+        **_settings(None, None),  # type: ignore[arg-type]
+    )
+    return BackgroundRun(run, label, number, playbook, args)

@@ -50,7 +50,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from kafka_clients import client_settings, probe_security
-from playbook_runs import ANSIBLE_PLAYBOOK, EPHEMERAL, INVENTORY, PROJECT, PlaybookRun
+from playbook_runs import EPHEMERAL, INVENTORY, PlaybookRun, ansible_playbook_started
 from playbook_runs import ansible_playbook as run_playbook
 from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
 from upgrade_traffic import (
@@ -673,41 +673,33 @@ def test_a_second_operation_is_refused_while_one_runs(traffic):
     first, which goes on and gives the lock back at its end."""
     pids = {name: node_state(name).main_pid for name in NODES}
     restarted = NODES[2]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=str(EPHEMERAL / "ansible.cfg"))
-    first = subprocess.Popen(
-        [
-            *(str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY)),
-            str(PROJECT / "playbooks/rolling_restart.yml"),
-            *TO_B,
-            *("-e", json.dumps({"automq_restart_hosts": [restarted]})),
-        ],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    first = ansible_playbook_started(
+        "playbooks/rolling_restart.yml",
+        *TO_B,
+        *("-e", json.dumps({"automq_restart_hosts": [restarted]})),
+        label="upgrade",
     )
     try:
         deadline = time.monotonic() + 120
-        while len(lock_holders()) < len(NODES) and first.poll() is None:
+        while len(lock_holders()) < len(NODES) and first.running():
             assert time.monotonic() < deadline, "the first run never held the lock on every node"
             time.sleep(0.5)  # polling the lock files, not waiting for an effect
-        assert first.poll() is None, "the first run ended before the second could start"
+        assert first.running(), "the first run ended before the second could start"
 
         second = ansible_playbook(
             "playbooks/rolling_restart.yml",
             *TO_B,
             *("-e", json.dumps({"automq_restart_hosts": [NODES[0]]})),
         )
-        assert second.returncode != 0, "a second operation ran beside the first"
-        assert "Another operation holds this cluster, so this run changed nothing." in (
-            second.output
-        ), second.tail()
-        holder = f"run by {getpass.getuser()} on {socket.gethostname()} (process {first.pid})"
-        assert f"rolling_restart.yml {holder}" in second.output, second.tail()
     finally:
-        output, _ = first.communicate(timeout=600)
-    assert first.returncode == 0, output[-4000:]
+        first_run = first.finish(timeout=600)
+    assert first_run.rc == 0, first_run.tail(80)
+    assert second.returncode != 0, "a second operation ran beside the first"
+    assert "Another operation holds this cluster, so this run changed nothing." in (
+        second.output
+    ), second.tail()
+    holder = f"run by {getpass.getuser()} on {socket.gethostname()} (process {first_run.pid})"
+    assert f"rolling_restart.yml {holder}" in second.output, second.tail()
     assert lock_holders() == {}, "the lock was not given back"
     for name in NODES:
         moved = node_state(name).main_pid != pids[name]

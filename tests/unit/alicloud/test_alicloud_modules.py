@@ -1,4 +1,5 @@
-"""The automq.alicloud modules, run by ansible-playbook against the Alibaba Cloud emulator.
+"""The automq.alicloud modules, run by ansible-playbook (through ansible-runner) against the
+Alibaba Cloud emulator.
 
 One emulator (tests/alicloud_emulator, in-process, no containers) serves every test of the
 file; each test uses its own cluster name, which the modules' tag lookups keep apart. The
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 from ansible.parsing.vault import VaultLib, VaultSecret
+from playbook_runner import PlaybookRun, run_tasks
 
 REPO = Path(__file__).resolve().parents[3]
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
@@ -31,9 +31,6 @@ import alibabacloud_ram20150501.models as ram_models  # noqa: E402 (the environm
 import alibabacloud_vpc20160428.models as vpc_models  # noqa: E402 (the environment above must be set first)
 import tests.alicloud_emulator as emulator_package  # noqa: E402 (the environment above must be set first)
 from tests.alicloud_emulator import sdk  # noqa: E402 (the environment above must be set first)
-
-# A missing tool fails the tests below; it never skips them.
-assert ANSIBLE_PLAYBOOK.exists(), f"{ANSIBLE_PLAYBOOK} is not installed: run make venv"
 
 IMAGE = emulator_package.DEFAULT_IMAGE_ID
 ZONES = ("cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j")
@@ -74,8 +71,11 @@ def successful_writes(emulator: Any) -> list[str]:
 
 
 class Run:
-    def __init__(self, rc: int, results: dict[str, Any], stdout: str) -> None:
-        self.rc, self.results, self.stdout = rc, results, stdout
+    def __init__(self, run: PlaybookRun) -> None:
+        self.rc, self.results = run.rc, run.results()
+        # The console output and every event: the secret checks read both, as an AWX job
+        # keeps both.
+        self.stdout = run.transcript
 
     def __getitem__(self, name: str) -> Any:
         return self.results[name]
@@ -94,50 +94,17 @@ def play(
 ) -> Run:
     """Run the tasks on localhost against the emulator, with a vault password (which
     ``drop=("ANSIBLE_VAULT_PASSWORD_FILE",)`` takes away); results by task name."""
-    playbook = tmp_path / "playbook.yml"
-    playbook.write_text(json.dumps([{"hosts": "all", "gather_facts": False, "tasks": tasks}]))
     environment = {
-        **os.environ,
         **emulator_env(emulator),
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
-        "ANSIBLE_NOCOLOR": "1",
         "HOME": str(tmp_path),  # no ~/.aliyun profile of the machine running the tests
-        "PATH": f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_password_file(tmp_path)),
         **(env or {}),
     }
     for name in drop:
+        # The run inherits this process's environment: a dropped name must not be in it.
+        assert name not in os.environ, f"{name} is set in the environment of the tests"
         environment.pop(name, None)
-    completed = subprocess.run(
-        [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            "localhost,",
-            "-e",
-            "ansible_connection=local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            *options,
-            str(playbook),
-        ],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    start = completed.stdout.find("{")
-    assert start >= 0, f"no JSON output\nstdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-    document, _ = json.JSONDecoder().raw_decode(completed.stdout, start)
-    results = {
-        task["task"]["name"]: task["hosts"]["localhost"]
-        for play_ in document["plays"]
-        for task in play_["tasks"]
-    }
-    return Run(completed.returncode, results, completed.stdout)
+    return Run(run_tasks(tmp_path, tasks, *options, envvars=environment, timeout=600))
 
 
 def vault_password_file(tmp_path: Path) -> Path:
