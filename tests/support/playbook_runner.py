@@ -210,7 +210,9 @@ def _runner_arguments(
         raise ValueError(f"{private_dir} holds an earlier run; give each run its own")
     private_dir.mkdir(parents=True, exist_ok=True)
     inventories = [inventory] if isinstance(inventory, (str, Path)) else list(inventory)
-    extra_inventories = [arg for path in inventories[1:] for arg in ("-i", str(path))]
+    # Every inventory on the command line, in the caller's order: ansible-runner puts its
+    # own ``inventory`` after the cmdline's, and the order decides the groups' host order.
+    inventory_args = [arg for path in inventories for arg in ("-i", str(path))]
     environment = {
         "ANSIBLE_CONFIG": str(ansible_config or REPO / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
@@ -222,8 +224,7 @@ def _runner_arguments(
         "private_data_dir": str(private_dir),
         "project_dir": str(project_dir),
         "playbook": str(project_dir / playbook),
-        "inventory": str(inventories[0]),
-        "cmdline": shlex.join([*extra_inventories, *cmdline]) or None,
+        "cmdline": shlex.join([*inventory_args, *cmdline]),
         "envvars": environment,
         "extravars": dict(extravars) if extravars else None,
         "timeout": timeout,
@@ -247,8 +248,7 @@ def run_playbook(private_dir: Path, playbook: Path | str, **settings: Any) -> Pl
 
     ``private_dir`` is ansible-runner's private data directory (a tmp_path: it receives
     the artifacts and ``env/extravars``). ``inventory``: a path, or several (each one
-    ``-i``); ansible-runner takes a string for a path, so a host list such as
-    ``"localhost,"`` would name a host "localhost," (:func:`localhost_inventory`). The run
+    ``-i``, in this order; :func:`localhost_inventory` for localhost alone). The run
     inherits this process's environment, with ``envvars`` on top, this venv's tools first
     on PATH and the repository's ansible.cfg unless ``ansible_config`` names another.
     ``cmdline``, ``extravars``, ``project_dir``, ``timeout``: as ansible-runner takes them.
