@@ -56,6 +56,7 @@ class PlaybookRun:
     events: list[dict[str, Any]] = field(repr=False)
     started: float = 0.0  # time.time() at the start and at the end
     ended: float = 0.0
+    playbook: str = ""
 
     @property
     def returncode(self) -> int:
@@ -234,6 +235,7 @@ def _runner_arguments(
 
 def _finished(runner: Any, started: float) -> PlaybookRun:
     return PlaybookRun(
+        playbook=str(runner.config.playbook),
         rc=runner.rc,
         status=runner.status,
         stdout=runner.stdout.read(),
