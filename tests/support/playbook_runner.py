@@ -177,9 +177,6 @@ class PlaybookRun:
                     )
         return found
 
-    def failure_messages(self) -> str:
-        return "\n".join(f"{f.task} on {f.host}: {f.msg}" for f in self.failures)
-
     def describe(self) -> str:
         """A short account of the run for assertion messages."""
         lines = [
