@@ -262,14 +262,125 @@ def plan_acls(
     absent: FrozenSet[AclBinding],
     managed_principals: Iterable[str],
 ) -> Tuple[List[AclBinding], List[AclBinding]]:
-    """(to create, to delete): the managed principals' ACLs become exactly ``present``;
-    ``absent`` ones are deleted whoever they belong to; other principals' are left alone."""
+    """(to create, to delete), in the order to send them: the managed principals' ACLs
+    become exactly ``present``; ``absent`` ones are deleted whoever they belong to;
+    other principals' are left alone."""
     managed = set(managed_principals)
     have = set(existing)
-    create = sorted(present - have)
+    # Brokers apply ACLs one at a time in this order: new denies before new allows,
+    # old allows gone before old denies, so no moment allows what neither the old nor
+    # the new ACLs allow.
+    create = sorted(present - have, key=lambda binding: (binding.permission != "deny", binding))
     delete = sorted(
-        binding
-        for binding in have
-        if (binding.principal in managed and binding not in present) or binding in absent
+        (
+            binding
+            for binding in have
+            if (binding.principal in managed and binding not in present) or binding in absent
+        ),
+        key=lambda binding: (binding.permission != "allow", binding),
     )
     return create, delete
+
+
+# --------------------------------------------------------------------------- holding open
+
+# Brokers with allow.everyone.if.no.acl.found=true (the second phase of a migration to
+# secure) let everyone do anything on a resource no ACL matches, and only what its ACLs
+# allow once one does. A broker applies new ACL records one at a time, in log order
+# (AutoMQ core/src/main/scala/kafka/server/metadata/AclPublisher.scala: addAcl per
+# change; StandardAuthorizer.addAcl publishes each one), so between the first and the
+# last ACL of such a resource it would deny what the later ones allow (a producer's
+# write while only its describe has landed). Holding the resource open first (an ACL
+# letting every user do everything there, no more than the brokers already allow)
+# closes that window; it goes once the declared ACLs are in place.
+EVERY_USER = "User:*"
+Pattern = Tuple[str, str, str]  # (resource type, resource name, pattern type)
+
+
+def pattern_of(binding: AclBinding) -> Pattern:
+    return (binding.resource_type, binding.resource_name, binding.pattern_type)
+
+
+def holding_open(pattern: Pattern) -> AclBinding:
+    """The ACL that lets every user do everything on the resources ``pattern`` matches."""
+    resource_type, resource_name, pattern_type = pattern
+    return AclBinding(EVERY_USER, "*", resource_type, resource_name, pattern_type, "all", "allow")
+
+
+def opens_everything(binding: AclBinding) -> bool:
+    return binding == holding_open(pattern_of(binding))
+
+
+def patterns_overlap(first: Pattern, second: Pattern) -> bool:
+    """Whether some resource name matches both patterns (Kafka's matching: a literal
+    ``*`` matches every name of its type, a prefixed pattern every name it begins)."""
+    if first[0] != second[0]:
+        return False
+    if ("*", "literal") in ((first[1], first[2]), (second[1], second[2])):
+        return True
+    (name_a, kind_a), (name_b, kind_b) = (first[1], first[2]), (second[1], second[2])
+    if kind_a == "literal" and kind_b == "literal":
+        return name_a == name_b
+    if kind_a == "literal":
+        return name_a.startswith(name_b)
+    if kind_b == "literal":
+        return name_b.startswith(name_a)
+    return name_a.startswith(name_b) or name_b.startswith(name_a)
+
+
+def pattern_covers(outer: Pattern, inner: Pattern) -> bool:
+    """Whether every resource name ``inner`` matches is matched by ``outer`` too."""
+    if outer[0] != inner[0]:
+        return False
+    if (outer[1], outer[2]) == ("*", "literal") or outer == inner:
+        return True
+    return (
+        outer[2] == "prefixed" and inner[1].startswith(outer[1]) and inner[1:] != ("*", "literal")
+    )
+
+
+@dataclass(frozen=True)
+class HoldOpenPlan:
+    """What holds resources open while ACLs land on brokers that allow everyone where no
+    ACL matches: ``open_first`` before the declared changes, ``close_last`` after them
+    (with any left by an interrupted run); ``not_held`` are patterns of new ACLs that
+    overlap resources existing ACLs already restrict (holding those open would let
+    everyone in there for a moment), so they get their ACLs without it."""
+
+    open_first: Tuple[AclBinding, ...] = ()
+    close_last: Tuple[AclBinding, ...] = ()
+    not_held: Tuple[Pattern, ...] = ()
+
+
+def plan_holding_open(
+    existing: Iterable[AclBinding],
+    create: Iterable[AclBinding],
+    present: FrozenSet[AclBinding],
+    delete: Iterable[AclBinding] = (),
+) -> HoldOpenPlan:
+    """Hold open every pattern that gets new ACLs while no existing ACL restricts a
+    resource it matches (one that existing ACLs cover whole needs nothing); close them,
+    and those an earlier run left on a declared pattern, afterwards (unless declared, or
+    deleted by the plan anyway)."""
+    have = set(existing)
+    restricting = [pattern_of(binding) for binding in have if not opens_everything(binding)]
+    opened: Set[AclBinding] = set()
+    not_held: Set[Pattern] = set()
+    for pattern in {pattern_of(binding) for binding in create}:
+        if any(pattern_covers(other, pattern) for other in restricting):
+            continue  # every resource it matches is restricted already: ACLs only add
+        if any(patterns_overlap(pattern, other) for other in restricting):
+            not_held.add(pattern)
+        else:
+            opened.add(holding_open(pattern))
+    declared_patterns = {pattern_of(binding) for binding in present}
+    left_over = {
+        binding
+        for binding in have
+        if opens_everything(binding) and pattern_of(binding) in declared_patterns
+    }
+    return HoldOpenPlan(
+        open_first=tuple(sorted(opened - have)),
+        close_last=tuple(sorted((opened | left_over) - present - set(delete))),
+        not_held=tuple(sorted(not_held)),
+    )

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import (
     Callable,
     Dict,
-    FrozenSet,
     Iterable,
     List,
     Mapping,
@@ -57,8 +56,10 @@ from .access import (
     PERMISSIONS,
     RESOURCE_TYPES,
     AclBinding,
+    HoldOpenPlan,
     desired_bindings,
     plan_acls,
+    plan_holding_open,
 )
 from .kafka_probe import (
     API_ALTER_USER_SCRAM_CREDENTIALS,
@@ -82,6 +83,7 @@ from .kafka_probe import (
     SecurityConfig,
     Writer,
     error_name,
+    format_address,
     parse_address,
     scram_salted_password,
 )
@@ -1221,14 +1223,16 @@ class AclPlan:
     before: Tuple[AclBinding, ...]
     create: Tuple[AclBinding, ...]
     delete: Tuple[AclBinding, ...]
+    holding: HoldOpenPlan = field(default_factory=HoldOpenPlan)
 
     @property
     def changed(self) -> bool:
-        return bool(self.create or self.delete)
+        return bool(self.create or self.delete or self.holding.close_last)
 
     @property
     def after(self) -> Tuple[AclBinding, ...]:
-        return tuple(sorted((set(self.before) - set(self.delete)) | set(self.create)))
+        gone = set(self.delete) | set(self.holding.close_last)
+        return tuple(sorted((set(self.before) - gone) | set(self.create)))
 
 
 def acl_lines(bindings: Iterable[AclBinding]) -> str:
@@ -1240,13 +1244,83 @@ def plan_acl_changes(
     existing: Iterable[WireAcl],
     acls: Iterable[Mapping[str, object]],
     principals: Iterable[str],
+    hold_open: bool = False,
 ) -> AclPlan:
     """The declared ACLs (access.desired_bindings) against the described ones
-    (access.plan_acls)."""
+    (access.plan_acls); with ``hold_open``, what holds their resources open meanwhile
+    (access.plan_holding_open)."""
     before = frozenset(acl_binding(acl) for acl in existing)
     present, absent = desired_bindings(acls)
     create, delete = plan_acls(before, present, absent, principals)
-    return AclPlan(tuple(sorted(before)), tuple(create), tuple(delete))
+    holding = plan_holding_open(before, create, present, delete) if hold_open else HoldOpenPlan()
+    return AclPlan(tuple(sorted(before)), tuple(create), tuple(delete), holding)
+
+
+def _delete_exactly(admin: KafkaAdmin, bindings: Sequence[AclBinding]) -> None:
+    """DeleteAcls with one filter per ACL, each matching that ACL alone."""
+    filters = [wire_acl(binding) for binding in bindings]
+    inexact = [_filter_text(f) for f in filters if not is_exact_filter(f)]
+    if inexact:  # never sent: it could delete other principals' ACLs
+        raise ValueError(f"refusing to delete with inexact filters: {'; '.join(inexact)}")
+    deleted = frozenset(acl_binding(acl) for acl in admin.delete_acls(filters))
+    unexpected = deleted - frozenset(bindings)
+    if unexpected:
+        raise ProbeError(
+            f"{admin.address}: DeleteAcls deleted ACLs it was not asked to: "
+            + "; ".join(sorted(binding.describe() for binding in unexpected))
+        )
+
+
+def broker_admins(admin: KafkaAdmin) -> List[KafkaAdmin]:
+    """An admin for every registered, unfenced broker, on the listener ``admin`` speaks
+    to (its own connection for its own broker), with the same security checked against
+    each broker's own name."""
+    connection = admin.connection
+    others = connection.security.for_other_hosts()
+    admins: List[KafkaAdmin] = []
+    for broker in admin.describe_cluster().brokers:
+        if format_address(broker.host, broker.port) == admin.address:
+            admins.append(admin)
+        else:
+            admins.append(
+                KafkaAdmin(
+                    broker.host, broker.port, connection.timeout, connection.client_id, others
+                )
+            )
+    if admin not in admins:
+        admins.insert(0, admin)
+    return admins
+
+
+def wait_until_described(
+    admins: Sequence[KafkaAdmin],
+    wanted: Iterable[AclBinding],
+    unwanted: Iterable[AclBinding],
+    wait_timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Poll until every broker in ``admins`` describes the ``wanted`` ACLs and none of
+    the ``unwanted`` ones: a broker describes ACLs from its own authorizer, so then it
+    authorizes with them."""
+    wanted, unwanted = frozenset(wanted), frozenset(unwanted)
+
+    def missing() -> Optional[str]:
+        left: List[str] = []
+        for admin in admins:
+            now = frozenset(acl_binding(acl) for acl in admin.describe_acls(ANY_ACL))
+            where = f"{admin.address}: " if len(admins) > 1 else ""
+            left += [f"{where}missing: {b.describe()}" for b in sorted(wanted - now)]
+            left += [f"{where}still there: {b.describe()}" for b in sorted(unwanted & now)]
+        return "; ".join(left) or None
+
+    wait_until(
+        missing,
+        wait_timeout,
+        "the broker does not describe the ACL changes (see wait_timeout)",
+        clock=clock,
+        sleep=sleep,
+    )
 
 
 def reconcile_acls(
@@ -1257,41 +1331,43 @@ def reconcile_acls(
     wait_timeout: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    hold_open: bool = False,
+    admins_of_brokers: Callable[[KafkaAdmin], List[KafkaAdmin]] = broker_admins,
 ) -> AclPlan:
     """Create the missing declared ACLs and delete the unwanted ones, each with a filter
-    that matches that ACL alone; then wait until the broker describes the result."""
+    that matches that ACL alone; then wait until the broker describes the result.
+
+    With ``hold_open`` (brokers that allow everyone where no ACL matches): first hold
+    open the resources that get their first ACLs and wait until every broker applies
+    that, then the declared changes, again until every broker has them, then close
+    what was held open. Waiting for every broker keeps each step in a metadata update
+    of its own: a broker that catches up on several steps at once would drop an ACL
+    created and deleted within one update (AclsDelta.replay of the removal)."""
     admin.require_broker()
-    plan = plan_acl_changes(admin.describe_acls(ANY_ACL), acls, principals)
+    plan = plan_acl_changes(admin.describe_acls(ANY_ACL), acls, principals, hold_open)
     if check_mode or not plan.changed:
         return plan
-    if plan.create:
-        admin.create_acls([wire_acl(binding) for binding in plan.create])
-    if plan.delete:
-        filters = [wire_acl(binding) for binding in plan.delete]
-        inexact = [_filter_text(f) for f in filters if not is_exact_filter(f)]
-        if inexact:  # never sent: it could delete other principals' ACLs
-            raise ValueError(f"refusing to delete with inexact filters: {'; '.join(inexact)}")
-        deleted = frozenset(acl_binding(acl) for acl in admin.delete_acls(filters))
-        unexpected = deleted - frozenset(plan.delete)
-        if unexpected:
-            raise ProbeError(
-                f"{admin.address}: DeleteAcls deleted ACLs it was not asked to: "
-                + "; ".join(sorted(binding.describe() for binding in unexpected))
-            )
-    wanted: FrozenSet[AclBinding] = frozenset(plan.create)
-    unwanted: FrozenSet[AclBinding] = frozenset(plan.delete)
+    holding = plan.holding
+    describers = admins_of_brokers(admin) if hold_open else [admin]
 
-    def missing() -> Optional[str]:
-        now = frozenset(acl_binding(acl) for acl in admin.describe_acls(ANY_ACL))
-        left = [f"missing: {b.describe()}" for b in sorted(wanted - now)]
-        left += [f"still there: {b.describe()}" for b in sorted(unwanted & now)]
-        return "; ".join(left) or None
+    def wait(wanted: Iterable[AclBinding], unwanted: Iterable[AclBinding]) -> None:
+        wait_until_described(describers, wanted, unwanted, wait_timeout, sleep, clock)
 
-    wait_until(
-        missing,
-        wait_timeout,
-        "the broker does not describe the ACL changes (see wait_timeout)",
-        clock=clock,
-        sleep=sleep,
-    )
+    try:
+        if holding.open_first:
+            admin.create_acls([wire_acl(binding) for binding in holding.open_first])
+            wait(holding.open_first, ())
+        create = [binding for binding in plan.create if binding not in holding.open_first]
+        if create:
+            admin.create_acls([wire_acl(binding) for binding in create])
+        if plan.delete:
+            _delete_exactly(admin, plan.delete)
+        wait(plan.create, plan.delete)
+        if holding.close_last:
+            _delete_exactly(admin, holding.close_last)
+            wait((), holding.close_last)
+    finally:
+        for other in describers:
+            if other is not admin:
+                other.close()
     return plan

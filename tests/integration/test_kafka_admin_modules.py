@@ -420,6 +420,46 @@ def test_acls_reconciled_without_touching_other_principals(
     assert acls_now(admin) == after - {binding(app, "describe", "it-orders")}
 
 
+def test_acls_held_open_while_they_land(
+    secure_node: SecureNode, modules: Modules, admin: KafkaAdmin
+) -> None:
+    """hold_open on a real broker: each new pattern is held open by a User:* ALL ACL until
+    the broker describes the declared ones, then that ACL goes; a run interrupted after
+    the declared ACLs is finished by the next, which deletes the bridge it left."""
+    app = "User:it-held"
+    declared: list[dict[str, Any]] = [
+        {
+            "principal": app,
+            "resource_type": "topic",
+            "resource_name": "it-held-",
+            "pattern_type": "prefixed",
+            "operations": ["write", "describe"],
+        },
+    ]
+    bridge = binding("User:*", "all", "it-held-", pattern_type="prefixed")
+    wanted = {
+        binding(app, "write", "it-held-", pattern_type="prefixed"),
+        binding(app, "describe", "it-held-", pattern_type="prefixed"),
+    }
+    before = acls_now(admin)
+    args = {**modules.connection, "acls": declared, "principals": [app], "hold_open": True}
+    first = modules._run("kafka_acls", args, ["-vvv"])
+    assert first["changed"] is True
+    assert first["created"] == sorted(item.describe() for item in wanted)
+    assert first["held_open"] == [bridge.describe()]
+    assert acls_now(admin) == before | wanted
+
+    second = modules._run("kafka_acls", args, ["-vvv"])
+    assert (second["changed"], second["created"], second["held_open"]) == (False, [], [])
+
+    admin.create_acls([wire_acl(bridge)])  # as an interrupted run leaves it
+    wait_for_acls(admin, {bridge})
+    third = modules._run("kafka_acls", args, ["-vvv"])
+    assert (third["changed"], third["created"], third["deleted"]) == (True, [], [])
+    assert third["held_open"] == [bridge.describe()]
+    assert acls_now(admin) == before | wanted
+
+
 def test_read_only_user_can_consume_but_not_produce(
     secure_node: SecureNode, modules: Modules
 ) -> None:

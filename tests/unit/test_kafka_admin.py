@@ -57,6 +57,7 @@ from automq_helpers.kafka_admin import (
     acl_lines,
     alter_user_scram_credentials_request_body,
     alteration_batches,
+    broker_admins,
     create_acls_request_body,
     decode_alter_user_scram_credentials_response,
     decode_create_acls_response,
@@ -82,8 +83,11 @@ from automq_helpers.kafka_admin import (
     wire_acl,
 )
 from automq_helpers.kafka_probe import (
+    BrokerInfo,
+    ClusterInfo,
     DecodeError,
     ProbeError,
+    SecurityConfig,
     decode_response_header,
     encode_request,
 )
@@ -1076,3 +1080,93 @@ def test_broker_config_over_the_wire() -> None:
         pytest.raises(AdminError, match=r"failed: the cluster default: CLUSTER_AUTHORIZATION_F"),
     ):
         admin.set_cluster_broker_config(EXCLUDE, "4")
+
+
+class LaggingBroker:
+    """Another broker: describes what the first one has, one describe call late."""
+
+    def __init__(self, leader: FakeAdmin, address: str) -> None:
+        self.leader = leader
+        self.address = address
+        self.seen: list[WireAcl] = []
+        self.closed = False
+
+    def describe_acls(self, acl_filter: WireAcl = ANY_ACL) -> list[WireAcl]:
+        self.leader.calls.append(f"describe_acls on {self.address}")
+        shown, self.seen = self.seen, sorted(self.leader.acls, key=repr)
+        return shown
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_reconcile_acls_holding_open_waits_for_every_broker_between_steps() -> None:
+    admin = FakeAdmin()
+    other = LaggingBroker(admin, "other:9094")
+    declared = [declared_acl("User:app", ["write", "describe"], pattern_type="prefixed")]
+    bridge = AclBinding("User:*", "*", "topic", "orders", "prefixed", "all", "allow")
+    plan = reconcile_acls(
+        admin,  # type: ignore[arg-type]
+        declared,
+        ["User:app"],
+        sleep=lambda s: None,
+        hold_open=True,
+        admins_of_brokers=lambda first: [first, other],  # type: ignore[list-item]
+    )
+    assert plan.holding.open_first == (bridge,)
+    assert plan.holding.close_last == (bridge,)
+    assert [call.split(" on ")[0] for call in admin.calls] == [
+        "require_broker",
+        "describe_acls",
+        "create_acls 1",  # the bridge, until both brokers describe it
+        "describe_acls",
+        "describe_acls",
+        "describe_acls",
+        "describe_acls",
+        "create_acls 2",  # describe, then write: the bridge admits both meanwhile
+        "describe_acls",
+        "describe_acls",
+        "describe_acls",
+        "describe_acls",
+        "delete_acls 1",  # the bridge goes once both brokers have the ACLs
+        "describe_acls",
+        "describe_acls",
+        "describe_acls",
+        "describe_acls",
+    ]
+    assert {acl_binding(acl) for acl in admin.acls} == set(plan.create) == set(plan.after)
+    assert other.closed
+    assert plan.changed
+    again = reconcile_acls(admin, declared, ["User:app"], hold_open=True)  # type: ignore[arg-type]
+    assert not again.changed
+    assert again.holding.open_first == ()
+
+
+def test_reconcile_acls_without_holding_open_asks_one_broker() -> None:
+    admin = FakeAdmin()
+
+    def never(first: object) -> list[object]:
+        raise AssertionError("only a hold-open run asks every broker")
+
+    reconcile_acls(
+        admin,  # type: ignore[arg-type]
+        [declared_acl("User:app", ["read"])],
+        ["User:app"],
+        sleep=lambda s: None,
+        admins_of_brokers=never,  # type: ignore[arg-type]
+    )
+    assert admin.calls == ["require_broker", "describe_acls", "create_acls 1", "describe_acls"]
+
+
+def test_broker_admins_reach_every_broker_checked_against_its_own_name() -> None:
+    security = SecurityConfig(protocol="SSL", ca_file="/ca.crt", server_hostname="node-1")
+    admin = KafkaAdmin("10.0.0.1", 9094, 3.0, security=security)
+    brokers = (BrokerInfo(1, "10.0.0.1", 9094), BrokerInfo(2, "10.0.0.2", 9094))
+    admin.describe_cluster = lambda: ClusterInfo(0, None, "c", 1, brokers)  # type: ignore[method-assign]
+    first, second = broker_admins(admin)
+    assert first is admin
+    assert second.address == "10.0.0.2:9094"
+    assert second.connection.timeout == 3.0
+    assert second.connection.security == SecurityConfig(protocol="SSL", ca_file="/ca.crt")
+    admin.describe_cluster = lambda: ClusterInfo(0, None, "c", 1, brokers[1:])  # type: ignore[method-assign]
+    assert broker_admins(admin)[0] is admin  # asked even when it is not listed (fenced)

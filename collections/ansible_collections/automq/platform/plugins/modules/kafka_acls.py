@@ -97,6 +97,24 @@ options:
     type: list
     elements: str
     default: []
+  hold_open:
+    description:
+      - Set while the brokers run with C(allow.everyone.if.no.acl.found=true) (the second
+        phase of a migration to secure). Such a broker lets everyone in where no ACL
+        matches and applies new ACLs one at a time, so between a resource's first and
+        last new ACL it would deny what the later ones allow (a producer's write while
+        only its describe has landed).
+      - With it, each pattern that gets its first ACLs is first held open by an ACL
+        letting C(User:*) do C(all) there (no more than the brokers already allow), until
+        every broker applies the declared ACLs; then that ACL is deleted, as are ones of
+        that shape an interrupted run left on a declared pattern, unless declared.
+        Each step waits until every broker describes it.
+      - A pattern partly overlapping resources that existing ACLs already restrict is not
+        held open (that would let everyone in there for a moment); a warning names it.
+      - Never set it on brokers that allow nothing without an ACL: there, holding open
+        would let everyone in for a moment.
+    type: bool
+    default: false
   timeout:
     description: Timeout of each request, in seconds.
     type: float
@@ -159,6 +177,14 @@ deleted:
   elements: str
   returned: always
   sample: ["allow User:legacy all on topic literal:orders from *"]
+held_open:
+  description:
+    - With O(hold_open), the ACLs that held resources open while the declared ones
+      landed (created, then deleted) or that an interrupted run had left (deleted).
+  type: list
+  elements: str
+  returned: always
+  sample: ["allow User:* all on topic prefixed:orders. from *"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -206,6 +232,7 @@ def main() -> None:
             "bootstrap_server": {"type": "str", "required": True},
             "acls": {"type": "list", "elements": "dict", "default": [], "options": ACL_OPTIONS},
             "principals": {"type": "list", "elements": "str", "default": []},
+            "hold_open": {"type": "bool", "default": False},
             "timeout": {"type": "float", "default": 10.0},
             "wait_timeout": {"type": "float", "default": 30.0},
             "security": SECURITY_OPTION,
@@ -225,6 +252,7 @@ def main() -> None:
                 params["principals"],
                 check_mode=module.check_mode,
                 wait_timeout=params["wait_timeout"],
+                hold_open=params["hold_open"],
             )
     except (ProbeError, ValueError) as error:
         module.fail_json(msg=str(error))
@@ -232,7 +260,17 @@ def main() -> None:
         "changed": plan.changed,
         "created": sorted(binding.describe() for binding in plan.create),
         "deleted": sorted(binding.describe() for binding in plan.delete),
+        "held_open": sorted(
+            binding.describe()
+            for binding in set(plan.holding.open_first) | set(plan.holding.close_last)
+        ),
     }
+    for resource_type, name, pattern_type in plan.holding.not_held:
+        module.warn(
+            f"{resource_type} {pattern_type}:{name} was not held open while its ACLs landed: "
+            "it overlaps resources that existing ACLs restrict (clients using resources it "
+            "newly restricts may be denied until all its ACLs are in place)"
+        )
     if module._diff:
         result["diff"] = {"before": acl_lines(plan.before), "after": acl_lines(plan.after)}
     module.exit_json(**result)
