@@ -262,16 +262,6 @@ def deployed(scenario: Scenario) -> Scenario:
     return scenario
 
 
-def recap(run: PlaybookRun) -> dict[str, dict[str, int]]:
-    """Per host: ok, changed, failures, unreachable counts of the run's PLAY RECAP."""
-    stats = next(e["event_data"] for e in run.events if e.get("event") == "playbook_on_stats")
-    hosts = set().union(*(stats.get(k) or {} for k in ("ok", "changed", "failures", "dark")))
-    return {
-        host: {k: (stats.get(k) or {}).get(host, 0) for k in ("ok", "changed", "failures", "dark")}
-        for host in hosts
-    }
-
-
 def resources(snapshot: dict[str, Any]) -> dict[str, list[str]]:
     """IDs of every resource kind provisioning creates (besides the buckets)."""
     return {
@@ -562,7 +552,7 @@ def test_a_bucket_kept_with_the_cluster_id_stops_the_first_deploy(scenario: Scen
 
 
 def test_site_provisions_and_deploys(deployed: Scenario):
-    stats = recap(deployed.runs["site"])
+    stats = deployed.runs["site"].recap()
     assert set(stats) == {"localhost", *NODES, CONSOLE}
     assert all(s["failures"] == 0 and s["dark"] == 0 for s in stats.values()), stats
     # The console, deployed by the same run, answers on its EIP (from the admin CIDR) over
@@ -740,7 +730,7 @@ def test_the_jump_through_the_console_needs_the_ssh_rule(deployed: Scenario, tmp
         )
     finally:
         set_rule(deployed, nodes_group, True, "22/22", source_group_id=console_group)
-    stats = recap(cut)
+    stats = cut.recap()
     assert {h for h, s in stats.items() if s["dark"]} == set(NODES), stats
     assert stats[CONSOLE]["ok"] == 1, stats
     unreachable = [e["event_data"] for e in cut.events if e.get("event") == "runner_on_unreachable"]
@@ -1093,7 +1083,7 @@ def test_a_second_run_changes_nothing(deployed: Scenario):
 
     run = deployed.run("second", SITE)
     assert run.rc == 0, run.describe()
-    stats = recap(run)
+    stats = run.recap()
     assert set(stats) == {"localhost", *NODES, CONSOLE}
     assert {h: s["changed"] for h, s in stats.items() if s["changed"]} == {}
     assert deployed.cloud.successful_writes() == writes, "the second run wrote to the cloud"

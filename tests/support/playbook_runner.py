@@ -122,11 +122,18 @@ class PlaybookRun:
                 }  # fmt: skip
         return {}
 
-    def changed(self) -> dict[str, int]:
-        """Tasks changed per host, from the recap (hosts that changed nothing included)."""
+    def recap(self) -> dict[str, dict[str, int]]:
+        """The play recap per host: ``{host: {"ok": n, "changed": n, "failures": n, ...}}``."""
         stats = self.stats
         hosts = {host for counts in stats.values() for host in counts}
-        return {host: stats.get("changed", {}).get(host, 0) for host in sorted(hosts)}
+        return {
+            host: {key: counts.get(host, 0) for key, counts in stats.items()}
+            for host in sorted(hosts)
+        }
+
+    def changed(self) -> dict[str, int]:
+        """Tasks changed per host, from the recap (hosts that changed nothing included)."""
+        return {host: counts["changed"] for host, counts in self.recap().items()}
 
     @property
     def plays_started(self) -> list[str]:

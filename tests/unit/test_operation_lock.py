@@ -156,6 +156,9 @@ def test_the_role_holds_the_lock_for_the_run_and_names_it(tmp_path: Path) -> Non
     assert holder.id.startswith(f"{holder.pid}-")
     assert not lock.exists()  # given back
     assert completed.changed() == {"localhost": 0}
+    recap = completed.recap()["localhost"]
+    assert (recap["failures"], recap["dark"]) == (0, 0)
+    assert recap["ok"] >= 2, recap
 
 
 def test_a_running_operation_stops_the_run(tmp_path: Path) -> None:
