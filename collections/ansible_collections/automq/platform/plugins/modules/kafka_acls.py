@@ -111,7 +111,7 @@ options:
         Each step waits until every broker describes it.
       - A pattern partly overlapping resources that existing ACLs already restrict is not
         held open (that would let everyone in there for a moment); a warning names it.
-      - Never set it on brokers that allow nothing without an ACL: there, holding open
+      - Never set it on brokers that allow nothing without an ACL, where holding open
         would let everyone in for a moment.
     type: bool
     default: false
