@@ -144,6 +144,18 @@ def test_the_application_moves_to_sasl_ssl_and_finish_drops_plaintext(plaintext_
     time.sleep(5)
     finish = _phase("site.yml", "finish")
     _restarted_once_each(finish)
+    # The application's topics and groups were held open while their ACLs landed (a
+    # second-phase broker applies them one at a time: describe before write).
+    held = [
+        set(event["event_data"]["res"].get("held_open", []))
+        for event in finish.events
+        if event.get("event") == "runner_on_ok"
+        and event["event_data"].get("task") == "Create and remove ACLs"
+    ]
+    assert held, finish.describe()
+    assert {
+        f"allow User:* all on {kind} prefixed:migration- from *" for kind in ("topic", "group")
+    } <= held[0], held
     assert _recorded_security() == "secure"
     time.sleep(5)  # and traffic after the last restart
     producer.stop()
