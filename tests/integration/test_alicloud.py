@@ -54,7 +54,7 @@ import yaml
 from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ram20150501 import models as ram_models
 from ansible.parsing.vault import VaultLib, VaultSecret
-from playbook_runner import PlaybookRun, run_playbook
+from playbook_runner import PlaybookRun, run_playbook, run_private_data_dir
 
 from automq_helpers.bucket_identity import IDENTITY_KEY
 
@@ -149,6 +149,20 @@ class Scenario:
             playbook,
             inventory=self.inventory,
             cmdline=[*vault_args, *args],
+            envvars=envvars,
+        )
+        self.runs[name] = result
+        return result
+
+    def run_command_line(self, name: str, playbook: str, *args: str) -> PlaybookRun:
+        """As :meth:`run`, through ``ansible-runner run`` and the private data directory
+        the README documents (the project's own ansible.cfg)."""
+        envvars = self.cloud.envvars(ANSIBLE_LOG_PATH=str(self.root / "logs" / f"{name}.log"))
+        result = run_private_data_dir(
+            self.root / "runs" / name,
+            playbook,
+            inventory=self.inventory,
+            cmdline=["--vault-password-file", str(self.vault_password_file), *args],
             envvars=envvars,
         )
         self.runs[name] = result
@@ -357,11 +371,13 @@ def test_inventory_through_the_console_eip(tmp_path: Path):
         "198.51.100.7",
     )
     assert "alicloud_public_ip" not in hosts["jump-node-1"]
-    known_hosts = inventory / "automq_state" / ".alicloud" / "jump-known_hosts"
+    # Paths inside the inventory directory are written relative to inventory_dir.
+    known_hosts = "INVENTORY_DIR/automq_state/.alicloud/jump-known_hosts"
     for name in ("jump-node-1", "jump-broker-1"):
         host = hosts[name]
         assert host["ansible_host"] == next(i["private_ip"] for i in instances if i["name"] == name)
-        assert shlex.split(host["ansible_ssh_common_args"]) == [
+        ssh_args = host["ansible_ssh_common_args"].replace("{{ inventory_dir }}", "INVENTORY_DIR")
+        assert shlex.split(ssh_args) == [
             "-o", f"UserKnownHostsFile={known_hosts}",
             "-o", "StrictHostKeyChecking=accept-new",
             "-o", (
@@ -372,6 +388,20 @@ def test_inventory_through_the_console_eip(tmp_path: Path):
         ]  # fmt: skip
     assert hosts["jump-node-1"]["automq_advertised_host"] == "jump-node-1.jump.automq.private"
     assert hosts["jump-broker-1"]["automq_advertised_host"] == "10.0.2.3"
+
+    # The same directory reached through a link (as an ansible-runner private data
+    # directory reaches it): the file's variables resolve there, and writing it again
+    # changes nothing.
+    linked = tmp_path / "runner-inventory"
+    linked.symlink_to(inventory, target_is_directory=True)
+    plays[1]["tasks"][0]["ansible.builtin.assert"]["that"].append(
+        "ansible_ssh_common_args is search('UserKnownHostsFile=' ~ inventory_dir"
+        " ~ '/automq_state/.alicloud/jump-known_hosts -o')"
+    )
+    playbook.write_text(yaml.safe_dump(plays))
+    again = run_playbook(tmp_path / "again", playbook, inventory=linked)
+    assert again.rc == 0, again.describe()
+    assert again.results()["Write the inventory file for later runs"]["changed"] is False
 
 
 # --- 1. Wrong credentials ---------------------------------------------------------------
@@ -1006,9 +1036,15 @@ def test_instances_zone_and_inventory(deployed: Scenario):
         assert f"root@{eip['ip']}" in hosts[name]["ansible_ssh_common_args"]  # the jump
         assert hosts[name]["automq_advertised_host"] == f"{name}.{CLUSTER}.automq.private"
         assert hosts[name]["automq_oss_data_bucket"] == DATA_BUCKET
-        assert hosts[name]["automq_oss_access_key_secret"].startswith("{{ (lookup(")
+        assert hosts[name]["automq_oss_access_key_secret"].startswith(
+            "{{ (lookup('ansible.builtin.file', inventory_dir ~ \"/automq_state/"
+        )
+        assert hosts[name]["ansible_ssh_private_key_file"].startswith("{{ inventory_dir }}/")
         # The type's internal bandwidth limit, as DescribeInstanceTypes reports it.
         assert hosts[name]["automq_ecs_instance_bandwidth_kbps"] == 1024000
+    # Nothing in it names the inventory directory's path: reached by another path (an
+    # ansible-runner private data directory's link), the same file serves unchanged.
+    assert str(deployed.inventory) not in deployed.inventory_file.read_text()
     assert "automq_oss_access_key_secret" not in hosts[CONSOLE]
     assert "automq_ecs_instance_bandwidth_kbps" not in hosts[CONSOLE]
     # ... which sizes AutoMQ's object storage budget on the node, in bytes per second.
@@ -1081,7 +1117,9 @@ def test_a_second_run_changes_nothing(deployed: Scenario):
     )
     writes = deployed.cloud.successful_writes()
 
-    run = deployed.run("second", SITE)
+    # This run goes through the command line of ansible-runner, with the README's private
+    # data directory: the whole site.yml (provisioning, nodes, console) from it.
+    run = deployed.run_command_line("second", SITE)
     assert run.rc == 0, run.describe()
     stats = run.recap()
     assert set(stats) == {"localhost", *NODES, CONSOLE}

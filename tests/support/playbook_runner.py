@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import threading
@@ -262,6 +263,60 @@ def run_playbook(private_dir: Path, playbook: Path | str, **settings: Any) -> Pl
     started = time.time()
     runner = ansible_runner.run(**_runner_arguments(private_dir, playbook, **settings))
     return _finished(runner, started)
+
+
+def run_private_data_dir(
+    private_dir: Path,
+    playbook: str,
+    *,
+    inventory: Path,
+    cmdline: Sequence[str] = (),
+    envvars: Mapping[str, str] | None = None,
+    timeout: float = 3600,
+) -> PlaybookRun:
+    """Lay ``private_dir`` out as the README's "ansible-runner" section documents
+    (``project`` and ``inventory`` links, ``env/cmdline``) and run the command line an
+    operator types, ``ansible-runner run <dir> -p <playbook>``: the repository's own
+    ansible.cfg applies, as in AWX. The result is read back from ``artifacts/``."""
+    if private_dir.exists():
+        raise ValueError(f"{private_dir} exists; give each run its own")
+    private_dir.mkdir(mode=0o700, parents=True)
+    (private_dir / "project").symlink_to(REPO, target_is_directory=True)
+    (private_dir / "inventory").symlink_to(inventory.resolve())
+    (private_dir / "env").mkdir(mode=0o700)
+    if cmdline:
+        (private_dir / "env" / "cmdline").write_text(shlex.join(cmdline))
+    environment = {
+        **os.environ,
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(envvars or {}),
+    }
+    environment.pop("ANSIBLE_CONFIG", None)
+    started = time.time()
+    command = [str(VENV_BIN / "ansible-runner"), "run", str(private_dir), "-p", playbook]
+    completed = subprocess.run(
+        [*command, "--ident", "run"],
+        env=environment, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    artifacts = private_dir / "artifacts" / "run"
+    if not (artifacts / "rc").exists():
+        raise AssertionError(
+            f"ansible-runner wrote no result (exit {completed.returncode}): "
+            f"{completed.stderr[-2000:]}{completed.stdout[-2000:]}"
+        )
+    event_files = sorted(
+        (artifacts / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0])
+    )
+    return PlaybookRun(
+        playbook=playbook,
+        rc=int((artifacts / "rc").read_text()),
+        status=(artifacts / "status").read_text().strip(),
+        stdout=(artifacts / "stdout").read_text(),
+        events=[json.loads(path.read_text()) for path in event_files],
+        started=started,
+        ended=time.time(),
+    )
 
 
 @dataclass
