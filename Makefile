@@ -102,13 +102,19 @@ $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
 
 molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 
-# The whole suite in two lanes side by side (tests/run_lanes.sh), 58-63
-# minutes each on a 2-core machine (2026-12-06), after the test bed is ready: their Docker networks (integration:
-# 10.213.x, 172.30.30.0/24; Molecule: 172.30.20-23.0/24), container names and
-# ports are disjoint.
+# The whole suite in two lanes side by side (tests/run_lanes.sh), after the test
+# bed and the browser are ready (so that no two lanes install packages at once):
+# their Docker networks (integration: 10.213.x, 172.30.30.0/24; Molecule:
+# 172.30.20-23.0/24), container names and ports are disjoint. The two scenarios
+# that roll every node under traffic (cluster: the migration; upgrade) never run
+# side by side: on two cores each slowed the other's rolls 2-7 times (the
+# migration's phases 57-89 s alone, 337-444 s beside the upgrade's CA rolls), so
+# the cluster scenario runs first while the other lane runs lint, unit-oldest
+# and sanity, and the upgrade scenario runs last beside the integration tests.
 test: testbed
-	MAKE='$(MAKE)' tests/run_lanes.sh "unit integration molecule-cluster" \
-	  "lint molecule-default unit-testbed molecule-scale molecule-upgrade unit-oldest sanity"
+	tests/testbed/ensure_browser.sh
+	MAKE='$(MAKE)' tests/run_lanes.sh "molecule-cluster unit integration" \
+	  "lint unit-oldest sanity molecule-default unit-testbed molecule-scale molecule-upgrade"
 
 # The collection artifacts (build/collections): module_utils, and in automq.platform
 # the roles and playbooks, as ansible-galaxy collection install wants them.
