@@ -483,3 +483,57 @@ def test_preflight_accepts_input(bed: PreflightBed, plant, tmp_path: Path, case:
     assert run.plays_started == [PREFLIGHT_PLAY]
     assert FAKE_ACCESS_KEY_SECRET not in run.transcript
     assert_untouched(bed, plant)
+
+
+SERVER_PROPERTIES = "/etc/automq/server.properties"
+SECURE_LISTENERS = (
+    "listeners=CLIENT://:9092,INTERNAL://:9094,CONTROLLER://:9093\n"
+    "listener.security.protocol.map=CLIENT:SASL_SSL,INTERNAL:SSL,CONTROLLER:SSL\n"
+    "controller.listener.names=CONTROLLER\n"
+)
+
+
+def test_a_secure_cluster_whose_ca_is_not_on_this_machine_is_refused(
+    bed: PreflightBed, plant, tmp_path: Path
+) -> None:
+    """Run from another Ansible machine (a colleague's laptop, an AWX job's fresh
+    container), the cluster CA is not there: the configure play would create a new one
+    and re-issue every certificate from it, which nodes and clients trusting the current
+    CA refuse. The preflight refuses instead, naming the nodes, the path and the fix,
+    before any host changes and without creating a CA."""
+    plant_meta(bed, plant, 0, CLUSTER_ID_A, 0)
+    bed.hosts[0].write_file(SERVER_PROPERTIES, SECURE_LISTENERS)
+    ca_dir = tmp_path / "ca-of-another-machine"
+    try:
+        case = Case(vars={"automq_cluster_id": CLUSTER_ID_A, "automq_pki_ca_dir": str(ca_dir)})
+        run = run_case(bed, tmp_path, case, "site.yml")
+        report = run.describe()
+        assert run.rc != 0, report
+        assert run.plays_acting == [PREFLIGHT_PLAY], report
+        assert run.tasks_run(CONFIGURE_PLAY) == [], report
+        (message,) = {
+            " ".join(failure.msg.split())
+            for failure in run.failures
+            if failure.task == "Refuse a new CA while hosts hold certificates from the cluster's CA"
+        }
+        for phrase in (
+            "automq-1 already runs TLS with certificates from the cluster CA",
+            f"automq_pki_ca_cert ({ca_dir}/ca.crt) does not exist on this Ansible machine",
+            "so nothing was changed",
+            f"Restore the CA's files (ca.crt and ca.key, from the machine that ran the first "
+            f"deploy, or its backup) into automq_pki_ca_dir ({ca_dir})",
+        ):
+            assert phrase in message, message
+        assert not ca_dir.exists(), "a CA was created"
+        assert bed.hosts[0].sh(f"cat {SERVER_PROPERTIES}").stdout == SECURE_LISTENERS
+        assert {
+            line for line in automq_footprint(bed.hosts[0]) if not line.startswith("path /etc")
+        } == {
+            "path /var/lib/automq",
+            "path /var/lib/automq/kraft-metadata",
+            f"path {META_PROPERTIES}",
+        }
+        assert automq_footprint(bed.hosts[1]) == set()
+        assert FAKE_ACCESS_KEY_SECRET not in run.transcript
+    finally:
+        bed.hosts[0].sh("rm -rf /etc/automq")

@@ -2,6 +2,7 @@
 and ``ca_rotation_done``), run by real Ansible on localhost against a temporary CA
 directory: the phases in order, each refused out of order (nothing changed), the bundle of
 trusted CAs (the same bytes before and after the switch), and every step safe to run again.
+Entry point ``ca_check``: no new CA while hosts hold certificates from the current one.
 
 What the hosts do with each phase (trust, re-issued leaves, rolling restarts, the old
 CA trusted nowhere) is shown by the Molecule upgrade scenario under traffic.
@@ -64,6 +65,33 @@ def run(
     )
     facts = json.loads(published.read_text()) if published.exists() else {}
     return done_run.rc, done_run.transcript, facts
+
+
+CHECK_PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: automq_pki
+        tasks_from: ca_check
+"""
+
+
+def check(tmp_path: Path, holders: list[str], rotation: str = "") -> tuple[int, str]:
+    """One run of the entry point ca_check; rc and output."""
+    playbook = tmp_path / "check.yml"
+    playbook.write_text(CHECK_PLAYBOOK)
+    extra = {
+        "automq_pki_cluster_name": "rot",
+        "automq_pki_ca_dir": str(tmp_path / "ca"),
+        "automq_pki_ca_rotation": rotation,
+        "automq_pki_ca_holders": holders,
+        "ansible_python_interpreter": sys.executable,
+    }
+    done_run = run_playbook(
+        private_dir_in(tmp_path), playbook, inventory=localhost_inventory(tmp_path), extravars=extra
+    )
+    return done_run.rc, done_run.transcript
 
 
 def refused(tmp_path: Path, rotation: str, message: str) -> None:
@@ -153,11 +181,38 @@ def test_a_switch_interrupted_between_its_moves_resumes(ca: Path) -> None:
     (ca / "ca" / "ca.key").rename(ca / "ca" / "ca-previous.key")
     (ca / "ca" / "ca.crt").rename(ca / "ca" / "ca-previous.crt")
     (ca / "ca" / "ca-next.key").rename(ca / "ca" / "ca.key")
+    # A site.yml now (no rotation step) would create a new CA: refused, naming the resume.
+    rc, output = check(ca, ["node-1"])
+    assert rc != 0
+    assert "The switch of a CA rotation was interrupted" in " ".join(output.split())
+    assert "Restore the CA" not in output
+    assert check(ca, ["node-1"], "switch")[0] == 0
     rc, output, facts = run(ca, "switch")
     assert rc == 0, output
     assert (ca / "ca" / "ca.crt").read_text() == new
     assert (ca / "ca" / "ca-previous.crt").read_text() == old
     assert facts["trust_pem"] == old + new
+
+
+def test_no_new_ca_while_hosts_hold_certificates_from_the_current_one(tmp_path: Path) -> None:
+    """Run from another Ansible machine (or an AWX job's fresh container) the CA is not
+    there: the check refuses while hosts run TLS, names them, the path and the fix, and
+    creates nothing; without such hosts (a first deploy, a migration's first phase) it
+    passes, and with the CA's files restored it passes."""
+    rc, output = check(tmp_path, ["node-1", "node-2"])
+    message = " ".join(output.split())
+    assert rc != 0
+    assert "node-1, node-2 already run TLS with certificates from the cluster CA" in message
+    assert f"automq_pki_ca_cert ({tmp_path / 'ca' / 'ca.crt'}) does not exist" in message
+    assert "so nothing was changed" in message
+    assert "Restore the CA's files (ca.crt and ca.key" in message
+    assert "rotation was interrupted" not in message
+    assert not (tmp_path / "ca").exists()
+    assert check(tmp_path, [])[0] == 0
+    assert not (tmp_path / "ca").exists()
+    rc, output, _ = run(tmp_path)
+    assert rc == 0, output
+    assert check(tmp_path, ["node-1", "node-2"])[0] == 0
 
 
 def own_ca(directory: Path, passphrase: str, is_ca: bool = True) -> tuple[Path, Path]:
