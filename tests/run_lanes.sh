@@ -3,8 +3,9 @@
 # `make a b` and `make c d` at the same time, each line prefixed with its lane,
 # and fails when any lane fails (after both have finished, so every failure
 # is reported). The suite's lanes share no Docker network, container name or
-# port (see the Makefile), and half of this machine's CPU idles while one lane
-# waits on SSH round trips and JVM starts.
+# port (see the Makefile). Both lanes keep the CPU busy: two lanes on two cores
+# finish sooner than one only because each target also waits (SSH, JVM starts,
+# health polls) while the other computes.
 #
 # Each lane's output is also kept in build/lanes/<first target>.log. When a lane
 # fails, its failures (pytest's FAILED/ERROR lines and short summaries, Ansible's
