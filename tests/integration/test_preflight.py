@@ -500,7 +500,8 @@ def test_a_secure_cluster_whose_ca_is_not_on_this_machine_is_refused(
     container), the cluster CA is not there: the configure play would create a new one
     and re-issue every certificate from it, which nodes and clients trusting the current
     CA refuse. The preflight refuses instead, naming the nodes, the path and the fix,
-    before any host changes and without creating a CA."""
+    before any host changes and without creating a CA; playbooks that issue no certificate
+    (automq_preflight_requires_ca: false) go on."""
     plant_meta(bed, plant, 0, CLUSTER_ID_A, 0)
     bed.hosts[0].write_file(SERVER_PROPERTIES, SECURE_LISTENERS)
     ca_dir = tmp_path / "ca-of-another-machine"
@@ -535,5 +536,13 @@ def test_a_secure_cluster_whose_ca_is_not_on_this_machine_is_refused(
         }
         assert automq_footprint(bed.hosts[1]) == set()
         assert FAKE_ACCESS_KEY_SECRET not in run.transcript
+
+        # A playbook that issues no certificate (a rolling restart, a finalize) goes on.
+        no_certificates = Case(vars={**case.vars, "automq_preflight_requires_ca": False})
+        run = run_case(
+            bed, tmp_path / "no-certificates", no_certificates, "playbooks/preflight.yml"
+        )
+        assert run.rc == 0, run.describe()
+        assert not ca_dir.exists(), "a CA was created"
     finally:
         bed.hosts[0].sh("rm -rf /etc/automq")
