@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from playbook_runner import localhost_inventory, private_dir_in, run_playbook
+from playbook_runner import PlaybookRun, localhost_inventory, private_dir_in, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,25 +43,32 @@ PLAYBOOK = """
 """
 
 
-def run(
-    tmp_path: Path, rotation: str = "", done: bool = False, **variables: object
-) -> tuple[int, str, dict]:
-    """One run; rc, output and the published automq_pki_ca (empty when it failed)."""
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(PLAYBOOK)
-    published = tmp_path / "published.json"
-    published.unlink(missing_ok=True)
+def run_entry_point(
+    tmp_path: Path, playbook_text: str, name: str, rotation: str, **variables: object
+) -> PlaybookRun:
+    """One run of ``playbook_text`` on localhost against the CA directory tmp_path/ca."""
+    playbook = tmp_path / name
+    playbook.write_text(playbook_text)
     extra = {
         "automq_pki_cluster_name": "rot",
         "automq_pki_ca_dir": str(tmp_path / "ca"),
         "automq_pki_ca_rotation": rotation,
-        "published": str(published),
-        "done": done,
         "ansible_python_interpreter": sys.executable,
         **variables,
     }
-    done_run = run_playbook(
+    return run_playbook(
         private_dir_in(tmp_path), playbook, inventory=localhost_inventory(tmp_path), extravars=extra
+    )
+
+
+def run(
+    tmp_path: Path, rotation: str = "", done: bool = False, **variables: object
+) -> tuple[int, str, dict]:
+    """One run; rc, output and the published automq_pki_ca (empty when it failed)."""
+    published = tmp_path / "published.json"
+    published.unlink(missing_ok=True)
+    done_run = run_entry_point(
+        tmp_path, PLAYBOOK, "play.yml", rotation, published=str(published), done=done, **variables
     )
     facts = json.loads(published.read_text()) if published.exists() else {}
     return done_run.rc, done_run.transcript, facts
@@ -79,17 +86,8 @@ CHECK_PLAYBOOK = """
 
 def check(tmp_path: Path, holders: list[str], rotation: str = "") -> tuple[int, str]:
     """One run of the entry point ca_check; rc and output."""
-    playbook = tmp_path / "check.yml"
-    playbook.write_text(CHECK_PLAYBOOK)
-    extra = {
-        "automq_pki_cluster_name": "rot",
-        "automq_pki_ca_dir": str(tmp_path / "ca"),
-        "automq_pki_ca_rotation": rotation,
-        "automq_pki_ca_holders": holders,
-        "ansible_python_interpreter": sys.executable,
-    }
-    done_run = run_playbook(
-        private_dir_in(tmp_path), playbook, inventory=localhost_inventory(tmp_path), extravars=extra
+    done_run = run_entry_point(
+        tmp_path, CHECK_PLAYBOOK, "check.yml", rotation, automq_pki_ca_holders=holders
     )
     return done_run.rc, done_run.transcript
 
