@@ -381,3 +381,17 @@ def run_tasks(
         envvars={"ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"), **(envvars or {})},
         timeout=timeout,
     )
+
+
+def rendered_templates_expression(
+    templates: Path, names: Sequence[str], computed: Mapping[str, str] | None = None
+) -> str:
+    """A Jinja mapping, file name -> ``templates/<name>.j2`` rendered by Ansible's template
+    lookup, plus ``computed`` (file name -> an expression). A debug task that prints it
+    gives the files a role's template tasks would write, without two modules per file
+    (the lookup and the template action share one engine: the same bytes)."""
+    entries = [
+        f"'{name}': lookup('ansible.builtin.template', '{templates}/{name}.j2')" for name in names
+    ]
+    entries += [f"'{name}': {expression}" for name, expression in (computed or {}).items()]
+    return "{" + ", ".join(entries) + "}"

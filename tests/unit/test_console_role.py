@@ -1,6 +1,7 @@
 """The automq_console role's templates, input checks and password handling, and the
 automq role's metrics and log files, rendered by real Ansible on localhost (no host
-needed). The nodes are described by the automq role's real "describe" entry point
+needed) with the template lookup, the engine of the roles' template tasks, printed rather
+than written (see playbook_runner.rendered_templates_expression). The nodes are described by the automq role's real "describe" entry point
 (which, for a secure cluster, creates the cluster CA in a temporary directory).
 
 The byoc flavor cannot run here (AutoMQ's image is not available): these tests
@@ -19,7 +20,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 import yaml
-from playbook_runner import PlaybookRun, private_dir_in, run_playbook
+from playbook_runner import PlaybookRun, private_dir_in, rendered_templates_expression, run_playbook
 
 from automq_helpers.properties import parse_properties
 
@@ -85,17 +86,9 @@ RENDER = (
 """
     + CONSOLE_FACTS
     + """
-    - ansible.builtin.template:
-        src: {repo}/roles/automq_console/templates/{{{{ item }}}}.j2
-        dest: {out}/{{{{ item }}}}
-        mode: "0600"
-      loop: [console.json, automq-console.service, automq-console-byoc.service, byoc.env,
-             prometheus.yml, prometheus.default, prometheus-web.yml, blackbox.yml,
-             prometheus-blackbox-exporter.default]
-    - ansible.builtin.copy:
-        content: "{{{{ __automq_console_tls_names | to_json }}}}"
-        dest: {out}/tls-names.json
-        mode: "0600"
+    - name: Render the files
+      ansible.builtin.debug:
+        msg: "{{{{ {files} }}}}"
 """
 )
 
@@ -114,6 +107,26 @@ PREFLIGHT = (
 """
 )
 
+# The files the role's template tasks would write, printed by one debug task each run.
+CONSOLE_FILES = rendered_templates_expression(
+    REPO / "roles/automq_console/templates",
+    [
+        "console.json",
+        "automq-console.service",
+        "automq-console-byoc.service",
+        "byoc.env",
+        "prometheus.yml",
+        "prometheus.default",
+        "prometheus-web.yml",
+        "blackbox.yml",
+        "prometheus-blackbox-exporter.default",
+    ],
+    {"tls-names.json": "__automq_console_tls_names | to_json"},
+)
+NODE_FILES = rendered_templates_expression(
+    REPO / "roles/automq/templates",
+    ["server.properties", "automq.service", "log4j.properties", "jmx-exporter.yml"],
+)
 JMX = {"automq_metrics_exporter": "none", "automq_jmx_exporter_enabled": True}
 BOTH = {"automq_metrics_exporter": "automq", "automq_jmx_exporter_enabled": True}
 
@@ -165,12 +178,10 @@ def run_play(tmp_path: Path, play: str, extra: dict[str, object]) -> PlaybookRun
 
 
 def render(tmp_path: Path, **extra: object) -> dict[str, str]:
-    out = tmp_path / "out"
-    out.mkdir(parents=True)
-    play = RENDER.format(repo=REPO, out=out, hash=PROMETHEUS_HASH)
+    play = RENDER.format(repo=REPO, hash=PROMETHEUS_HASH, files=CONSOLE_FILES)
     run = run_play(tmp_path, play, {**cluster_vars(tmp_path), **extra})
     assert run.returncode == 0, run.describe()
-    return {path.name: path.read_text() for path in out.iterdir()}
+    return dict(run.results("console")["Render the files"]["msg"])
 
 
 def preflight(tmp_path: Path, **extra: object) -> str:
@@ -713,25 +724,21 @@ NODE = """
         __automq_node_id: 0
         __automq_quorum_voters: 0@10.9.0.11:9093
         __automq_quorum_bootstrap_servers: 10.9.0.11:9093
-    - ansible.builtin.template:
-        src: {repo}/roles/automq/templates/{{{{ item }}}}.j2
-        dest: {out}/{{{{ item }}}}
-        mode: "0600"
-      loop: [server.properties, automq.service, log4j.properties, jmx-exporter.yml]
+    - name: Render the files
+      ansible.builtin.debug:
+        msg: "{{{{ {files} }}}}"
 """
 
 
 def render_node(tmp_path: Path, **extra: object) -> dict[str, str]:
-    out = tmp_path / "out"
-    out.mkdir(parents=True)
     base = {
         "automq_oss_region": "cn-hangzhou",
         "automq_oss_data_bucket": "prod-data",
         "automq_oss_ops_bucket": "prod-ops",
     }
-    run = run_play(tmp_path, NODE.format(repo=REPO, out=out), {**base, **extra})
+    run = run_play(tmp_path, NODE.format(repo=REPO, files=NODE_FILES), {**base, **extra})
     assert run.returncode == 0, run.describe()
-    return {path.name: path.read_text() for path in out.iterdir()}
+    return dict(run.results("node-1")["Render the files"]["msg"])
 
 
 # AutoMQ's default KAFKA_OPTS (bin/kafka-server-start.sh:75-77 at 1.7.3), which the unit keeps.

@@ -18,20 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playbook_runner import private_dir_in, run_playbook
+from playbook_runner import private_dir_in, rendered_templates_expression, run_playbook
 
 from automq_helpers.properties import parse_properties
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = ("server.properties", "automq.service", "credentials.env")
-# One Jinja mapping: file name -> the template rendered, and the computed heap options.
-FILES = (
-    "{"
-    + "".join(
-        f"'{name}': lookup('ansible.builtin.template', '{REPO}/roles/automq/templates/{name}.j2'), "
-        for name in TEMPLATES
-    )
-    + "'computed.json': {'heap': __automq_heap_opts} | to_json}"
+FILES = rendered_templates_expression(
+    REPO / "roles/automq/templates",
+    TEMPLATES,
+    {"computed.json": "{'heap': __automq_heap_opts} | to_json"},
 )
 
 PLAY = """
