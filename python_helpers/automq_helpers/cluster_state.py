@@ -3,6 +3,11 @@
 Combines :mod:`cluster_id` and :mod:`node_ids` over one state file document
 (``{"cluster_id": ..., "assignments": {...}, "retired": [...]}``) and the
 facts read from the hosts. Pure: the Ansible action plugin does the I/O.
+
+Every node keeps a copy of the document (:func:`merge_node_copies`): a run from an
+Ansible machine without the state file (an AWX job's fresh container, a colleague's
+checkout) recovers it from the nodes, and retired IDs recorded by a run elsewhere are
+never handed out again.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ __all__ = [
     "RUNNING_MODES",
     "SECURITY_MODES",
     "ClusterPlan",
+    "NodeCopy",
     "NodeSpec",
     "PlanError",
+    "merge_node_copies",
     "parse_node_spec",
     "plan_cluster",
     "refuse_voter_reformat",
@@ -157,6 +164,107 @@ def _split_state(document: object, state_file: str) -> tuple[str | None, str | N
         )
     ids = {key: value for key, value in document.items() if key not in ("cluster_id", "security")}
     return persisted, security, IdState.from_json(ids, source=state_file)
+
+
+@dataclass(frozen=True)
+class NodeCopy:
+    """A node's copy of the state document (None when the node has none yet)."""
+
+    host: str
+    document: object
+
+
+def _assignments_agreed(parsed: Sequence[IdState], retired: frozenset[int]) -> dict[str, int]:
+    """The host -> ID entries every copy that names the host agrees on, without retired IDs
+    and IDs claimed by two hosts (such hosts get their IDs from their meta.properties)."""
+    seen: dict[str, set[int]] = {}
+    for state in parsed:
+        for host, node_id in state.assignments.items():
+            seen.setdefault(host, set()).add(node_id)
+    agreed = {host: ids.pop() for host, ids in seen.items() if len(ids) == 1}
+    owners: dict[int, list[str]] = {}
+    for host, node_id in agreed.items():
+        owners.setdefault(node_id, []).append(host)
+    return {
+        host: node_id
+        for host, node_id in sorted(agreed.items())
+        if node_id not in retired and len(owners[node_id]) == 1
+    }
+
+
+def merge_node_copies(
+    document: object, copies: Sequence[NodeCopy], *, state_file: str, copy_path: str
+) -> tuple[object, tuple[str, ...]]:
+    """The state document to plan from, and the hosts whose copies added to it.
+
+    Without the state file (``document`` None) the nodes' copies make it: one cluster ID
+    (copies of different clusters refuse the run), the security mode they agree on, every
+    retired ID of any copy, and the assignments the copies agree on. With the state file,
+    the copies add only the retired IDs it lacks (a decommission run elsewhere), and a host
+    recorded with such an ID leaves the assignments. A copy of another cluster than the
+    state file's refuses the run. Retired IDs only ever grow: a copy can never bring one back.
+    """
+    valid: list[tuple[str, str | None, str | None, IdState]] = []
+    for copy in copies:
+        if copy.document is None:
+            continue
+        cluster_id, security, ids = _split_state(copy.document, f"{copy_path} on {copy.host}")
+        valid.append((copy.host, cluster_id, security, ids))
+    if not valid:
+        return document, ()
+    retired = frozenset(node_id for *_rest, ids in valid for node_id in ids.retired)
+    if document is None:
+        clusters: dict[str | None, list[str]] = {}
+        for host, cluster_id, _security, _ids in valid:
+            clusters.setdefault(cluster_id, []).append(host)
+        if len(clusters) > 1:
+            held = "; ".join(
+                f"{cluster_id} on {', '.join(hosts)}" for cluster_id, hosts in sorted(
+                    clusters.items(), key=lambda item: str(item[0]))
+            )  # fmt: skip
+            raise PlanError(
+                f"{state_file} does not exist on this Ansible machine, and the nodes' copies of "
+                f"it ({copy_path}) name different clusters: {held}. Nothing was changed. Restore "
+                "the state file from the machine or backup of the cluster's last run, or take "
+                "the hosts of the other cluster out of this inventory"
+            )
+        securities = {security for _host, _cid, security, _ids in valid}
+        recovered: dict[str, object] = {"cluster_id": next(iter(clusters))}
+        if len(securities) == 1 and None not in securities:
+            recovered["security"] = securities.pop()
+        recovered.update(
+            IdState(
+                assignments=_assignments_agreed([ids for *_rest, ids in valid], retired),
+                retired=retired,
+            ).to_json()
+        )
+        return recovered, tuple(sorted(host for host, *_rest in valid))
+    recorded_cluster, recorded_security, recorded = _split_state(document, state_file)
+    foreign = sorted(
+        f"{host} ({cluster_id})" for host, cluster_id, _sec, _ids in valid
+        if cluster_id != recorded_cluster
+    )  # fmt: skip
+    if foreign:
+        raise PlanError(
+            f"{', '.join(foreign)} keep(s) a copy of another cluster's state ({copy_path}) than "
+            f"{state_file} ({recorded_cluster}). Nothing was changed. Check that the inventory "
+            "and the state file belong to the same cluster; a host reused from another cluster "
+            "must be wiped first"
+        )
+    added = retired - recorded.retired
+    if not added:
+        return document, ()
+    retired |= recorded.retired
+    merged: dict[str, object] = {"cluster_id": recorded_cluster}
+    if recorded_security is not None:
+        merged["security"] = recorded_security
+    merged.update(
+        IdState(
+            assignments={h: i for h, i in recorded.assignments.items() if i not in retired},
+            retired=retired,
+        ).to_json()
+    )
+    return merged, tuple(sorted(host for host, _cid, _sec, ids in valid if ids.retired & added))
 
 
 def target_security(configured: str, migration: str = "") -> str:

@@ -59,6 +59,8 @@ class NodeState:
     security_mode: str | None = None
     restart_pending: bool = False
     listener_ports: dict[str, int] = field(default_factory=dict)
+    # The node's copy of the cluster's state document (node IDs, retired IDs).
+    state_copy: dict[str, object] | None = None
 
     @property
     def running(self) -> bool:
@@ -76,6 +78,7 @@ class NodeState:
             "service_state": self.service_state,
             "running": self.running,
             "finalized_features": self.finalized_features,
+            "state_copy": self.state_copy,
         }
 
 
@@ -142,11 +145,13 @@ def read_node_state(
     is_active: Callable[[str], tuple[int, str]],
     finalized_features: str | None = None,
     restart_record: str | None = None,
+    state_copy: str | None = None,
 ) -> NodeState:
     """Read the node. ``quorum_state`` is None on a node that is no controller;
     ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output);
     ``finalized_features`` is the path of the finalize record, if any is wanted;
-    ``restart_record`` the path of the role's pending-restart record."""
+    ``restart_record`` the path of the role's pending-restart record; ``state_copy`` the
+    path of the node's copy of the cluster's state document."""
     meta_text = _read_text(meta_properties)
     server_text = _read_text(server_properties)
     rc, output = is_active(f"{service}.service")
@@ -164,4 +169,5 @@ def read_node_state(
         quorum_has_run=quorum_state is not None and os.path.exists(quorum_state),
         service_state=output.strip(),
         finalized_features=_read_record(finalized_features),
+        state_copy=_read_record(state_copy),
     )

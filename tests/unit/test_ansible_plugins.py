@@ -59,6 +59,37 @@ def cluster_state_task(state_file: Path, nodes: list[dict[str, Any]]) -> dict[st
     }
 
 
+def test_cluster_state_recovers_a_missing_state_file_from_the_nodes_copies(
+    tmp_path: Path,
+) -> None:
+    """An AWX job's fresh container: no state file, the nodes formatted and holding copies
+    that retired broker 1000. A new broker gets 1001, and the state file is written with
+    the text the nodes' copies get (state_text)."""
+    cluster_id = "MkU3OEVBNTcwNTJENDM2Qg"
+    copy = {
+        "assignments": {"h1": 0, "h2": 1, "h3": 2},
+        "cluster_id": cluster_id,
+        "security": "secure",
+        "retired": [1000],
+    }
+    nodes = [
+        {**node, "on_host_id": str(index), "on_host_cluster_id": cluster_id, "state_copy": copy}
+        for index, node in enumerate(NODES)
+    ]
+    new_broker = {**NODES[0], "host": "h4", "controller": False, "advertised_host": "10.0.0.14"}
+    state_file = tmp_path / "automq_state" / "prod.json"
+
+    rc, results = run_playbook(tmp_path, [cluster_state_task(state_file, [*nodes, new_broker])])
+
+    assert rc == 0, results
+    plan = results["plan"]
+    assert plan["node_ids"] == {"h1": 0, "h2": 1, "h3": 2, "h4": 1001}
+    assert plan["recovered_from"] == ["h1", "h2", "h3"]
+    expected = {**copy, "assignments": {**copy["assignments"], "h4": 1001}}
+    assert json.loads(state_file.read_text()) == expected
+    assert plan["state_text"] == state_file.read_text()
+
+
 def test_parse_properties_filter(tmp_path: Path) -> None:
     meta = (
         "#\n"

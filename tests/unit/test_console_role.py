@@ -1,8 +1,9 @@
 """The automq_console role's templates, input checks and password handling, and the
 automq role's metrics and log files, rendered by real Ansible on localhost (no host
 needed) with the template lookup, the engine of the roles' template tasks, printed rather
-than written (see playbook_runner.rendered_templates_expression). The nodes are described by the automq role's real "describe" entry point
-(which, for a secure cluster, creates the cluster CA in a temporary directory).
+than written (see playbook_runner.rendered_templates_expression). The nodes are described
+by the automq role's real "describe" entry point (which, for a secure cluster, creates the
+cluster CA in a temporary directory).
 
 The byoc flavor cannot run here (AutoMQ's image is not available): these tests
 are what proves its unit, its environment file and its input checks.

@@ -55,6 +55,7 @@ def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> N
         "service_state": "inactive",
         "running": False,
         "finalized_features": None,
+        "state_copy": None,
         "security_mode": None,
         "restart_pending": False,
         "listener_ports": {},
@@ -120,6 +121,26 @@ def test_the_finalize_record_is_read_when_asked_and_must_be_a_json_object(tmp_pa
         read()
     record.write_text('["1.7.3"]')
     with pytest.raises(NodeStateError, match="holds no JSON object"):
+        read()
+
+
+def test_the_copy_of_the_state_document_is_read_when_asked(tmp_path: Path) -> None:
+    meta, server, quorum = node_paths(tmp_path)
+    copy = tmp_path / "cluster-state.json"
+    is_active, _ = answering(0, "active")
+
+    def read() -> object:
+        return read_node_state(
+            str(meta), str(server), str(quorum), "automq", is_active, state_copy=str(copy)
+        ).state_copy
+
+    assert read() is None  # written by the first configure
+    copy.write_text('{"cluster_id": "MkU3OEVBNTcwNTJENDM2Qg", "assignments": {"c1": 0}}')
+    assert read() == {"cluster_id": "MkU3OEVBNTcwNTJENDM2Qg", "assignments": {"c1": 0}}
+    copy.write_text('{"cluster_id": ')
+    with pytest.raises(
+        NodeStateError, match=r"cluster-state\.json is not JSON .*restore or remove"
+    ):
         read()
 
 

@@ -121,6 +121,11 @@ def state() -> dict[str, object]:
     return json.loads(STATE_FILE.read_text())
 
 
+# Every node keeps a copy of the state file; node_files writes it with the configuration.
+STATE_COPY = "/var/lib/automq/cluster-state.json"
+NODE_FILES_TASK = "Write the node's directories, configuration, unit and version link"
+
+
 def node_id_on_host(host: str) -> int:
     meta = sh(host, "cat /var/lib/automq/kraft-metadata/meta.properties")
     return int(re.search(r"^node\.id=(\d+)$", meta, re.MULTILINE).group(1))  # type: ignore[union-attr]
@@ -260,8 +265,11 @@ def test_scale_out_adds_broker_1000_and_touches_nothing_else():
     assert live_brokers() == [0, 1, 2, 1000]  # registered and unfenced
     for host in ORIGINAL:
         assert service(host) == BEFORE[host], f"{host} was reconfigured or restarted"
-    # Nodes 2 and 3 saw no change at all; node 1 only ran the state file update.
-    assert run.changed()["automq-scale-2"] == run.changed()["automq-scale-3"] == 0
+    # Nodes 2 and 3 saw one change, their copy of the cluster's state (the new ID); node 1
+    # also ran the state file update.
+    for host in ("automq-scale-2", "automq-scale-3"):
+        assert run.changed()[host] == 1, run.changed()
+        assert run.results(host)[NODE_FILES_TASK]["changed_paths"] == [STATE_COPY], host
     assert_prometheus_scrapes(
         {"automq-scale-1": 0, "automq-scale-2": 1, "automq-scale-3": 2, "automq-scale-4": 1000}
     )
@@ -451,9 +459,20 @@ def test_prometheus_alerts_that_the_stopped_node_is_down():
 
 
 def test_a_new_host_gets_a_new_id_not_the_retired_one():
+    """Run from an Ansible machine without the state file (an AWX job's fresh container):
+    the nodes' copies of it keep the retired ID, which the new host must not get (without
+    them it would: the next free broker ID is 1000), and the state file comes back."""
     before = {host: service(host) for host in ORIGINAL}
+    copies = {host: json.loads(sh(host, f"cat {STATE_COPY}")) for host in ORIGINAL}
+    assert all(copy == state() for copy in copies.values()), copies
+    kept = STATE_FILE.with_name("kept-elsewhere.json")
+    STATE_FILE.rename(kept)
     run = playbook("site.yml", ["automq-scale-5"])
     assert run.returncode == 0, run.output[-3000:]
+    assert "now holds what the copies on automq-scale-1, automq-scale-2, automq-scale-3" in (
+        " ".join(run.output.split())
+    )
+    kept.unlink()
     assert state()["assignments"] == {
         "automq-scale-1": 0,
         "automq-scale-2": 1,

@@ -15,8 +15,13 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.cluster_state import (
     PLANNING_ERRORS,
+    NodeCopy,
+    merge_node_copies,
     parse_node_spec,
     plan_cluster,
+)
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_ids import (
+    state_file_text,
 )
 
 ARGUMENT_SPEC = {
@@ -31,12 +36,13 @@ ARGUMENT_SPEC = {
         "choices": ["", "listeners", "internal", "finish"],
     },
     "reformat_controllers": {"type": "list", "elements": "str", "default": []},
+    "node_copy_path": {"type": "str", "default": "the node's copy"},
 }
 
 
 def _write_atomically(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    text = state_file_text(document)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
@@ -65,8 +71,14 @@ class ActionModule(ActionBase):
 
         try:
             nodes = [parse_node_spec(raw) for raw in args["nodes"]]
-            plan = plan_cluster(
+            planned_from, copies_used = merge_node_copies(
                 document,
+                [NodeCopy(str(raw.get("host")), raw.get("state_copy")) for raw in args["nodes"]],
+                state_file=str(state_file),
+                copy_path=args["node_copy_path"],
+            )
+            plan = plan_cluster(
+                planned_from,
                 args["cluster_id"],
                 nodes,
                 state_file=str(state_file),
@@ -93,12 +105,15 @@ class ActionModule(ActionBase):
             quorum_voters=plan.quorum_voters,
             quorum_bootstrap_servers=plan.quorum_bootstrap_servers,
             security=plan.security,
+            state_text=state_file_text(plan.state),
+            # Hosts whose copies made the state file (it was missing) or added retired IDs.
+            recovered_from=list(copies_used),
         )
         if changed and self._task.diff:
             result["diff"] = {
                 "before_header": str(state_file),
                 "after_header": str(state_file),
-                "before": json.dumps(document, indent=2, sort_keys=True) + "\n" if document else "",
-                "after": json.dumps(plan.state, indent=2, sort_keys=True) + "\n",
+                "before": state_file_text(document) if document else "",
+                "after": state_file_text(plan.state),
             }
         return result

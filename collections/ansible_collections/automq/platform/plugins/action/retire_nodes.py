@@ -15,6 +15,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_ids import (
     NodeIdError,
+    state_file_text,
 )
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.retirement import (
     retire_nodes,
@@ -27,7 +28,7 @@ ARGUMENT_SPEC = {
 
 
 def _write_atomically(path: Path, document: dict[str, Any]) -> None:
-    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    text = state_file_text(document)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
@@ -77,12 +78,13 @@ class ActionModule(ActionBase):
             retired=list(retirement.retired),
             already_retired=list(retirement.already_retired),
             retired_ids=sorted(nodes[host] for host in retirement.retired),
+            state_text=state_file_text(retirement.document),
         )
         if changed and self._task.diff:
             result["diff"] = {
                 "before_header": str(state_file),
                 "after_header": str(state_file),
-                "before": json.dumps(document, indent=2, sort_keys=True) + "\n",
-                "after": json.dumps(retirement.document, indent=2, sort_keys=True) + "\n",
+                "before": state_file_text(document),
+                "after": state_file_text(retirement.document),
             }
         return result

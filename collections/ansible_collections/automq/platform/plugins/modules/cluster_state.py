@@ -13,6 +13,8 @@ description:
   - IDs stay stable across runs and inventory reordering; retired IDs are never reused;
     conflicts stop the play with a message naming the host, the variable and the fix.
   - Runs on the Ansible machine; writes the state file only when it changes, never in check mode.
+  - The nodes keep copies of the state file (C(state_copy) of O(nodes)), so a run from
+    another Ansible machine (an AWX job's fresh container) recovers it.
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
@@ -28,8 +30,14 @@ options:
     description:
       - One entry per host with C(host), C(controller), C(broker), C(advertised_host),
         C(controller_port), and optionally C(explicit_id), C(on_host_id), C(on_host_cluster_id),
-        C(on_host_security) (what node_state's C(security_mode) answered), C(restart_pending)
-        and C(quorum_has_run) (the host's metadata log holds KRaft's C(quorum-state) file).
+        C(on_host_security) (what node_state's C(security_mode) answered), C(restart_pending),
+        C(quorum_has_run) (the host's metadata log holds KRaft's C(quorum-state) file) and
+        C(state_copy) (the node's copy of the state document, what node_state read; null
+        without one).
+      - Without O(state_file), the nodes' copies make it (one cluster ID, every retired ID,
+        the assignments they agree on; copies of different clusters stop the play). With it,
+        the copies add the retired IDs it lacks, so an ID retired by a run from another
+        Ansible machine is never handed out again. A copy of another cluster stops the play.
     type: list
     elements: dict
     required: true
@@ -65,6 +73,10 @@ options:
     type: list
     elements: str
     default: []
+  node_copy_path:
+    description: Where the nodes keep their copies, for the messages.
+    type: str
+    default: the node's copy
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -114,6 +126,14 @@ security:
   returned: success
 new_hosts:
   description: Hosts that got a new node ID in this run.
+  type: list
+  returned: success
+state_text:
+  description: The state document as the state file holds it, for the nodes' copies.
+  type: str
+  returned: success
+recovered_from:
+  description: Hosts whose copies made the missing state file or added retired IDs to it.
   type: list
   returned: success
 """

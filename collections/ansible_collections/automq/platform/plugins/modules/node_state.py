@@ -41,6 +41,11 @@ options:
   restart_record:
     description: Path of the role's pending-restart record; omit to read none.
     type: str
+  state_copy:
+    description:
+      - Path of the node's copy of the cluster's state document (JSON, as
+        M(automq.platform.cluster_state) keeps it on the Ansible machine); omit to read none.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -106,6 +111,10 @@ finalized_features:
   description: The finalize record (C(finalized_by), C(levels), C(previous)), or null without one.
   type: dict
   returned: always
+state_copy:
+  description: The node's copy of the cluster's state document, or null without one.
+  type: dict
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -124,6 +133,7 @@ def main() -> None:
             "service": {"type": "str", "required": True},
             "finalized_features": {"type": "str"},
             "restart_record": {"type": "str"},
+            "state_copy": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -142,6 +152,7 @@ def main() -> None:
             is_active,
             params["finalized_features"],
             params["restart_record"],
+            params["state_copy"],
         )
     except NodeStateError as error:
         module.fail_json(msg=str(error))

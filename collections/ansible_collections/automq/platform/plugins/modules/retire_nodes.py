@@ -61,4 +61,8 @@ retired_ids:
   type: list
   elements: int
   returned: success
+state_text:
+  description: The state document as the state file holds it, for the nodes' copies.
+  type: str
+  returned: success
 """
