@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -103,44 +105,44 @@ def test_an_unreadable_file_or_a_broken_systemctl_is_an_error(tmp_path: Path) ->
         read_node_state(str(meta), str(server), str(quorum), "automq", is_active)
 
 
-def test_the_finalize_record_is_read_when_asked_and_must_be_a_json_object(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "name", "content"),
+    [
+        # Left by a finalize that raised the feature levels; none before.
+        (
+            "finalized_features",
+            "finalized-features.json",
+            {"finalized_by": "1.7.3", "levels": {"metadata.version": "3.9-IV0"}},
+        ),
+        # The node's copy of the cluster's state document; none before the first configure.
+        (
+            "state_copy",
+            "cluster-state.json",
+            {"cluster_id": "MkU3OEVBNTcwNTJENDM2Qg", "assignments": {"c1": 0}},
+        ),
+    ],
+)
+def test_a_json_record_is_read_when_asked_and_must_be_a_json_object(
+    tmp_path: Path, option: str, name: str, content: dict[str, object]
+) -> None:
     meta, server, quorum = node_paths(tmp_path)
-    record = tmp_path / "finalized-features.json"
+    record = tmp_path / name
     is_active, _ = answering(0, "active")
 
     def read() -> object:
-        return read_node_state(
-            str(meta), str(server), str(quorum), "automq", is_active, str(record)
-        ).finalized_features
+        state = read_node_state(
+            str(meta), str(server), str(quorum), "automq", is_active, **{option: str(record)}
+        )
+        return getattr(state, option)
 
-    assert read() is None  # no finalize raised anything yet
-    record.write_text('{"finalized_by": "1.7.3", "levels": {"metadata.version": "3.9-IV0"}}')
-    assert read() == {"finalized_by": "1.7.3", "levels": {"metadata.version": "3.9-IV0"}}
+    assert read() is None
+    record.write_text(json.dumps(content))
+    assert read() == content
     record.write_text("{truncated")
-    with pytest.raises(NodeStateError, match=r"finalized-features\.json is not JSON .*restore"):
+    with pytest.raises(NodeStateError, match=rf"{re.escape(name)} is not JSON .*restore or remove"):
         read()
     record.write_text('["1.7.3"]')
     with pytest.raises(NodeStateError, match="holds no JSON object"):
-        read()
-
-
-def test_the_copy_of_the_state_document_is_read_when_asked(tmp_path: Path) -> None:
-    meta, server, quorum = node_paths(tmp_path)
-    copy = tmp_path / "cluster-state.json"
-    is_active, _ = answering(0, "active")
-
-    def read() -> object:
-        return read_node_state(
-            str(meta), str(server), str(quorum), "automq", is_active, state_copy=str(copy)
-        ).state_copy
-
-    assert read() is None  # written by the first configure
-    copy.write_text('{"cluster_id": "MkU3OEVBNTcwNTJENDM2Qg", "assignments": {"c1": 0}}')
-    assert read() == {"cluster_id": "MkU3OEVBNTcwNTJENDM2Qg", "assignments": {"c1": 0}}
-    copy.write_text('{"cluster_id": ')
-    with pytest.raises(
-        NodeStateError, match=r"cluster-state\.json is not JSON .*restore or remove"
-    ):
         read()
 
 
