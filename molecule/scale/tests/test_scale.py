@@ -72,7 +72,6 @@ def playbook(
         label="scale",
         extra_inventory=EXTRA_INVENTORY,
         inventory=inventory,
-        timeout=600,
     )
     assert SECRET not in run.output, f"the OSS secret appeared in the output of {name}"
     return run
