@@ -15,7 +15,6 @@ Everything here is pure Python, with no Ansible import, so it can be unit tested
 
 from __future__ import annotations
 
-import json
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ __all__ = [
     "quorum_bootstrap_servers",
     "quorum_voters",
     "retire_hosts",
-    "state_file_text",
 ]
 
 BROKER_ID_BASE = 1000
@@ -103,11 +101,6 @@ def _check_state(assignments: Mapping[str, int], retired: frozenset[int], source
             raise _json_error(
                 source, f"ID {node_id} is retired but still assigned to host {hosts[0]}"
             )
-
-
-def state_file_text(document: object) -> str:
-    """The state file's text (sorted keys, stable diffs); the nodes' copies hold the same."""
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 @dataclass(frozen=True)

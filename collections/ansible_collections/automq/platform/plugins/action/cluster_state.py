@@ -6,9 +6,6 @@ plugins/modules/cluster_state.py for the documentation.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +17,11 @@ from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.clu
     parse_node_spec,
     plan_cluster,
 )
-from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_ids import (
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.state_file import (
+    StateFileError,
+    read_state_file,
     state_file_text,
+    write_state_file,
 )
 
 ARGUMENT_SPEC = {
@@ -40,20 +40,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def _write_atomically(path: Path, document: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = state_file_text(document)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -64,9 +50,9 @@ class ActionModule(ActionBase):
         state_file = Path(args["state_file"])
 
         try:
-            document = json.loads(state_file.read_text()) if state_file.exists() else None
-        except (OSError, json.JSONDecodeError) as error:
-            result.update(failed=True, msg=f"cannot read the state file {state_file}: {error}")
+            document = read_state_file(state_file)
+        except StateFileError as error:
+            result.update(failed=True, msg=str(error))
             return result
 
         try:
@@ -93,7 +79,7 @@ class ActionModule(ActionBase):
 
         changed = plan.state != document
         if changed and not self._task.check_mode:
-            _write_atomically(state_file, plan.state)
+            write_state_file(state_file, plan.state)
         result.update(
             changed=changed,
             state_file=str(state_file),

@@ -6,38 +6,27 @@ plugins/modules/retire_nodes.py for the documentation.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_ids import (
     NodeIdError,
-    state_file_text,
 )
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.retirement import (
     retire_nodes,
+)
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.state_file import (
+    StateFileError,
+    read_state_file,
+    state_file_text,
+    write_state_file,
 )
 
 ARGUMENT_SPEC = {
     "state_file": {"type": "path", "required": True},
     "nodes": {"type": "dict", "required": True},
 }
-
-
-def _write_atomically(path: Path, document: dict[str, Any]) -> None:
-    text = state_file_text(document)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ActionModule(ActionBase):
@@ -58,9 +47,9 @@ class ActionModule(ActionBase):
             nodes[str(host)] = int(text)
 
         try:
-            document = json.loads(state_file.read_text()) if state_file.exists() else None
-        except (OSError, json.JSONDecodeError) as error:
-            result.update(failed=True, msg=f"cannot read the state file {state_file}: {error}")
+            document = read_state_file(state_file)
+        except StateFileError as error:
+            result.update(failed=True, msg=str(error))
             return result
 
         try:
@@ -71,7 +60,7 @@ class ActionModule(ActionBase):
 
         changed = retirement.document != document
         if changed and not self._task.check_mode:
-            _write_atomically(state_file, retirement.document)
+            write_state_file(state_file, retirement.document)
         result.update(
             changed=changed,
             state_file=str(state_file),
