@@ -56,8 +56,11 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   for i in "${failed[@]}"; do
     echo "run_lanes: lane '${names[$i]}' failed; its failures (whole output: ${logs[$i]}):" >&2
     # At most 150 lines, so that every failed lane's digest fits in a CI log's tail.
-    grep -a -E '^ *(FAILED|ERROR) |^ *E  +|short test summary|^=+ .*(failed|error).* in [0-9.]+s|^ *fatal: |^ *failed: |FAILED! =>|^make(\[[0-9]+\])?: \*\*\*|Traceback|Timeout|timed out' \
-      "${logs[$i]}" | cut -c1-400 | tail -n 150 | sed -u "s/^/  /" >&2 || true
+    # Molecule frames its commands' output (colours and a leading "│"): strip
+    # both first, or pytest's FAILED lines from a scenario's verifier are missed.
+    sed -E $'s/\x1b\\[[0-9;]*m//g; s/^ *\xe2\x94\x82 ?//' "${logs[$i]}" |
+      grep -a -E '^ *(FAILED|ERROR) |^ *E  +|short test summary|^=+ .*(failed|error).* in [0-9.]+s|^ *fatal: |^ *failed: |FAILED! =>|^make(\[[0-9]+\])?: \*\*\*|Traceback|Timeout|timed out' |
+      grep -a -v -E '^ *FAILED - RETRYING' | cut -c1-400 | tail -n 150 | sed -u "s/^/  /" >&2 || true
   done
   for i in "${failed[@]}"; do
     printf 'run_lanes: failed lane: %s\n' "${names[$i]}" >&2
