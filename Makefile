@@ -96,11 +96,13 @@ unit-testbed: testbed
 
 # One scenario: make molecule-cluster, molecule-default, molecule-scale, molecule-upgrade;
 # make molecule runs them all, one after another. The cluster scenario drives the
-# console in Debian's chromium (installed when missing).
+# console in Debian's chromium (installed when missing). Molecule wraps its
+# commands' output at the terminal's width (80 in CI): COLUMNS keeps a failed
+# task's message on one line, whole in a failed lane's digest.
 MOLECULE_SCENARIOS := cluster default scale upgrade
 $(addprefix molecule-,$(MOLECULE_SCENARIOS)): molecule-%: testbed
 	tests/testbed/ensure_browser.sh
-	$(BIN)/molecule --base-config .config/molecule/config.yml test -s $*
+	COLUMNS=250 $(BIN)/molecule --base-config .config/molecule/config.yml test -s $*
 
 molecule: $(addprefix molecule-,$(MOLECULE_SCENARIOS))
 
