@@ -6,8 +6,11 @@ in both collections is a symbolic link to ``python_helpers/automq_helpers``, whi
 the collection"). This script stages each collection with every link replaced by
 what it points to, adds to ``automq.platform`` what its users run (the roles, the
 playbooks with ``site.yml`` among them, and ``python_helpers``, which the console
-role installs on its host from ``<role>/../../python_helpers``), and builds both
-with ``ansible-galaxy``:
+role installs on its host from ``<role>/../../python_helpers``), writes each
+collection's ``tests/sanity/ignore.txt`` as the ``ignore-<version>.txt`` of every
+ansible-core release from the oldest that ``requires_ansible`` admits to the pinned one
+(ansible-test reads only the file named for its own release; the findings are the same),
+and builds both with ``ansible-galaxy``:
 
     python collections/build.py [--output DIR]     # default build/collections
 
@@ -19,6 +22,7 @@ Install the artifacts with ``ansible-galaxy collection install <artifact>``; the
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "collections" / "ansible_collections" / "automq"
 COLLECTIONS = ("alicloud", "platform")
 SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", "automq_state")
+# requirements.lock pins the ansible-core the project runs on.
+PINNED_CORE = re.compile(r"^ansible-core==(\d+)\.(\d+)\.", re.MULTILINE)
+OLDEST_CORE = re.compile(r"^requires_ansible:\s*[\"']?>=(\d+)\.(\d+)", re.MULTILINE)
 
 
 def _copy(source: Path, target: Path) -> None:
@@ -49,11 +56,36 @@ def stage_platform_extras(collection: Path) -> None:
     )
 
 
+def sanity_releases(collection: Path) -> list[str]:
+    """ansible-core releases (``2.16``, ...) from the collection's oldest to the pinned one."""
+    oldest = OLDEST_CORE.search((collection / "meta" / "runtime.yml").read_text())
+    pinned = PINNED_CORE.search((REPO / "requirements.lock").read_text())
+    if not oldest or not pinned or oldest.group(1) != pinned.group(1):
+        raise SystemExit(
+            f"build: cannot tell the ansible-core releases of {collection.name} from its "
+            "meta/runtime.yml (requires_ansible: '>=2.N.0') and the pin "
+            "(ansible-core==2.N.M in requirements.lock)"
+        )
+    major = oldest.group(1)
+    return [f"{major}.{minor}" for minor in range(int(oldest.group(2)), int(pinned.group(2)) + 1)]
+
+
+def stage_sanity_ignores(collection: Path) -> None:
+    """tests/sanity/ignore.txt as ignore-<release>.txt for each release ansible-test runs on."""
+    source = collection / "tests" / "sanity" / "ignore.txt"
+    if not source.exists():
+        return
+    for release in sanity_releases(collection):
+        shutil.copyfile(source, source.with_name(f"ignore-{release}.txt"))
+    source.unlink()
+
+
 def stage(name: str, root: Path) -> Path:
     collection = root / "ansible_collections" / "automq" / name
     _copy(SOURCE / name, collection)
     if name == "platform":
         stage_platform_extras(collection)
+    stage_sanity_ignores(collection)
     links = [path for path in collection.rglob("*") if path.is_symlink()]
     if links:  # copytree follows links; one left would be skipped by the build
         raise SystemExit(f"build: links left in the staged {name}: {links}")

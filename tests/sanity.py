@@ -7,7 +7,10 @@ automq.platform), ``ansible-galaxy collection install`` puts them into an
 runs in each installed collection (ansible-test refuses the checkout's symbolic links
 to ``python_helpers/``). The tree is outside the checkout: inside it, ansible-test would
 take its files from git, which ignores build/, and find none. Each collection's
-``tests/sanity/ignore-2.19.txt`` says which findings do not apply, and why.
+``tests/sanity/ignore.txt`` says which findings do not apply, and why; the build writes
+it as ``ignore-<release>.txt`` for every ansible-core release the collections support up
+to the pinned one (run this script with another release's Python, e.g.
+``.venv-oldest/bin/python``, to check that one).
 
 Python versions: every test on the Python running this script (the controller's); then,
 for automq.platform, whose modules run on the cluster hosts, ``compile`` and ``import``

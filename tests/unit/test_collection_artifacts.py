@@ -139,6 +139,19 @@ def test_the_artifacts_hold_the_helpers_the_roles_and_the_playbooks(installed: P
     assert (platform / "python_helpers" / "automq_console").is_dir()
 
 
+def test_sanity_ignores_come_for_each_ansible_core_release(installed: Path) -> None:
+    """ansible-test reads tests/sanity/ignore-<its release>.txt only: one per release from
+    requires_ansible's oldest (2.16) to the pinned one (2.19), each the checkout's one
+    ignore.txt."""
+    for name in ("alicloud", "platform"):
+        source = REPO / "collections/ansible_collections/automq" / name / "tests/sanity/ignore.txt"
+        sanity = installed / name / "tests" / "sanity"
+        assert sorted(path.name for path in sanity.iterdir()) == [
+            f"ignore-2.{minor}.txt" for minor in range(16, 20)
+        ]
+        assert {path.read_text() for path in sanity.iterdir()} == {source.read_text()}
+
+
 def test_a_plugin_a_filter_a_role_and_a_module_run_from_the_artifacts(
     installed: Path, tmp_path: Path
 ) -> None:
