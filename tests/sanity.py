@@ -64,7 +64,8 @@ WHEEL = os.path.join(HERE, {wheel!r})
 sys.path.insert(0, WHEEL)
 from pip._internal.cli.main import main  # noqa: E402
 
-# get-pip.py's own options; pip is the only package ansible-test asks for.
+# get-pip.py's own options; the packages ansible-test asks for (pip; with 2.16 also
+# setuptools and wheel) are all beside this file.
 ARGS = [arg for arg in sys.argv[1:] if arg not in ("--no-setuptools", "--no-wheel")]
 sys.exit(main(["install", "--no-index", "--find-links", HERE, *ARGS]))
 '''
@@ -116,17 +117,21 @@ def build_and_install(root: Path) -> Path:
 
 
 def pip_bootstrap() -> None:
-    """ansible-test's cached get-pip script: the stand-in and the pip wheel it installs."""
+    """ansible-test's cached get-pip script: the stand-in and the wheels it installs (pip
+    alone for ansible-test 2.17+; pip, setuptools and wheel for 2.16)."""
     from ansible_test._internal.python_requirements import get_venv_packages
 
-    version = get_venv_packages(SimpleNamespace(version=HOST_PYTHON))["pip"]  # type: ignore[arg-type]
+    packages = get_venv_packages(SimpleNamespace(version=HOST_PYTHON))  # type: ignore[arg-type]
     cache = HOME / ".ansible" / "test" / "cache"
-    script = cache / f"get_pip_{version.replace('.', '_')}.py"
-    wheels = sorted(cache.glob(f"pip-{version}-*.whl"))
-    if script.exists() and wheels:
-        return
+    script = cache / f"get_pip_{packages['pip'].replace('.', '_')}.py"
     cache.mkdir(parents=True, exist_ok=True)
-    if not wheels:
+    wanted = [f"{name}=={version}" for name, version in packages.items()]
+    missing = [
+        f"{name}=={version}"
+        for name, version in packages.items()
+        if not list(cache.glob(f"{name}-{version}-*.whl"))
+    ]
+    if missing:
         fetched = _run(
             [
                 sys.executable,
@@ -138,14 +143,17 @@ def pip_bootstrap() -> None:
                 "--only-binary=:all:",
                 "--dest",
                 str(cache),
-                f"pip=={version}",
+                *missing,
             ]
         )
         if fetched.returncode != 0:
-            sys.exit(f"sanity: cannot fetch pip {version}:\n{fetched.stdout}{fetched.stderr}")
-        wheels = sorted(cache.glob(f"pip-{version}-*.whl"))
-    script.write_text(GET_PIP_STAND_IN.format(wheel=wheels[0].name))
-    log(f"pip {version} bootstrap for ansible-test: {script}")
+            failure = fetched.stdout + fetched.stderr
+            sys.exit(f"sanity: cannot fetch {', '.join(missing)}:\n{failure}")
+    pip_wheel = sorted(cache.glob(f"pip-{packages['pip']}-*.whl"))[0]
+    stand_in = GET_PIP_STAND_IN.format(wheel=pip_wheel.name)
+    if not script.exists() or script.read_text() != stand_in:
+        script.write_text(stand_in)
+        log(f"pip bootstrap for ansible-test ({', '.join(wanted)}): {script}")
 
 
 def find_python(version: str) -> str | None:

@@ -67,23 +67,29 @@ LOG = logging.getLogger(__name__)
 class AdminApi(Protocol):
     """The subset of ``confluent_kafka.admin.AdminClient`` the console uses (read-only)."""
 
-    def describe_cluster(self, **kwargs: Any) -> concurrent.futures.Future[Any]: ...
+    def describe_cluster(self, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """The cluster's ID, controller and brokers."""
 
-    def list_topics(self, *args: Any, **kwargs: Any) -> ClusterMetadata: ...
+    def list_topics(self, *args: Any, **kwargs: Any) -> ClusterMetadata:
+        """Topics and partitions with their leaders and replicas."""
 
-    def list_consumer_groups(self, **kwargs: Any) -> concurrent.futures.Future[Any]: ...
+    def list_consumer_groups(self, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """The consumer groups and their states."""
 
     def list_consumer_group_offsets(
         self, list_consumer_group_offsets_request: list[ConsumerGroupTopicPartitions], **kwargs: Any
-    ) -> dict[str, concurrent.futures.Future[Any]]: ...
+    ) -> dict[str, concurrent.futures.Future[Any]]:
+        """Each group's committed offsets."""
 
     def list_offsets(
         self, topic_partition_offsets: dict[TopicPartition, OffsetSpec], **kwargs: Any
-    ) -> dict[TopicPartition, concurrent.futures.Future[Any]]: ...
+    ) -> dict[TopicPartition, concurrent.futures.Future[Any]]:
+        """Partitions' offsets (the latest, for lag)."""
 
     def describe_configs(
         self, resources: list[ConfigResource], **kwargs: Any
-    ) -> dict[ConfigResource, concurrent.futures.Future[Any]]: ...
+    ) -> dict[ConfigResource, concurrent.futures.Future[Any]]:
+        """Configurations of brokers or topics."""
 
 
 # (quorum addresses, timeout in seconds) -> the quorum; raises ProbeError.
@@ -93,13 +99,17 @@ QuorumFetcher = Callable[[Sequence[str], float], QuorumInfo]
 class ConsoleData(Protocol):
     """What the web application needs; :class:`KafkaDataSource` is the real one."""
 
-    def overview(self) -> Overview: ...
+    def overview(self) -> Overview:
+        """The cluster page."""
 
-    def topics(self) -> TopicsPage: ...
+    def topics(self) -> TopicsPage:
+        """The topics page."""
 
-    def groups(self) -> GroupsPage: ...
+    def groups(self) -> GroupsPage:
+        """The consumer groups page."""
 
-    def storage(self) -> StoragePage: ...
+    def storage(self) -> StoragePage:
+        """The object storage page."""
 
 
 # --------------------------------------------------------------------------- page models

@@ -1,7 +1,14 @@
 """Build SDK clients from :class:`~.settings.ConnectionSettings`.
 
-The only module of the package that imports the Alibaba Cloud SDKs, each lazily inside the
-function that needs it, so the pure modules (and their tests) never require them:
+The package (``automq_helpers.alicloud``, whose ``__init__.py`` stays empty as ansible-test
+requires of module_utils) holds the pure logic behind the automq.alicloud collection,
+unit tested without the cloud: endpoint and credential resolution, retry with backoff,
+API errors as one clear sentence, and the reconcile helpers (tags, security group rules,
+instance placement, OSS lifecycle, RAM and bucket policies, DNS records, AccessKeys).
+Nothing in it imports Ansible.
+
+This is the only module of the package that imports the Alibaba Cloud SDKs, each lazily
+inside the function that needs it, so the pure modules (and their tests) never require them:
 
 * ECS, VPC, RAM, PrivateZone, STS: the V2.0 (Tea) clients ``alibabacloud_<product>``,
   ``Config(endpoint=..., protocol=...)`` for an explicit endpoint, signed ACS3-HMAC-SHA256;
