@@ -58,6 +58,8 @@ lint: venv
 	$(BIN)/ruff check python_helpers tests collections molecule
 	$(BIN)/ruff format --check python_helpers tests collections molecule
 	$(BIN)/mypy
+	cd collections && $(BIN)/mypy --config-file mypy.ini \
+	  -p ansible_collections.automq.platform.plugins -p ansible_collections.automq.alicloud.plugins
 	$(BIN)/ansible-lint
 
 # Tests marked "testbed" need Docker and the host image: `make unit-testbed`,

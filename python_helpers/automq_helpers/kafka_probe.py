@@ -65,6 +65,7 @@ from typing import (
 )
 
 _T = TypeVar("_T")
+_Probe = TypeVar("_Probe", bound="KafkaProbe")
 
 # --------------------------------------------------------------------------- constants
 
@@ -1831,12 +1832,12 @@ class KafkaProbe:
 
     @classmethod
     def from_address(
-        cls,
+        cls: type[_Probe],
         address: str,
         timeout: float = DEFAULT_TIMEOUT,
         client_id: Optional[str] = DEFAULT_CLIENT_ID,
         security: Optional[SecurityConfig] = None,
-    ) -> KafkaProbe:
+    ) -> _Probe:
         host, port = parse_address(address)
         return cls(host, port, timeout, client_id, security)
 
@@ -1844,7 +1845,7 @@ class KafkaProbe:
     def address(self) -> str:
         return self.connection.address
 
-    def __enter__(self) -> KafkaProbe:
+    def __enter__(self: _Probe) -> _Probe:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

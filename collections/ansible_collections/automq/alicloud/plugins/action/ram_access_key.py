@@ -50,7 +50,7 @@ def write_new_file(path: str, content: bytes) -> None:
 
 class ActionModule(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
+        result: dict[str, Any] = super().run(tmp, task_vars)
         args = dict(self._task.args)
         secret_file = args.get("secret_file")
         if not secret_file or args.get("state") == "absent":

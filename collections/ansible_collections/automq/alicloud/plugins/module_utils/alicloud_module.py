@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -113,7 +113,8 @@ class AlicloudModule:
 
     @property
     def params(self) -> dict[str, Any]:
-        return self.module.params
+        params: dict[str, Any] = self.module.params
+        return params
 
     @property
     def check_mode(self) -> bool:
@@ -127,8 +128,9 @@ class AlicloudModule:
     def cluster(self) -> str:
         return str(self.params["cluster"])
 
-    def fail(self, msg: str, **result: Any) -> None:
+    def fail(self, msg: str, **result: Any) -> NoReturn:
         self.module.fail_json(msg=msg, **result)
+        raise AssertionError("fail_json returned")  # it exits the module
 
     def warn(self, msg: str) -> None:
         self.module.warn(msg)
@@ -337,9 +339,10 @@ class AlicloudModule:
         before: Mapping[str, Any] | None = None,
         after: Mapping[str, Any] | None = None,
         **result: Any,
-    ) -> None:
+    ) -> NoReturn:
         if self.module._diff and (before is not None or after is not None):
             result["diff"] = {"before": dict(before or {}), "after": dict(after or {})}
         if self.retries:
             result["retries"] = self.retries
         self.module.exit_json(changed=changed, **result)
+        raise AssertionError("exit_json returned")  # it exits the module

@@ -150,12 +150,13 @@ def cluster_eips(
 def wait_status(
     cloud: AlicloudModule, models: Any, what: str, allocation_id: str, status: str
 ) -> dict[str, Any]:
-    return cloud.wait_for(
+    found: dict[str, Any] = cloud.wait_for(
         f"{what} ({allocation_id}) to become {status}",
         lambda: next(iter(describe_eips(cloud, models, what, allocation_id=allocation_id)), {}),
         lambda e: e.get("Status") in (status, None),
         cloud.params["wait_timeout"],
     )
+    return found
 
 
 def detach(

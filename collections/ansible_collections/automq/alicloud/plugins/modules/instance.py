@@ -462,7 +462,7 @@ def main() -> None:
             fresh = [instance_from_api(i) for i in by_ids(cloud, created_ids)]
         planned.extend(fresh)
 
-    deleted: list[str] = []
+    deleted = []
     if plan.extra and params["delete_extra"]:
         deleted = delete(list(plan.extra))
         changed = True

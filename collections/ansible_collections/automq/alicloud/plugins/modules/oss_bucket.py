@@ -408,7 +408,8 @@ def main() -> None:
                     )
                 ),
             )
-        current_acl, current_sse, current_kms, current_rules = params["acl"], "none", None, ()
+        current_acl, current_sse, current_kms = params["acl"], "none", None
+        current_rules: tuple[LifecycleRule, ...] = ()
     else:
         before_tags = before["tags"]
         current_acl, current_sse = before["acl"], before["server_side_encryption"]

@@ -273,13 +273,13 @@ def main() -> None:
             policy_name=name, policy_document=dump_document(wanted), set_as_default=True
         ),
     )
-    version = str(((created or {}).get("PolicyVersion") or {}).get("VersionId") or "") or None
+    new_version = str(((created or {}).get("PolicyVersion") or {}).get("VersionId") or "") or None
     cloud.exit(
         True,
         before,
         after,
         policy_name=name,
-        default_version=version,
+        default_version=new_version,
         policy_document=wanted,
         deleted_versions=doomed,
     )

@@ -318,7 +318,7 @@ def main() -> None:
                     ),
                 )
         tags_changed, tags = cloud.update_tags(
-            "ecs", "securitygroup", group_id, before["tags"], what
+            "ecs", "securitygroup", current["SecurityGroupId"], before["tags"], what
         )
         changed = changed or tags_changed
 

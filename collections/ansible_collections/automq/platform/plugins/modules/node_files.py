@@ -330,7 +330,11 @@ def main() -> None:
             Link(item["path"], item["target"], item["restart"], item["hold"])
             for item in params["links"]
         ]
-        paths = [entry.path for entry in [*directories, *files, *links]]
+        paths = [
+            *(directory.path for directory in directories),
+            *(file.path for file in files),
+            *(link.path for link in links),
+        ]
         observed = observe(paths, [entry.path for entry in files])
         wanted = plan(directories, files, links, observed, host_ids)
         recorded = False
