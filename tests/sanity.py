@@ -125,12 +125,9 @@ def pip_bootstrap() -> None:
     cache = HOME / ".ansible" / "test" / "cache"
     script = cache / f"get_pip_{packages['pip'].replace('.', '_')}.py"
     cache.mkdir(parents=True, exist_ok=True)
-    wanted = [f"{name}=={version}" for name, version in packages.items()]
-    missing = [
-        f"{name}=={version}"
-        for name, version in packages.items()
-        if not list(cache.glob(f"{name}-{version}-*.whl"))
-    ]
+    # requirement -> the wheel that satisfies it in the cache
+    wanted = {f"{name}=={version}": f"{name}-{version}-*.whl" for name, version in packages.items()}
+    missing = [requirement for requirement, wheel in wanted.items() if not any(cache.glob(wheel))]
     if missing:
         fetched = _run(
             [
