@@ -131,7 +131,7 @@ def test_configuration_comes_from_the_inventory(console):
         "username": "automq-console",
         "password_file": f"{CONF}/prometheus.password",
         "cert_file": f"{CONF}/prometheus.crt",
-        "scrape_interval": "5s",
+        "scrape_interval": "10s",
     }
     with console.sudo():
         served = console.file("/etc/prometheus/tls/prometheus.d/2-certificate.pem").content_string

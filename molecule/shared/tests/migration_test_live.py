@@ -46,6 +46,8 @@ TOPIC = f"migration-{uuid.uuid4().hex[:8]}"
 GROUP = f"{TOPIC}-readers"
 PARTITIONS = 6
 RATE = 100.0
+# As in upgrade_test_rolling.py: records share produce requests for up to 50 ms.
+LINGER_MS = 50
 
 STEPS = SimpleNamespace()
 
@@ -86,7 +88,7 @@ def plaintext_traffic():
         PLAINTEXT_BOOTSTRAP, TOPIC, GROUP, settings=PLAINTEXT_CLIENT
     ).start()
     STEPS.producer = SteadyProducer(
-        PLAINTEXT_BOOTSTRAP, TOPIC, rate=RATE, settings=PLAINTEXT_CLIENT
+        PLAINTEXT_BOOTSTRAP, TOPIC, rate=RATE, settings=PLAINTEXT_CLIENT, linger_ms=LINGER_MS
     ).start()
     time.sleep(5)  # traffic flowing before the first phase touches a node
     return STEPS
@@ -140,6 +142,7 @@ def test_the_application_moves_to_sasl_ssl_and_finish_drops_plaintext(plaintext_
         rate=RATE,
         settings=application,
         first_sequence=plaintext_producer.first_sequence + plaintext_producer.produced,
+        linger_ms=LINGER_MS,
     ).start()
     time.sleep(5)
     finish = _phase("site.yml", "finish")

@@ -83,6 +83,10 @@ TOPIC = f"upgrade-{uuid.uuid4().hex[:8]}"
 PROBE_TOPIC = f"{TOPIC}-probe"
 PARTITIONS = 6
 RATE = 200.0
+# Records wait up to 50 ms to share a produce request: the same records, a tenth of the
+# requests (at librdkafka's 5 ms the brokers spent 0.5 of a core on this traffic, at
+# 50 ms 0.3; measured on the test bed, 2026-12-07). The rolls still meet a steady stream.
+LINGER_MS = 50
 # The broken node's gate gives up after this long (the default is 300 s).
 BROKEN_HEALTH_TIMEOUT = 45
 # A setting Kafka refuses at start-up (it must be at least 1).
@@ -233,7 +237,7 @@ def traffic():
     # between start and switch, and OpenSSL looks CAs up in it at verification time.
     trust_in_traffic_ca_dir(client_settings()["ssl.ca.location"])
     consumer = CheckingConsumer(BOOTSTRAP, TOPIC, group=f"{TOPIC}-reader")
-    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE)
+    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE, linger_ms=LINGER_MS)
     for client in (consumer, producer):
         client.config["ssl.ca.location"] = str(TRAFFIC_CA_DIR)
         client.start()
