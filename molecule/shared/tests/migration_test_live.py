@@ -26,7 +26,7 @@ import yaml
 from kafka_clients import client_settings, create_topic, declared_users
 from playbook_runs import PROJECT, PlaybookRun, ansible_playbook
 from testbed_hosts import ADDRESSES, NODES
-from upgrade_traffic import CheckingConsumer, SteadyProducer, read_topic
+from upgrade_traffic import SCENARIO_LINGER_MS, CheckingConsumer, SteadyProducer, read_topic
 
 _PLAINTEXT = yaml.safe_load((PROJECT / "molecule/cluster/converge.yml").read_text())[0]["vars"]
 OLD_BROKER_PORT = int(_PLAINTEXT["automq_broker_port"])
@@ -46,8 +46,6 @@ TOPIC = f"migration-{uuid.uuid4().hex[:8]}"
 GROUP = f"{TOPIC}-readers"
 PARTITIONS = 6
 RATE = 100.0
-# As in upgrade_test_rolling.py: records share produce requests for up to 50 ms.
-LINGER_MS = 50
 
 STEPS = SimpleNamespace()
 
@@ -88,7 +86,11 @@ def plaintext_traffic():
         PLAINTEXT_BOOTSTRAP, TOPIC, GROUP, settings=PLAINTEXT_CLIENT
     ).start()
     STEPS.producer = SteadyProducer(
-        PLAINTEXT_BOOTSTRAP, TOPIC, rate=RATE, settings=PLAINTEXT_CLIENT, linger_ms=LINGER_MS
+        PLAINTEXT_BOOTSTRAP,
+        TOPIC,
+        rate=RATE,
+        settings=PLAINTEXT_CLIENT,
+        linger_ms=SCENARIO_LINGER_MS,
     ).start()
     time.sleep(5)  # traffic flowing before the first phase touches a node
     return STEPS
@@ -142,7 +144,7 @@ def test_the_application_moves_to_sasl_ssl_and_finish_drops_plaintext(plaintext_
         rate=RATE,
         settings=application,
         first_sequence=plaintext_producer.first_sequence + plaintext_producer.produced,
-        linger_ms=LINGER_MS,
+        linger_ms=SCENARIO_LINGER_MS,
     ).start()
     time.sleep(5)
     finish = _phase("site.yml", "finish")

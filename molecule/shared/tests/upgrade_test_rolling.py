@@ -54,6 +54,7 @@ from playbook_runs import EPHEMERAL, INVENTORY, PlaybookRun, ansible_playbook_st
 from playbook_runs import ansible_playbook as run_playbook
 from testbed_hosts import ADDRESSES, HOST_SPECS, NODES, RUNNER
 from upgrade_traffic import (
+    SCENARIO_LINGER_MS,
     CheckingConsumer,
     KafkaProbe,
     ProbeError,
@@ -86,10 +87,6 @@ PARTITIONS = 6
 # out of service for 5-10 s meets 500-1000 records). The test's own Python costs about
 # 1 ms of CPU per record (0.1 of a core at this rate), the brokers' share about as much.
 RATE = 100.0
-# Records wait up to 50 ms to share a produce request: the same records, a tenth of the
-# requests (at librdkafka's 5 ms and 200 records/s the brokers spent 0.5 of a core on
-# this traffic, at 50 ms 0.3; measured on the test bed, 2026-12-07).
-LINGER_MS = 50
 # The broken node's gate gives up after this long (the default is 300 s).
 BROKEN_HEALTH_TIMEOUT = 45
 # A setting Kafka refuses at start-up (it must be at least 1).
@@ -240,7 +237,7 @@ def traffic():
     # between start and switch, and OpenSSL looks CAs up in it at verification time.
     trust_in_traffic_ca_dir(client_settings()["ssl.ca.location"])
     consumer = CheckingConsumer(BOOTSTRAP, TOPIC, group=f"{TOPIC}-reader")
-    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE, linger_ms=LINGER_MS)
+    producer = SteadyProducer(BOOTSTRAP, TOPIC, rate=RATE, linger_ms=SCENARIO_LINGER_MS)
     for client in (consumer, producer):
         client.config["ssl.ca.location"] = str(TRAFFIC_CA_DIR)
         client.start()

@@ -43,6 +43,12 @@ from kafka_clients import client_settings, probe_security
 
 from automq_helpers.kafka_probe import KafkaProbe, ProbeError
 
+# The rolling scenarios' producers let records wait up to 50 ms to share a produce
+# request: the same records, a tenth of the requests (at librdkafka's 5 ms and 200
+# records/s the brokers spent 0.5 of a core on this traffic, at 50 ms 0.3; measured on
+# the test bed, 2026-12-07). `make bench` keeps librdkafka's 5 ms.
+SCENARIO_LINGER_MS = 50
+
 
 def payload(sequence: int) -> bytes:
     return sequence.to_bytes(8, "big") + hashlib.sha256(sequence.to_bytes(8, "big")).digest()
