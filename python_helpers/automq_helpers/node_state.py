@@ -7,6 +7,9 @@ ID, no secret), the ``listener.security.protocol.map`` of server.properties and 
 security mode its listeners give (never the rest of that file, whose overrides may hold a
 secret), whether KRaft's quorum-state exists, whether a restart is recorded, the record a
 finalize that raised the feature levels left (JSON), and ``systemctl is-active``'s answer.
+When asked, it also reads what the deploy would read again a few seconds later, so that a
+no-op run reads it once: whether the release's start script is there and executable, the
+release's own log4j.properties, and the node's certificate (public; never its key).
 
 Runs on the hosts: standard library only, Python 3.8 grammar.
 """
@@ -61,6 +64,10 @@ class NodeState:
     listener_ports: dict[str, int] = field(default_factory=dict)
     # The node's copy of the cluster's state document (node IDs, retired IDs).
     state_copy: dict[str, object] | None = None
+    # Only when asked for (None otherwise); each names the path it read.
+    release_start_script: dict[str, object] | None = None
+    release_log4j: dict[str, object] | None = None
+    certificate: dict[str, object] | None = None
 
     @property
     def running(self) -> bool:
@@ -79,6 +86,9 @@ class NodeState:
             "running": self.running,
             "finalized_features": self.finalized_features,
             "state_copy": self.state_copy,
+            "release_start_script": self.release_start_script,
+            "release_log4j": self.release_log4j,
+            "certificate": self.certificate,
         }
 
 
@@ -105,6 +115,21 @@ def _read_record(path: str | None) -> dict[str, object] | None:
     if not isinstance(record, dict):
         raise NodeStateError(f"{path} holds no JSON object: restore or remove it")
     return record
+
+
+def _start_script(path: str | None) -> dict[str, object] | None:
+    if path is None:
+        return None
+    return {
+        "path": path,
+        "exists": os.path.exists(path),
+        "executable": os.path.isfile(path) and os.access(path, os.X_OK),
+    }
+
+
+def _text_file(path: str | None) -> dict[str, object] | None:
+    """``{"path", "content"}`` (content None when there is no file), None without a path."""
+    return None if path is None else {"path": path, "content": _read_text(path)}
 
 
 def listener_ports_of(properties: dict[str, str]) -> dict[str, int]:
@@ -146,12 +171,17 @@ def read_node_state(
     finalized_features: str | None = None,
     restart_record: str | None = None,
     state_copy: str | None = None,
+    release_start_script: str | None = None,
+    release_log4j: str | None = None,
+    certificate: str | None = None,
 ) -> NodeState:
     """Read the node. ``quorum_state`` is None on a node that is no controller;
     ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output);
     ``finalized_features`` is the path of the finalize record, if any is wanted;
     ``restart_record`` the path of the role's pending-restart record; ``state_copy`` the
-    path of the node's copy of the cluster's state document."""
+    path of the node's copy of the cluster's state document; ``release_start_script``,
+    ``release_log4j`` and ``certificate`` the paths of the release's start script, its
+    log4j.properties and the node's certificate, each read only when given."""
     meta_text = _read_text(meta_properties)
     server_text = _read_text(server_properties)
     rc, output = is_active(f"{service}.service")
@@ -170,4 +200,7 @@ def read_node_state(
         service_state=output.strip(),
         finalized_features=_read_record(finalized_features),
         state_copy=_read_record(state_copy),
+        release_start_script=_start_script(release_start_script),
+        release_log4j=_text_file(release_log4j),
+        certificate=_text_file(certificate),
     )

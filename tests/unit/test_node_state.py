@@ -61,8 +61,58 @@ def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> N
         "security_mode": None,
         "restart_pending": False,
         "listener_ports": {},
+        "release_start_script": None,
+        "release_log4j": None,
+        "certificate": None,
     }
     assert calls == ["automq.service"]
+
+
+def test_the_release_and_the_certificate_are_read_only_when_asked(tmp_path: Path) -> None:
+    """What the deploy reads seconds after the preflight, read by the preflight's one call:
+    the release's start script and log4j.properties, the certificate (never the key store)."""
+    meta, server, quorum = node_paths(tmp_path)
+    home = tmp_path / "automq-1.7.3_kafka-3.9.1"
+    script, log4j = home / "bin" / "kafka-server-start.sh", home / "config" / "log4j.properties"
+    certificate = tmp_path / "tls" / "node.d" / "2-certificate.pem"
+    is_active, _calls = answering(3, "inactive\n")
+
+    def read() -> dict[str, object]:
+        return read_node_state(
+            str(meta), str(server), str(quorum), "automq", is_active,
+            release_start_script=str(script), release_log4j=str(log4j),
+            certificate=str(certificate),
+        ).as_result()  # fmt: skip
+
+    # A new host: the paths, nothing at them.
+    first = read()
+    assert first["release_start_script"] == {
+        "path": str(script), "exists": False, "executable": False}  # fmt: skip
+    assert first["release_log4j"] == {"path": str(log4j), "content": None}
+    assert first["certificate"] == {"path": str(certificate), "content": None}
+
+    # Unpacked and certified: a start script that is not executable is reported as such.
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o644)
+    log4j.parent.mkdir(parents=True)
+    log4j.write_text("log4j.rootLogger=INFO, stdout\n")
+    certificate.parent.mkdir(parents=True)
+    certificate.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert read()["release_start_script"] == {
+        "path": str(script), "exists": True, "executable": False}  # fmt: skip
+    script.chmod(0o755)
+    second = read()
+    assert second["release_start_script"]["executable"] is True
+    assert second["release_log4j"] == {
+        "path": str(log4j), "content": "log4j.rootLogger=INFO, stdout\n"}  # fmt: skip
+    assert str(second["certificate"]["content"]).startswith("-----BEGIN CERTIFICATE-----")
+
+    # A file that cannot be read names itself, as the others do.
+    certificate.unlink()
+    certificate.mkdir()
+    with pytest.raises(NodeStateError, match=re.escape(str(certificate))):
+        read()
 
 
 @pytest.mark.parametrize(
@@ -163,6 +213,8 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
             "server_properties": str(server),
             "quorum_state": str(quorum),
             "service": "automq",
+            "release_start_script": str(tmp_path / "release" / "bin" / "kafka-server-start.sh"),
+            "release_log4j": str(tmp_path / "release" / "config" / "log4j.properties"),
         },
         "environment": {"PATH": f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"},
     }
@@ -179,6 +231,9 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
         True,
     )
     assert (fake / "systemctl.args").read_text().split() == ["is-active", "automq.service"]
+    assert read["release_start_script"]["exists"] is False
+    assert read["release_log4j"]["content"] is None
+    assert read["certificate"] is None
     assert "do-not-return-this" not in completed.transcript
 
 

@@ -13,6 +13,8 @@ description:
     listeners give (the rest may hold a secret in an override), whether a restart is
     recorded, whether KRaft's quorum-state file is in the metadata log (written by a
     running controller, never by formatting), and C(systemctl is-active)'s answer.
+  - When asked, it also reads what a deploy reads a few seconds later (the release's start
+    script and log4j.properties, the node's certificate), so that a no-op run reads each once.
   - A missing file is a normal answer (a new host); a file that cannot be read is an error
     naming it.
 version_added: 0.2.0
@@ -45,6 +47,17 @@ options:
     description:
       - Path of the node's copy of the cluster's state document (JSON, as
         M(automq.platform.cluster_state) keeps it on the Ansible machine); omit to read none.
+    type: str
+  release_start_script:
+    description: Path of the release's C(bin/kafka-server-start.sh); omit to look at none.
+    type: str
+  release_log4j:
+    description: Path of the release's own C(config/log4j.properties); omit to read none.
+    type: str
+  certificate:
+    description:
+      - Path of the node's certificate (PEM, public); omit to read none. Never the key store,
+        which holds the private key.
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -115,6 +128,20 @@ state_copy:
   description: The node's copy of the cluster's state document, or null without one.
   type: dict
   returned: always
+release_start_script:
+  description:
+    - C(path), and whether it C(exists) and is an C(executable) file; null without
+      O(release_start_script).
+  type: dict
+  returned: always
+release_log4j:
+  description: C(path) and its C(content) (null without the file); null without O(release_log4j).
+  type: dict
+  returned: always
+certificate:
+  description: C(path) and its C(content) (null without the file); null without O(certificate).
+  type: dict
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -134,6 +161,9 @@ def main() -> None:
             "finalized_features": {"type": "str"},
             "restart_record": {"type": "str"},
             "state_copy": {"type": "str"},
+            "release_start_script": {"type": "str"},
+            "release_log4j": {"type": "str"},
+            "certificate": {"type": "str"},
         },
         supports_check_mode=True,
     )
@@ -153,6 +183,9 @@ def main() -> None:
             params["finalized_features"],
             params["restart_record"],
             params["state_copy"],
+            params["release_start_script"],
+            params["release_log4j"],
+            params["certificate"],
         )
     except NodeStateError as error:
         module.fail_json(msg=str(error))
