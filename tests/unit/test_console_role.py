@@ -766,6 +766,13 @@ def test_jmx_exporter_agent_in_the_unit(tmp_path: Path) -> None:
     rules = yaml.safe_load(files["jmx-exporter.yml"])
     assert rules["lowercaseOutputName"] is True
     assert any(rule["name"] == "kafka_$1_$2_$3" for rule in rules["rules"])
+    # The request metrics of the client-facing requests only (the console charts Produce's).
+    included = rules["includeObjectNames"]
+    assert "kafka.server:*" in included
+    assert [name for name in included if "RequestMetrics" in name] == [
+        f"kafka.network:type=RequestMetrics,request={request},*"
+        for request in ("Produce", "FetchConsumer", "FetchFollower")
+    ]
 
 
 def test_default_unit_has_no_agent_and_rotates_logs(tmp_path: Path) -> None:
