@@ -28,6 +28,7 @@ re-run changes anything or a record is lost or duplicated.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -150,6 +151,17 @@ def deploy(
     (RUN_LOGS / f"{number}-{Path(playbook).stem}.log").write_text(run.stdout)
     changed = {match[1]: int(match[3]) for match in RECAP.finditer(run.stdout)}
     return elapsed, changed, run.stdout
+
+
+def counting_module_runs(into: Path) -> dict[str, str]:
+    """The environment of a run whose module runs per host are counted into ``into``
+    (tests/bench/callback_plugins/module_runs.py), profile_tasks' timings kept."""
+    return {
+        **os.environ,
+        "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "bench" / "callback_plugins"),
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.profile_tasks,module_runs",
+        "AUTOMQ_BENCH_MODULE_RUNS": str(into),
+    }
 
 
 def tasks_run(output: str) -> dict[str, int]:
@@ -323,7 +335,12 @@ def measure(security: str) -> Figures:
     inventory = write_inventory(security)
     try:
         fresh, fresh_changed, _ = deploy(inventory)
-        noop, noop_changed, noop_output = deploy(inventory)
+        module_runs_file = RUN_LOGS / f"module-runs-{security}.json"
+        RUN_LOGS.mkdir(parents=True, exist_ok=True)
+        noop, noop_changed, noop_output = deploy(
+            inventory, env=counting_module_runs(module_runs_file)
+        )
+        module_runs = json.loads(module_runs_file.read_text())
         print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
         print(
             f"bench: fresh {NODES}-node deploy ({VERSION_A[0]}): {fresh:.1f} s "
@@ -332,7 +349,9 @@ def measure(security: str) -> Figures:
         print(
             f"bench: no-op re-run: {noop:.1f} s (changed per host: "
             f"{sorted(noop_changed.values())}; tasks run per host: "
-            f"{sorted(tasks_run(noop_output).values())})"
+            f"{sorted(tasks_run(noop_output).values())}; module runs per host: "
+            f"{sorted(module_runs['on_host'].values())}, and delegated to this machine: "
+            f"{sorted(module_runs['on_ansible_machine'].values())})"
         )
         rolled = upgrade(inventory)
     finally:
