@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,10 @@ __all__ = [
 ]
 
 _RUN_NUMBER = itertools.count(1)
+# The runs' private directories are this verifier session's: an interrupted earlier one
+# (Ctrl-C, a killed CI job) left its own behind under the same numbers, which the
+# playbook runner refuses to reuse.
+shutil.rmtree(EPHEMERAL / "verify-runs", ignore_errors=True)
 
 
 def _settings(inventory: Path | None, extra_inventory: Path | None) -> dict[str, object]:
