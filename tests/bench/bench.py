@@ -20,7 +20,10 @@ which the fresh deploys are compared (`--no-floor` skips it). Then all of it
 runs twice on fresh hosts, on the secure cluster (the default: TLS,
 SASL/SCRAM, ACLs) and on the plaintext one (automq_security: plaintext), and
 the ratios secure / plaintext are printed last; `--security secure` (or
-plaintext) runs one mode only.
+plaintext) runs one mode only. Last, a larger cluster on fresh hosts (the three
+combined nodes and six broker-only ones, in the first mode measured): its fresh
+deploy and no-op re-run, the no-op compared with the 3-node one (`--no-large`
+skips it).
 Prints one line per measurement and exits non-zero if a run fails, the
 re-run changes anything or a record is lost or duplicated.
 """
@@ -47,6 +50,9 @@ BIN = Path(sys.executable).parent
 ENV = "bench"
 SUBNET = "172.30.40.0/24"
 NODES = 3
+# The larger cluster of the no-op's scaling figure: the three combined nodes and six
+# broker-only ones (issue 11: at most 1.6 times the 3-node no-op).
+LARGE_BROKERS = 6
 INVENTORY_DIR = REPO / ".testbed" / ENV / "inventory"
 # The bench cluster's own CA, passwords and admin client configuration (the
 # role writes it for a secure cluster, the bench for a plaintext one).
@@ -79,8 +85,9 @@ def package_sha256(version: tuple[str, str]) -> str:
     return (PACKAGES / name).read_text().split()[0]
 
 
-def addresses() -> dict[str, str]:
-    return {f"automq-bench-{i}": f"172.30.40.{10 + i}" for i in range(1, NODES + 1)}
+def addresses(count: int = NODES) -> dict[str, str]:
+    """The bench hosts as hosts.py names and addresses them (the first ``count``)."""
+    return {f"automq-bench-{i}": f"172.30.40.{10 + i}" for i in range(1, count + 1)}
 
 
 def bootstrap_servers() -> str:
@@ -88,14 +95,20 @@ def bootstrap_servers() -> str:
     return ",".join(f"{address}:9092" for address in addresses().values())
 
 
-def write_inventory(security: str) -> Path:
+def write_inventory(security: str, brokers_only: int = 0) -> Path:
+    """The combined nodes as controllers and brokers, then ``brokers_only`` broker-only
+    nodes."""
     INVENTORY_DIR.mkdir(parents=True, exist_ok=True)
-    names = list(addresses())
-    host_lines = "".join(
+    every = addresses(NODES + brokers_only)
+    names = list(every)
+    controllers = "".join(
         f"        {name}:\n          ansible_host: {address}\n"
-        for name, address in addresses().items()
+        for name, address in list(every.items())[:NODES]
     )
-    group_lines = "".join(f"        {name}:\n" for name in names)
+    brokers = "".join(f"        {name}:\n" for name in names[:NODES]) + "".join(
+        f"        {name}:\n          ansible_host: {address}\n"
+        for name, address in list(every.items())[NODES:]
+    )
     # The demo's settings, with this environment's paths and cluster name.
     group_vars_data = yaml.safe_load((REPO / "inventories/local/group_vars/all.yml").read_text())
     testbed = REPO / ".testbed"
@@ -121,9 +134,9 @@ def write_inventory(security: str) -> Path:
     )
     (INVENTORY_DIR / "hosts.yml").write_text(
         "all:\n  children:\n    automq_controller:\n      hosts:\n"
-        + host_lines
+        + controllers
         + "    automq_broker:\n      hosts:\n"
-        + group_lines
+        + brokers
     )
     group_vars = INVENTORY_DIR / "group_vars"
     group_vars.mkdir(exist_ok=True)
@@ -340,18 +353,13 @@ def measure(security: str) -> Figures:
         noop, noop_changed, noop_output = deploy(
             inventory, env=counting_module_runs(module_runs_file)
         )
-        module_runs = json.loads(module_runs_file.read_text())
         print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
         print(
             f"bench: fresh {NODES}-node deploy ({VERSION_A[0]}): {fresh:.1f} s "
             f"(changed per host: {sorted(fresh_changed.values())})"
         )
         print(
-            f"bench: no-op re-run: {noop:.1f} s (changed per host: "
-            f"{sorted(noop_changed.values())}; tasks run per host: "
-            f"{sorted(tasks_run(noop_output).values())}; module runs per host: "
-            f"{sorted(module_runs['on_host'].values())}, and delegated to this machine: "
-            f"{sorted(module_runs['on_ansible_machine'].values())})"
+            "bench: no-op re-run: " + noop_line(noop, noop_changed, noop_output, module_runs_file)
         )
         rolled = upgrade(inventory)
     finally:
@@ -360,6 +368,48 @@ def measure(security: str) -> Figures:
     if any(noop_changed.values()):
         print("bench: FAIL: the re-run changed something", file=sys.stderr)
     return Figures(fresh, noop, rolled, rolled.failed or any(noop_changed.values()))
+
+
+def noop_line(seconds: float, changed: dict[str, int], output: str, runs_file: Path) -> str:
+    """A no-op re-run's figures: its time, and per host what changed, the tasks that ran
+    and the module runs (on the host, and delegated to this machine)."""
+    module_runs = json.loads(runs_file.read_text())
+    return (
+        f"{seconds:.1f} s (changed per host: {sorted(changed.values())}; tasks run per host: "
+        f"{sorted(tasks_run(output).values())}; module runs per host: "
+        f"{sorted(module_runs['on_host'].values())}, and delegated to this machine: "
+        f"{sorted(module_runs['on_ansible_machine'].values())})"
+    )
+
+
+def measure_large(security: str) -> tuple[float, bool]:
+    """Fresh deploy and no-op re-run of the larger cluster (combined nodes and broker-only
+    ones) on fresh hosts; the no-op's seconds, and whether it changed something."""
+    count = NODES + LARGE_BROKERS
+    print(f"bench: --- {count} nodes ({NODES} combined, {LARGE_BROKERS} broker-only), {security}")
+    hosts("down", "--env", ENV)
+    subprocess.run(["rm", "-rf", str(SECRETS_DIR)], check=True)
+    if security == "plaintext":
+        write_plaintext_client_config()
+    hosts("up", "--env", ENV, "--count", str(count), "--subnet", SUBNET)
+    inventory = write_inventory(security, brokers_only=LARGE_BROKERS)
+    try:
+        fresh, fresh_changed, _ = deploy(inventory)
+        runs_file = RUN_LOGS / f"module-runs-{security}-{count}.json"
+        noop, changed, output = deploy(inventory, env=counting_module_runs(runs_file))
+        print(
+            f"bench: fresh {count}-node deploy: {fresh:.1f} s "
+            f"(changed per host: {sorted(fresh_changed.values())})"
+        )
+        print(
+            f"bench: no-op re-run of {count} nodes: " + noop_line(noop, changed, output, runs_file)
+        )
+    finally:
+        hosts("down", "--env", ENV)
+        subprocess.run(["rm", "-rf", str(INVENTORY_DIR), str(SECRETS_DIR)], check=True)
+    if any(changed.values()):
+        print(f"bench: FAIL: the {count}-node re-run changed something", file=sys.stderr)
+    return noop, any(changed.values())
 
 
 def print_ratios(secure: Figures, plaintext: Figures) -> None:
@@ -396,20 +446,35 @@ def main() -> int:
         default=["secure", "plaintext"],
         help="the security modes to measure, each on fresh hosts (default: both)",
     )
+    parser.add_argument(
+        "--no-large",
+        action="store_true",
+        help=f"skip the {NODES + LARGE_BROKERS}-node cluster's fresh deploy and no-op re-run",
+    )
     arguments = parser.parse_args()
     subprocess.run(["rm", "-rf", str(RUN_LOGS)], check=True)
     os.environ[CLIENT_CONFIG_VARIABLE] = str(CLIENT_CONFIG)
     floor = None if arguments.no_floor else measure_floor()
     figures = {security: measure(security) for security in dict.fromkeys(arguments.security)}
+    # The larger cluster in the first mode measured (the secure one by default).
+    large_security = arguments.security[0]
+    large = None if arguments.no_large else measure_large(large_security)
     if {"secure", "plaintext"} <= figures.keys():
         print_ratios(figures["secure"], figures["plaintext"])
+    if large is not None:
+        print(
+            f"bench: no-op re-run, {NODES + LARGE_BROKERS} nodes / {NODES} nodes, "
+            f"{large_security}: {large[0]:.1f} s / {figures[large_security].noop:.1f} s = "
+            f"{large[0] / figures[large_security].noop:.2f} (target <= 1.6)"
+        )
     if floor is not None:
         for security, measured in figures.items():
             print(
                 f"bench: fresh deploy / hand-written floor, {security}: {measured.fresh:.1f} s /"
                 f" {floor:.1f} s = {measured.fresh / floor:.2f} (target <= 1.3)"
             )
-    return 1 if any(f.failed for f in figures.values()) else 0
+    failed = any(f.failed for f in figures.values()) or (large is not None and large[1])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
