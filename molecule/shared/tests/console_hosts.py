@@ -15,6 +15,7 @@ from pathlib import Path
 import testinfra
 import testinfra.utils.ansible_runner
 from prometheus_api import Prometheus
+from testbed_hosts import write_ssh_config
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
@@ -32,25 +33,9 @@ JMX_EXPORTER_PORT = 9404
 ARTIFACTS = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / ".testbed" / "artifacts"
 
 
-def _ssh_config() -> Path:
-    project = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-    config = ephemeral / "verifier_ssh_config_console"
-    config.write_text(
-        "".join(
-            f"Host {address}\n"
-            "  User deploy\n"
-            f"  IdentityFile {project / '.testbed/ssh/id_ed25519'}\n"
-            f"  UserKnownHostsFile {ephemeral / 'known_hosts'}\n"
-            "  StrictHostKeyChecking yes\n"
-            "  IdentitiesOnly yes\n"
-            for address in [CONSOLE_ADDRESS, *NODE_ADDRESSES.values()]
-        )
-    )
-    return config
-
-
-SSH_CONFIG = _ssh_config()
+SSH_CONFIG = write_ssh_config(
+    "verifier_ssh_config_console", [CONSOLE_ADDRESS, *NODE_ADDRESSES.values()]
+)
 CONSOLE_SPEC = f"ssh://{CONSOLE_ADDRESS}?ssh_config={SSH_CONFIG}"
 NODE_SPECS = {name: f"ssh://{NODE_ADDRESSES[name]}?ssh_config={SSH_CONFIG}" for name in NODE_HOSTS}
 
