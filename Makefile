@@ -20,7 +20,7 @@ help:
 	@echo "make demo-down  destroy the demo's cloud resources and stop the emulator"
 	@echo "make demo-local the same deploy on four existing local test-bed hosts (inventories/local)"
 	@echo "make test       the whole suite in two lanes side by side: lint, unit and integration tests, Molecule scenarios"
-	@echo "make bench      time a fresh 3-node deploy, a no-op re-run and a rolling upgrade under traffic"
+	@echo "make bench      time a fresh 3-node deploy, a no-op re-run and a rolling upgrade under traffic, secure and plaintext, and a 9-node no-op"
 
 venv: $(VENV)/.installed
 
