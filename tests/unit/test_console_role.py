@@ -16,6 +16,7 @@ import re
 import shutil
 import stat
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import bcrypt
@@ -165,11 +166,11 @@ def cluster_vars(tmp_path: Path) -> dict[str, object]:
     }
 
 
-def run_play(tmp_path: Path, play: str, extra: dict[str, object], consoles: int = 1) -> PlaybookRun:
-    """``play`` on the inventory above, with ``consoles`` console hosts (console, then
-    console-1, console-2...)."""
-    names = ["console"] + [f"console-{index}" for index in range(1, consoles)]
-    hosts = ", ".join(f"{name}: {{ansible_host: 10.9.0.5}}" for name in names)
+def run_play(
+    tmp_path: Path, play: str, extra: dict[str, object], consoles: Sequence[str] = ("console",)
+) -> PlaybookRun:
+    """``play`` on the inventory above, with ``consoles`` as the console hosts."""
+    hosts = ", ".join(f"{name}: {{ansible_host: 10.9.0.5}}" for name in consoles)
     (tmp_path / "inventory.yml").write_text(INVENTORY.format(python=sys.executable, consoles=hosts))
     (tmp_path / "play.yml").write_text(play)
     extra_vars = tmp_path / "vars.json"
@@ -479,7 +480,7 @@ def refused_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
         1,
     )
     run = run_play(
-        tmp_path, play, {**cluster_vars(tmp_path), "refused_cases": cases}, consoles=len(hosts)
+        tmp_path, play, {**cluster_vars(tmp_path), "refused_cases": cases}, consoles=hosts
     )
     refusals: dict[str, dict[str, object]] = {}
     for host, extra in cases.items():

@@ -13,17 +13,16 @@ import ssl
 from pathlib import Path
 
 import testinfra
-import testinfra.utils.ansible_runner
 from prometheus_api import Prometheus
-from testbed_hosts import write_ssh_config
 
-INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
-RUNNER = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+# The scenario's inventory as testbed_hosts.py read it (once per verifier session).
+from testbed_hosts import ADDRESSES as NODE_ADDRESSES
+from testbed_hosts import NODES as NODE_HOSTS
+from testbed_hosts import RUNNER, write_ssh_config
+
 CONSOLE_HOSTS = sorted(RUNNER.get_hosts("automq_console"))
-NODE_HOSTS = sorted(RUNNER.get_hosts("automq_broker"))
 CONSOLE = CONSOLE_HOSTS[0] if CONSOLE_HOSTS else ""
 CONSOLE_ADDRESS = RUNNER.get_variables(CONSOLE)["ansible_host"] if CONSOLE else ""
-NODE_ADDRESSES = {name: RUNNER.get_variables(name)["ansible_host"] for name in NODE_HOSTS}
 
 CONSOLE_PORT = 8080
 CONSOLE_URL = f"https://{CONSOLE_ADDRESS}:{CONSOLE_PORT}"
