@@ -38,6 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -335,51 +337,57 @@ def measure_floor() -> float:
     return elapsed
 
 
-def measure(security: str) -> Figures:
-    """Fresh deploy, no-op re-run and rolling upgrade of one security mode, on fresh hosts."""
-    print(f"bench: --- automq_security: {security}")
+@contextmanager
+def fresh_cluster(security: str, brokers_only: int = 0) -> Iterator[tuple[Path, float]]:
+    """Fresh bench hosts (the combined nodes, then ``brokers_only`` broker-only ones) and
+    their inventory, with no secrets left from an earlier run; the inventory and the
+    seconds the hosts took to start. Everything is removed afterwards."""
     hosts("down", "--env", ENV)
     subprocess.run(["rm", "-rf", str(SECRETS_DIR)], check=True)
     if security == "plaintext":
         write_plaintext_client_config()
     started = time.monotonic()
-    hosts("up", "--env", ENV, "--count", str(NODES), "--subnet", SUBNET)
+    hosts("up", "--env", ENV, "--count", str(NODES + brokers_only), "--subnet", SUBNET)
     hosts_up = time.monotonic() - started
-    inventory = write_inventory(security)
     try:
-        fresh, fresh_changed, _ = deploy(inventory)
-        module_runs_file = RUN_LOGS / f"module-runs-{security}.json"
-        RUN_LOGS.mkdir(parents=True, exist_ok=True)
-        noop, noop_changed, noop_output = deploy(
-            inventory, env=counting_module_runs(module_runs_file)
-        )
-        print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
-        print(
-            f"bench: fresh {NODES}-node deploy ({VERSION_A[0]}): {fresh:.1f} s "
-            f"(changed per host: {sorted(fresh_changed.values())})"
-        )
-        print(
-            "bench: no-op re-run: " + noop_line(noop, noop_changed, noop_output, module_runs_file)
-        )
-        rolled = upgrade(inventory)
+        yield write_inventory(security, brokers_only), hosts_up
     finally:
         hosts("down", "--env", ENV)
         subprocess.run(["rm", "-rf", str(INVENTORY_DIR), str(SECRETS_DIR)], check=True)
-    if any(noop_changed.values()):
-        print("bench: FAIL: the re-run changed something", file=sys.stderr)
-    return Figures(fresh, noop, rolled, rolled.failed or any(noop_changed.values()))
 
 
-def noop_line(seconds: float, changed: dict[str, int], output: str, runs_file: Path) -> str:
-    """A no-op re-run's figures: its time, and per host what changed, the tasks that ran
-    and the module runs (on the host, and delegated to this machine)."""
+def deploy_then_noop(inventory: Path, count: int, runs_file: Path) -> tuple[float, float, bool]:
+    """A fresh deploy, then a no-op re-run whose module runs are counted into
+    ``runs_file``; prints both. Their seconds, and whether the re-run changed something."""
+    fresh, fresh_changed, _ = deploy(inventory)
+    RUN_LOGS.mkdir(parents=True, exist_ok=True)
+    noop, changed, output = deploy(inventory, env=counting_module_runs(runs_file))
     module_runs = json.loads(runs_file.read_text())
-    return (
-        f"{seconds:.1f} s (changed per host: {sorted(changed.values())}; tasks run per host: "
-        f"{sorted(tasks_run(output).values())}; module runs per host: "
-        f"{sorted(module_runs['on_host'].values())}, and delegated to this machine: "
-        f"{sorted(module_runs['on_ansible_machine'].values())})"
+    print(
+        f"bench: fresh {count}-node deploy ({VERSION_A[0]}): {fresh:.1f} s "
+        f"(changed per host: {sorted(fresh_changed.values())})"
     )
+    print(
+        f"bench: no-op re-run of {count} nodes: {noop:.1f} s (changed per host: "
+        f"{sorted(changed.values())}; tasks run per host: {sorted(tasks_run(output).values())}; "
+        f"module runs per host: {sorted(module_runs['on_host'].values())}, and delegated to "
+        f"this machine: {sorted(module_runs['on_ansible_machine'].values())})"
+    )
+    if any(changed.values()):
+        print(f"bench: FAIL: the {count}-node re-run changed something", file=sys.stderr)
+    return fresh, noop, any(changed.values())
+
+
+def measure(security: str) -> Figures:
+    """Fresh deploy, no-op re-run and rolling upgrade of one security mode, on fresh hosts."""
+    print(f"bench: --- automq_security: {security}")
+    with fresh_cluster(security) as (inventory, hosts_up):
+        print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
+        fresh, noop, noop_changed = deploy_then_noop(
+            inventory, NODES, RUN_LOGS / f"module-runs-{security}.json"
+        )
+        rolled = upgrade(inventory)
+    return Figures(fresh, noop, rolled, rolled.failed or noop_changed)
 
 
 def measure_large(security: str) -> tuple[float, bool]:
@@ -387,29 +395,11 @@ def measure_large(security: str) -> tuple[float, bool]:
     ones) on fresh hosts; the no-op's seconds, and whether it changed something."""
     count = NODES + LARGE_BROKERS
     print(f"bench: --- {count} nodes ({NODES} combined, {LARGE_BROKERS} broker-only), {security}")
-    hosts("down", "--env", ENV)
-    subprocess.run(["rm", "-rf", str(SECRETS_DIR)], check=True)
-    if security == "plaintext":
-        write_plaintext_client_config()
-    hosts("up", "--env", ENV, "--count", str(count), "--subnet", SUBNET)
-    inventory = write_inventory(security, brokers_only=LARGE_BROKERS)
-    try:
-        fresh, fresh_changed, _ = deploy(inventory)
-        runs_file = RUN_LOGS / f"module-runs-{security}-{count}.json"
-        noop, changed, output = deploy(inventory, env=counting_module_runs(runs_file))
-        print(
-            f"bench: fresh {count}-node deploy: {fresh:.1f} s "
-            f"(changed per host: {sorted(fresh_changed.values())})"
+    with fresh_cluster(security, brokers_only=LARGE_BROKERS) as (inventory, _):
+        _, noop, changed = deploy_then_noop(
+            inventory, count, RUN_LOGS / f"module-runs-{security}-{count}.json"
         )
-        print(
-            f"bench: no-op re-run of {count} nodes: " + noop_line(noop, changed, output, runs_file)
-        )
-    finally:
-        hosts("down", "--env", ENV)
-        subprocess.run(["rm", "-rf", str(INVENTORY_DIR), str(SECRETS_DIR)], check=True)
-    if any(changed.values()):
-        print(f"bench: FAIL: the {count}-node re-run changed something", file=sys.stderr)
-    return noop, any(changed.values())
+    return noop, changed
 
 
 def print_ratios(secure: Figures, plaintext: Figures) -> None:
