@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import grp
+import hashlib
 import os
 import pwd
 import shlex
@@ -24,8 +25,11 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .private_key import public_key_sha256
+
 __all__ = [
     "Change",
+    "Described",
     "Directory",
     "File",
     "Link",
@@ -34,6 +38,8 @@ __all__ = [
     "Plan",
     "apply",
     "assemble",
+    "describe",
+    "differing_paths",
     "observe",
     "parse_mode",
     "parse_restart_due",
@@ -257,6 +263,99 @@ def assemble(parts: Sequence[str], wanted: Sequence[File], read: Callable[[str],
                 f"{part}, a part of an assembled file, does not exist on this host."
             ) from None
     return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class Described:
+    """A path to describe (:func:`describe`): ``parts`` for a file assembled from others,
+    ``private_key`` for a key, whose content is never described, only its public key."""
+
+    path: str
+    parts: tuple[str, ...] = ()
+    private_key: bool = False
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a number without a name on this host
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def describe(entries: Sequence[Described]) -> dict[str, dict[str, object]]:
+    """What a node_files call would compare at each path, for a decision on the Ansible
+    machine (:func:`differing_paths`) whether that call is needed: the kind, owner, group
+    and mode; a regular file's sha256, or for an assembled file whether it holds its parts
+    (it may hold a key), or for a private key its public key's fingerprint. Never content."""
+    observed = observe([entry.path for entry in entries], [entry.path for entry in entries])
+    described: dict[str, dict[str, object]] = {}
+    for entry in entries:
+        seen = observed[entry.path]
+        about: dict[str, object] = {"kind": seen.kind}
+        if seen.kind != "absent":
+            about.update(
+                owner=_user_name(seen.uid),
+                group=_group_name(seen.gid),
+                mode=f"{stat.S_IMODE(seen.mode):04o}",
+            )
+        if seen.kind == "file":
+            content = seen.content or b""
+            if entry.private_key:
+                about["public_key_sha256"] = public_key_sha256(content.decode("latin-1"))
+            elif entry.parts:
+                try:
+                    holds = content == assemble(entry.parts, [], read_file)
+                except NodeFilesError:
+                    holds = False
+                about.update(parts=list(entry.parts), assembled=holds)
+            else:
+                about["sha256"] = hashlib.sha256(content).hexdigest()
+        described[entry.path] = about
+    return described
+
+
+def differing_paths(
+    seen: Mapping[str, Mapping[str, object]],
+    directories: Sequence[Mapping[str, object]] = (),
+    files: Sequence[Mapping[str, object]] = (),
+    assembled: Sequence[Mapping[str, object]] = (),
+) -> list[str]:
+    """The paths of a node_files call's entries (its ``directories``, ``files`` and
+    ``assembled`` arguments) that ``seen`` (:func:`describe`'s answer) does not show as
+    wanted, or does not show at all: the call is needed when any is listed."""
+
+    def differs(entry: Mapping[str, object], kind: str) -> bool:
+        about = seen.get(str(entry["path"]))
+        if about is None or about.get("kind") != kind:
+            return True
+        mode = f"{parse_mode(entry['mode'], str(entry['path'])):04o}"  # type: ignore[arg-type]
+        wanted = (entry.get("owner") or "root", entry.get("group") or "root", mode)
+        return (about.get("owner"), about.get("group"), about.get("mode")) != wanted
+
+    paths = [str(entry["path"]) for entry in directories if differs(entry, "directory")]
+    for entry in files:
+        content = str(entry["content"]).encode("utf-8")
+        if (
+            differs(entry, "file")
+            or seen[str(entry["path"])].get("sha256") != hashlib.sha256(content).hexdigest()
+        ):
+            paths.append(str(entry["path"]))
+    for entry in assembled:
+        about = seen.get(str(entry["path"]), {})
+        if (
+            differs(entry, "file")
+            or about.get("parts") != list(entry["parts"])  # type: ignore[call-overload]
+            or about.get("assembled") is not True
+        ):
+            paths.append(str(entry["path"]))
+    return paths
 
 
 def read_file(path: str) -> bytes:

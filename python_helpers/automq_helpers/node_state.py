@@ -9,7 +9,8 @@ secret), whether KRaft's quorum-state exists, whether a restart is recorded, the
 finalize that raised the feature levels left (JSON), and ``systemctl is-active``'s answer.
 When asked, it also reads what the deploy would read again a few seconds later, so that a
 no-op run reads it once: whether the release's start script is there and executable, the
-release's own log4j.properties, and the node's certificate (public; never its key).
+release's own log4j.properties, and the node's certificate (public; never its key), and
+describes the node's TLS files as node_files.describe does (never their content).
 
 Runs on the hosts: standard library only, Python 3.8 grammar.
 """
@@ -18,9 +19,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .node_files import Described, describe
 from .properties import parse_properties
 
 __all__ = [
@@ -68,6 +70,8 @@ class NodeState:
     release_start_script: dict[str, object] | None = None
     release_log4j: dict[str, object] | None = None
     certificate: dict[str, object] | None = None
+    # node_files.describe's answer for the paths asked about (empty when none).
+    described: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -89,6 +93,7 @@ class NodeState:
             "release_start_script": self.release_start_script,
             "release_log4j": self.release_log4j,
             "certificate": self.certificate,
+            "described": self.described,
         }
 
 
@@ -174,6 +179,7 @@ def read_node_state(
     release_start_script: str | None = None,
     release_log4j: str | None = None,
     certificate: str | None = None,
+    described: Sequence[Described] = (),
 ) -> NodeState:
     """Read the node. ``quorum_state`` is None on a node that is no controller;
     ``is_active(unit)`` runs ``systemctl is-active`` and gives (exit code, output);
@@ -181,7 +187,8 @@ def read_node_state(
     ``restart_record`` the path of the role's pending-restart record; ``state_copy`` the
     path of the node's copy of the cluster's state document; ``release_start_script``,
     ``release_log4j`` and ``certificate`` the paths of the release's start script, its
-    log4j.properties and the node's certificate, each read only when given."""
+    log4j.properties and the node's certificate, each read only when given; ``described``
+    the paths to describe as node_files.describe does (the node's TLS files)."""
     meta_text = _read_text(meta_properties)
     server_text = _read_text(server_properties)
     rc, output = is_active(f"{service}.service")
@@ -203,4 +210,5 @@ def read_node_state(
         release_start_script=_start_script(release_start_script),
         release_log4j=_text_file(release_log4j),
         certificate=_text_file(certificate),
+        described=describe(described),
     )

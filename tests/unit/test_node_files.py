@@ -22,12 +22,15 @@ from hypothesis import strategies as st
 from test_ansible_plugins import run_playbook_output
 
 from automq_helpers.node_files import (
+    Described,
     Directory,
     File,
     Link,
     NodeFilesError,
     Observed,
     apply,
+    describe,
+    differing_paths,
     observe,
     parse_mode,
     parse_restart_due,
@@ -75,6 +78,118 @@ def everything(
         [entry.path for entry in [*directories, *files, *links]],
         [entry.path for entry in files],
     )
+
+
+def as_arguments(directories: list[Directory], files: list[File]) -> dict[str, list[dict]]:
+    """The entries as a task gives them to the module (modes as quoted octal strings)."""
+    return {
+        "directories": [
+            {"path": d.path, "owner": d.owner, "group": d.group, "mode": f"{d.mode:04o}"}
+            for d in directories
+        ],
+        "files": [
+            {
+                "path": f.path,
+                "content": f.content.decode(),
+                "owner": f.owner,
+                "group": f.group,
+                "mode": f"{f.mode:04o}",
+            }
+            for f in files
+        ],
+    }
+
+
+@settings(
+    max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(
+    first=st.text(max_size=50),
+    second=st.text(max_size=50),
+    first_mode=st.sampled_from([0o600, 0o640, 0o644]),
+    second_mode=st.sampled_from([0o600, 0o640, 0o644]),
+)
+def test_a_description_says_what_the_plan_would_change(
+    tmp_path_factory: pytest.TempPathFactory,
+    first: str,
+    second: str,
+    first_mode: int,
+    second_mode: int,
+) -> None:
+    """differing_paths on the Ansible machine, from describe's answer, names the same paths
+    as the module's own plan on the host: a skipped call would have changed nothing."""
+    root = tmp_path_factory.mktemp("node")
+    directories, files, _links = wanted_state(root, first.encode(), first_mode)
+    files = files[:1] + files[2:]  # the secret's content is bytes of its own
+    paths = [Described(entry.path) for entry in [*directories, *files]]
+    assert differing_paths(describe(paths), **as_arguments(directories, files)) == [
+        entry.path for entry in [*directories, *files]
+    ]
+    apply(plan(directories, files, [], everything(directories, files, []), ids).changes, ids, None)
+    assert differing_paths(describe(paths), **as_arguments(directories, files)) == []
+    directories, files, _links = wanted_state(root, second.encode(), second_mode)
+    files = files[:1] + files[2:]
+    wanted = plan(directories, files, [], everything(directories, files, []), ids)
+    assert differing_paths(describe(paths), **as_arguments(directories, files)) == (
+        wanted.changed_paths
+    )
+
+
+def test_a_description_of_a_key_store_and_its_key_never_holds_them(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from automq_helpers.private_key import public_key_sha256
+
+    key_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    key, certificate, keystore = (tmp_path / name for name in ("key.pem", "cert.pem", "ks.pem"))
+    key.write_text(key_pem)
+    certificate.write_text("CERTIFICATE\n")
+    keystore.write_text(key_pem + "CERTIFICATE\n")
+    for path in (key, keystore):
+        path.chmod(0o640)
+    entries = [
+        Described(str(key), private_key=True),
+        Described(str(keystore), parts=(str(key), str(certificate))),
+        Described(str(tmp_path / "restart-due")),
+    ]
+    seen = describe(entries)
+    assert seen[str(key)] == {
+        "kind": "file",
+        "owner": USER,
+        "group": GROUP,
+        "mode": "0640",
+        "public_key_sha256": public_key_sha256(key_pem),
+    }
+    assert seen[str(keystore)]["assembled"] is True
+    assert seen[str(tmp_path / "restart-due")] == {"kind": "absent"}
+    assert "PRIVATE KEY" not in repr(seen)
+    assert "sha256" not in seen[str(keystore)]
+    assembled = [
+        {
+            "path": str(keystore),
+            "parts": [str(key), str(certificate)],
+            "owner": USER,
+            "group": GROUP,
+            "mode": "0640",
+        }
+    ]
+    assert differing_paths(seen, assembled=assembled) == []
+    # Another certificate, or a part missing: the key store no longer holds its parts.
+    certificate.write_text("CERTIFICATE 2\n")
+    assert differing_paths(describe(entries), assembled=assembled) == [str(keystore)]
+    certificate.unlink()
+    assert describe(entries)[str(keystore)]["assembled"] is False
+    # A path the description does not cover counts as differing.
+    assert differing_paths({}, assembled=assembled) == [str(keystore)]
 
 
 @settings(

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from test_ansible_plugins import run_playbook_output
 
 from automq_helpers.node_state import (
@@ -17,8 +19,16 @@ from automq_helpers.node_state import (
     read_node_state,
     security_mode_of,
 )
+from automq_helpers.private_key import public_key_sha256
 
 META = "version=1\ncluster.id=AbCdEfGhIjKlMnOpQrStUv\nnode.id=2\n"
+KEY_PEM = (
+    ec.generate_private_key(ec.SECP256R1())
+    .private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    .decode()
+)
 SERVER = (
     "node.id=2\n"
     "listener.security.protocol.map=BROKER:SASL_SSL,CONTROLLER:SSL\n"
@@ -64,6 +74,7 @@ def test_a_new_host_is_unformatted_unconfigured_and_stopped(tmp_path: Path) -> N
         "release_start_script": None,
         "release_log4j": None,
         "certificate": None,
+        "described": {},
     }
     assert calls == ["automq.service"]
 
@@ -201,6 +212,9 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
     meta.parent.mkdir(parents=True)
     meta.write_text(META)
     server.write_text(SERVER)
+    (tmp_path / "tls").mkdir(mode=0o750)
+    key = tmp_path / "tls" / "1-private-key.pem"
+    key.write_text(KEY_PEM)
     # A systemctl of our own on the module's PATH: this machine may have no systemd.
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -215,6 +229,11 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
             "service": "automq",
             "release_start_script": str(tmp_path / "release" / "bin" / "kafka-server-start.sh"),
             "release_log4j": str(tmp_path / "release" / "config" / "log4j.properties"),
+            "describe": [
+                {"path": str(key), "private_key": True},
+                {"path": str(tmp_path / "tls"), "parts": []},
+                {"path": str(tmp_path / "tls" / "absent.pem")},
+            ],
         },
         "environment": {"PATH": f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"},
     }
@@ -235,6 +254,11 @@ def test_the_module_reads_the_node_in_check_mode_too(tmp_path: Path) -> None:
     assert read["release_log4j"]["content"] is None
     assert read["certificate"] is None
     assert "do-not-return-this" not in completed.transcript
+    described = read["described"]
+    assert described[str(key)]["public_key_sha256"] == public_key_sha256(KEY_PEM)
+    assert described[str(tmp_path / "tls")]["kind"] == "directory"
+    assert described[str(tmp_path / "tls" / "absent.pem")] == {"kind": "absent"}
+    assert KEY_PEM.splitlines()[1] not in completed.transcript
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,24 @@ options:
       - Path of the node's certificate (PEM, public); omit to read none. Never the key store,
         which holds the private key.
     type: str
+  describe:
+    description:
+      - Paths to describe for a later M(automq.platform.node_files) call, so the Ansible
+        machine can tell whether that call is needed (the node's TLS files); see RV(described).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: str, required: true}
+      parts:
+        description: The parts of a file assembled from others (a PEM key store), in order.
+        type: list
+        elements: str
+        default: []
+      private_key:
+        description: A PEM private key; only its public key's fingerprint is described.
+        type: bool
+        default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -142,9 +160,22 @@ certificate:
   description: C(path) and its C(content) (null without the file); null without O(certificate).
   type: dict
   returned: always
+described:
+  description:
+    - Per path of O(describe), its C(kind) (C(absent), C(file), C(directory), C(link),
+      C(other)) and, when there is one, its C(owner), C(group) and C(mode) (4 octal digits);
+      for a regular file its C(sha256), or with O(describe[].parts) the C(parts) and whether
+      it is C(assembled) from them, or with O(describe[].private_key) the
+      C(public_key_sha256) (null for a key other than an unencrypted PKCS#8 EC key). Never
+      any content.
+  type: dict
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_files import (
+    Described,
+)
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_state import (
     NodeStateError,
     read_node_state,
@@ -164,6 +195,16 @@ def main() -> None:
             "release_start_script": {"type": "str"},
             "release_log4j": {"type": "str"},
             "certificate": {"type": "str"},
+            "describe": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "path": {"type": "str", "required": True},
+                    "parts": {"type": "list", "elements": "str", "default": []},
+                    "private_key": {"type": "bool", "default": False},
+                },
+            },
         },
         supports_check_mode=True,
     )
@@ -186,6 +227,10 @@ def main() -> None:
             params["release_start_script"],
             params["release_log4j"],
             params["certificate"],
+            [
+                Described(entry["path"], tuple(entry["parts"]), entry["private_key"])
+                for entry in params["describe"]
+            ],
         )
     except NodeStateError as error:
         module.fail_json(msg=str(error))
