@@ -7,7 +7,8 @@ touches the demo. The host image and the broker packages are cached by
 `make testbed`; the JDK still comes from Debian's mirror, as in production.
 
 Steps: fresh deploy of version A (1.6.0-fixture, Kafka 3.9.0 jars), no-op
-re-run, then playbooks/upgrade.yml to version B (1.7.3-fixture, Kafka 3.9.1)
+re-runs (three by default, `--noop-runs`: the median is compared, every run
+printed, for the machine's run-to-run spread), then playbooks/upgrade.yml to version B (1.7.3-fixture, Kafka 3.9.1)
 while a producer (idempotent, acks=all, 200 records/s) writes to a topic with
 three replicas and every node's broker listener is probed every 0.2 s
 (molecule/shared/tests/upgrade_traffic.py). Per node it reports the time of
@@ -34,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -356,48 +358,57 @@ def fresh_cluster(security: str, brokers_only: int = 0) -> Iterator[tuple[Path, 
         subprocess.run(["rm", "-rf", str(INVENTORY_DIR), str(SECRETS_DIR)], check=True)
 
 
-def deploy_then_noop(inventory: Path, count: int, runs_file: Path) -> tuple[float, float, bool]:
-    """A fresh deploy, then a no-op re-run whose module runs are counted into
-    ``runs_file``; prints both. Their seconds, and whether the re-run changed something."""
+def deploy_then_noop(
+    inventory: Path, count: int, runs_file: Path, noop_runs: int
+) -> tuple[float, float, bool]:
+    """A fresh deploy, then ``noop_runs`` no-op re-runs (the machine's run-to-run spread),
+    their module runs counted into ``runs_file``; prints them. The fresh deploy's seconds,
+    the re-runs' median, and whether a re-run changed something."""
     fresh, fresh_changed, _ = deploy(inventory)
-    RUN_LOGS.mkdir(parents=True, exist_ok=True)
-    noop, changed, output = deploy(inventory, env=counting_module_runs(runs_file))
-    module_runs = json.loads(runs_file.read_text())
     print(
         f"bench: fresh {count}-node deploy ({VERSION_A[0]}): {fresh:.1f} s "
         f"(changed per host: {sorted(fresh_changed.values())})"
     )
+    RUN_LOGS.mkdir(parents=True, exist_ok=True)
+    noops: list[float] = []
+    changed_any = False
+    for _ in range(noop_runs):
+        noop, changed, output = deploy(inventory, env=counting_module_runs(runs_file))
+        noops.append(noop)
+        changed_any = changed_any or any(changed.values())
+    module_runs = json.loads(runs_file.read_text())
     print(
-        f"bench: no-op re-run of {count} nodes: {noop:.1f} s (changed per host: "
+        f"bench: no-op re-run of {count} nodes: {statistics.median(noops):.1f} s, median of "
+        f"{len(noops)} ({', '.join(f'{seconds:.1f}' for seconds in noops)}; changed per host: "
         f"{sorted(changed.values())}; tasks run per host: {sorted(tasks_run(output).values())}; "
         f"module runs per host: {sorted(module_runs['on_host'].values())}, and delegated to "
         f"this machine: {sorted(module_runs['on_ansible_machine'].values())})"
     )
-    if any(changed.values()):
-        print(f"bench: FAIL: the {count}-node re-run changed something", file=sys.stderr)
-    return fresh, noop, any(changed.values())
+    if changed_any:
+        print(f"bench: FAIL: a {count}-node re-run changed something", file=sys.stderr)
+    return fresh, statistics.median(noops), changed_any
 
 
-def measure(security: str) -> Figures:
+def measure(security: str, noop_runs: int) -> Figures:
     """Fresh deploy, no-op re-run and rolling upgrade of one security mode, on fresh hosts."""
     print(f"bench: --- automq_security: {security}")
     with fresh_cluster(security) as (inventory, hosts_up):
         print(f"bench: {NODES} test-bed hosts started in {hosts_up:.1f} s")
         fresh, noop, noop_changed = deploy_then_noop(
-            inventory, NODES, RUN_LOGS / f"module-runs-{security}.json"
+            inventory, NODES, RUN_LOGS / f"module-runs-{security}.json", noop_runs
         )
         rolled = upgrade(inventory)
     return Figures(fresh, noop, rolled, rolled.failed or noop_changed)
 
 
-def measure_large(security: str) -> tuple[float, bool]:
+def measure_large(security: str, noop_runs: int) -> tuple[float, bool]:
     """Fresh deploy and no-op re-run of the larger cluster (combined nodes and broker-only
     ones) on fresh hosts; the no-op's seconds, and whether it changed something."""
     count = NODES + LARGE_BROKERS
     print(f"bench: --- {count} nodes ({NODES} combined, {LARGE_BROKERS} broker-only), {security}")
     with fresh_cluster(security, brokers_only=LARGE_BROKERS) as (inventory, _):
         _, noop, changed = deploy_then_noop(
-            inventory, count, RUN_LOGS / f"module-runs-{security}-{count}.json"
+            inventory, count, RUN_LOGS / f"module-runs-{security}-{count}.json", noop_runs
         )
     return noop, changed
 
@@ -441,14 +452,25 @@ def main() -> int:
         action="store_true",
         help=f"skip the {NODES + LARGE_BROKERS}-node cluster's fresh deploy and no-op re-run",
     )
+    parser.add_argument(
+        "--noop-runs",
+        type=int,
+        default=3,
+        help="no-op re-runs per cluster, their median compared (default: 3)",
+    )
     arguments = parser.parse_args()
+    if arguments.noop_runs < 1:
+        parser.error("--noop-runs must be at least 1")
     subprocess.run(["rm", "-rf", str(RUN_LOGS)], check=True)
     os.environ[CLIENT_CONFIG_VARIABLE] = str(CLIENT_CONFIG)
     floor = None if arguments.no_floor else measure_floor()
-    figures = {security: measure(security) for security in dict.fromkeys(arguments.security)}
+    figures = {
+        security: measure(security, arguments.noop_runs)
+        for security in dict.fromkeys(arguments.security)
+    }
     # The larger cluster in the first mode measured (the secure one by default).
     large_security = arguments.security[0]
-    large = None if arguments.no_large else measure_large(large_security)
+    large = None if arguments.no_large else measure_large(large_security, arguments.noop_runs)
     if {"secure", "plaintext"} <= figures.keys():
         print_ratios(figures["secure"], figures["plaintext"])
     if large is not None:
