@@ -8,7 +8,8 @@ touches the demo. The host image and the broker packages are cached by
 
 Steps: fresh deploy of version A (1.6.0-fixture, Kafka 3.9.0 jars), no-op
 re-runs (three by default, `--noop-runs`: the median is compared, every run
-printed, for the machine's run-to-run spread), then playbooks/upgrade.yml to version B (1.7.3-fixture, Kafka 3.9.1)
+printed, for the machine's run-to-run spread), then playbooks/upgrade.yml to
+version B (1.7.3-fixture, Kafka 3.9.1)
 while a producer (idempotent, acks=all, 200 records/s) writes to a topic with
 three replicas and every node's broker listener is probed every 0.2 s
 (molecule/shared/tests/upgrade_traffic.py). Per node it reports the time of
