@@ -336,6 +336,48 @@ def test_a_ram_policy_without_put_stops_before_writing(in_vpc: Emulator) -> None
     assert probe_objects(cluster, DATA) == []
 
 
+def test_an_explicit_deny_in_a_second_policy_beats_the_installers_allow(in_vpc: Emulator) -> None:
+    """A guardrail an administrator attached to the user beside the installer's policy: an
+    explicit Deny of PutObject wins over both Allows (the RAM policy's and the bucket
+    policy's), as in the cloud; the check stops at the first write, naming the action."""
+    cluster = provision(in_vpc)
+    deny = {
+        "Version": "1",
+        "Statement": [
+            {"Effect": "Deny", "Action": ["oss:PutObject"], "Resource": ["acs:oss:*:*:*"]}
+        ],
+    }
+    ram = cluster.clients.ram
+    ram.create_policy(
+        ram_models.CreatePolicyRequest(
+            policy_name="freeze-writes", policy_document=json.dumps(deny)
+        )
+    )
+    ram.attach_policy_to_user(
+        ram_models.AttachPolicyToUserRequest(
+            policy_type="Custom", policy_name="freeze-writes", user_name="automq"
+        )
+    )
+
+    reports = run_check(cluster)
+
+    assert len(reports) == 2
+    for report in reports:
+        assert report.failure is not None
+        assert (report.failure.step, report.failure.code) == ("put", "AccessDenied")
+        assert "allow oss:PutObject" in report.failure.fix
+        assert report.leftover_keys == []
+    assert probe_objects(cluster, DATA) == probe_objects(cluster, OPS) == []
+
+    # Detached, the installer's policies pass again.
+    ram.detach_policy_from_user(
+        ram_models.DetachPolicyFromUserRequest(
+            policy_type="Custom", policy_name="freeze-writes", user_name="automq"
+        )
+    )
+    assert all(report.failure is None for report in run_check(cluster))
+
+
 def test_a_wrong_region_names_the_buckets_region() -> None:
     """The buckets are in cn-hangzhou; the node was configured for cn-beijing."""
     with Emulator(

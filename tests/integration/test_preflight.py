@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playbook_runner import PlaybookRun, run_playbook
 
 from automq_helpers.alicloud.instances import DEFAULT_SUPPORTED_TYPES
 
 from .conftest import (
     FAKE_ACCESS_KEY_SECRET,
+    REPO,
     TestbedEnv,
     TestbedHost,
     automq_footprint,
@@ -45,6 +47,18 @@ PREFLIGHT_PLAY = "Preflight checks of the AutoMQ cluster"
 CONFIGURE_PLAY = "Prepare, install and configure the AutoMQ nodes"
 META_PROPERTIES = "/var/lib/automq/kraft-metadata/meta.properties"
 DEFAULT_INSTANCE_TYPES = list(DEFAULT_SUPPORTED_TYPES)
+GATHER_TASK = "Gather the facts the roles use"
+
+
+def inventory_checks() -> set[str]:
+    """The role's preflight tasks before it gathers facts: they read the inventory alone."""
+    tasks = yaml.safe_load((REPO / "roles/automq/tasks/preflight.yml").read_text())
+    names = [task["name"] for task in tasks]
+    return set(names[: names.index(GATHER_TASK)])
+
+
+INVENTORY_CHECKS = inventory_checks()
+assert {"Check the OSS bucket names", "Check the inventory groups"} <= INVENTORY_CHECKS
 
 
 def kafka_cluster_id() -> str:
@@ -466,6 +480,9 @@ def test_preflight_refuses_input(bed: PreflightBed, plant, tmp_path: Path, case:
     ]
     assert matching, f"no failure message names {case.names!r} with {case.phrases}\n{report}"
     assert case.names in run.stdout
+    # A mistake in the inventory alone is named before Ansible connects to any node.
+    if {failure.task for failure in run.failures} <= INVENTORY_CHECKS:
+        assert GATHER_TASK not in run.tasks_run(PREFLIGHT_PLAY), report
     assert FAKE_ACCESS_KEY_SECRET not in run.transcript
     assert_untouched(bed, plant)
     # Nor did it record node IDs or a cluster ID beside the inventory.
@@ -481,6 +498,7 @@ def test_preflight_accepts_input(bed: PreflightBed, plant, tmp_path: Path, case:
 
     assert run.rc == 0, run.describe() + "\n" + run.stdout[-3000:]
     assert run.plays_started == [PREFLIGHT_PLAY]
+    assert GATHER_TASK in run.tasks_run(PREFLIGHT_PLAY)
     assert FAKE_ACCESS_KEY_SECRET not in run.transcript
     assert_untouched(bed, plant)
 
