@@ -124,9 +124,18 @@ class Plan:
         return any(_needs_restart(change) for change in self.changes)
 
 
+# What a running service would read only at its next start. An owner, group or mode put
+# back changes nothing the service has loaded: it is fixed without a restart.
+_RESTART_CHANGES = frozenset({"create", "content", "target"})
+
+
 def _needs_restart(change: Change) -> bool:
     entry = change.entry
-    return isinstance(entry, (File, Link)) and entry.restart
+    return (
+        isinstance(entry, (File, Link))
+        and entry.restart
+        and not _RESTART_CHANGES.isdisjoint(change.what)
+    )
 
 
 def parse_mode(value: str | int, name: str) -> int:

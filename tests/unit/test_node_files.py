@@ -229,12 +229,16 @@ def test_attributes_are_fixed_in_place_and_reported(tmp_path: Path) -> None:
     )
     (tmp_path / "conf/server.properties").chmod(0o666)
     (tmp_path / "conf").chmod(0o755)
-    changes = plan(directories, files, links, everything(directories, files, links), ids).changes
-    assert [(change.path, change.what) for change in changes] == [
+    wanted = plan(directories, files, links, everything(directories, files, links), ids)
+    assert [(change.path, change.what) for change in wanted.changes] == [
         (str(tmp_path / "conf"), ("mode",)),
         (str(tmp_path / "conf/server.properties"), ("mode",)),
     ]
-    apply(changes, ids, None)
+    # A mode put back changes nothing the running service loaded: no restart.
+    assert not wanted.restart_needed
+    record = tmp_path / "restart-pending"
+    assert apply(wanted.changes, ids, (str(record), b"pending\n")) is False
+    assert not record.exists()
     assert stat.S_IMODE((tmp_path / "conf/server.properties").stat().st_mode) == 0o640
 
 

@@ -13,7 +13,9 @@ description:
   - Never removes anything. A path of the wrong kind (a directory where a file should be) is
     an error that names it, and nothing is changed.
   - With O(restart_record), the record is written and synced before the first change of an
-    entry marked C(restart), so an interrupted run still restarts the node next time.
+    entry marked C(restart), so an interrupted run still restarts the node next time. Only
+    a new content or link target counts: an owner, group or mode put back changes nothing
+    the running service loaded and is fixed without a restart.
 version_added: 0.2.0
 author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:
@@ -178,7 +180,7 @@ restart_pending:
   type: bool
   returned: always
 restart_needed:
-  description: Whether an entry marked C(restart) differed (the record was written when O(restart_record) is set).
+  description: Whether the content or target of an entry marked C(restart) differed (the record was written when O(restart_record) is set).
   type: bool
   returned: always
 restart_record_created:
