@@ -167,6 +167,18 @@ def security_mode_of(properties: dict[str, str]) -> str | None:
     return "migrating-listeners"
 
 
+def memtotal_mb(meminfo: str) -> int | None:
+    """The host's memory in MiB from /proc/meminfo's MemTotal (kB), as Ansible's
+    ``memtotal_mb`` fact computes it; None without that line."""
+    for line in meminfo.splitlines():
+        key, _, value = line.partition(":")
+        if key == "MemTotal":
+            fields = value.split()
+            if fields and fields[0].isdigit():
+                return int(fields[0]) // 1024
+    return None
+
+
 def read_node_state(
     meta_properties: str,
     server_properties: str,

@@ -16,6 +16,7 @@ from test_ansible_plugins import run_playbook_output
 from automq_helpers.node_state import (
     NodeStateError,
     listener_ports_of,
+    memtotal_mb,
     read_node_state,
     security_mode_of,
 )
@@ -321,3 +322,48 @@ def test_the_listeners_ports_by_name() -> None:
         "CLIENT": 9092,
     }
     assert listener_ports_of({}) == {}
+
+
+def test_the_facts_are_those_setup_gathers(tmp_path: Path) -> None:
+    """With gather_facts, the facts the roles use under setup's names and with setup's
+    values for this machine (the distribution subset, memtotal_mb of the hardware one);
+    without it, none."""
+    meta, server, _ = node_paths(tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "systemctl").write_text("#!/bin/sh\necho inactive\nexit 3\n")
+    (fake / "systemctl").chmod(0o755)
+    read = {"meta_properties": str(meta), "server_properties": str(server), "service": "automq"}
+    environment = {"PATH": f"{fake}{os.pathsep}{os.environ.get('PATH', '')}"}
+    tasks = [
+        {
+            "name": "setup",
+            "ansible.builtin.setup": {
+                "gather_subset": ["!all", "!min", "distribution", "hardware"],
+                "filter": ["ansible_distribution*", "ansible_os_family", "ansible_memtotal_mb"],
+            },
+        },
+        {
+            "name": "read",
+            "automq.platform.node_state": {**read, "gather_facts": True},
+            "environment": environment,
+        },
+        {
+            "name": "read without facts",
+            "automq.platform.node_state": read,
+            "environment": environment,
+        },
+    ]
+    completed, results = run_playbook_output(tmp_path, tasks)
+    assert completed.returncode == 0, completed.describe()
+    expected = results["setup"]["ansible_facts"]
+    assert {"ansible_os_family", "ansible_distribution", "ansible_memtotal_mb"} <= set(expected)
+    assert results["read"]["ansible_facts"] == expected
+    assert "ansible_facts" not in results["read without facts"]
+
+
+def test_memtotal_is_read_in_mib() -> None:
+    meminfo = "MemTotal:       24683420 kB\nMemFree:         1000 kB\n"
+    assert memtotal_mb(meminfo) == 24683420 // 1024
+    assert memtotal_mb("MemFree:         1000 kB\n") is None
+    assert memtotal_mb("MemTotal: unknown\n") is None

@@ -13,9 +13,9 @@ description:
   - Never removes anything. A path of the wrong kind (a directory where a file should be) is
     an error that names it, and nothing is changed.
   - With O(restart_record), the record is written and synced before the first change of an
-    entry marked C(restart), so an interrupted run still restarts the node next time. Only
-    a new content or link target counts: an owner, group or mode put back changes nothing
-    the running service loaded and is fixed without a restart.
+    entry marked C(restart), so an interrupted run still restarts the node next time.
+  - Only a new content or link target needs the restart. An owner, group or mode put back
+    changes nothing the running service loaded, so it is fixed without a restart.
 version_added: 0.2.0
 author: AutoMQ Ansible maintainers (!UNKNOWN)
 options:

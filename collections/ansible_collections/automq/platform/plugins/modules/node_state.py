@@ -77,6 +77,12 @@ options:
         description: A PEM private key; only its public key's fingerprint is described.
         type: bool
         default: false
+  gather_facts:
+    description:
+      - Also return, as facts, what the roles use of the host (see RV(ansible_facts)), so that
+        no C(setup) round trip is needed for them.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -84,6 +90,8 @@ attributes:
     support: full
   diff_mode:
     support: none
+  facts:
+    support: full
   platform:
     platforms: posix
 """
@@ -99,6 +107,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description:
+    - With O(gather_facts), the host's distribution as C(setup)'s distribution subset gathers
+      it (C(ansible_distribution), C(ansible_distribution_version),
+      C(ansible_distribution_major_version), C(ansible_distribution_release),
+      C(ansible_os_family) and the other C(ansible_distribution_*) facts) and
+      C(ansible_memtotal_mb) (MemTotal of C(/proc/meminfo) in MiB).
+  type: dict
+  returned: when O(gather_facts) is true
 formatted:
   description: Whether C(meta.properties) exists.
   type: bool
@@ -173,13 +190,32 @@ described:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.facts.system.distribution import DistributionFactCollector
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_files import (
     Described,
 )
 from ansible_collections.automq.platform.plugins.module_utils.automq_helpers.node_state import (
     NodeStateError,
+    memtotal_mb,
     read_node_state,
 )
+
+
+def host_facts(module: AnsibleModule) -> dict[str, object]:
+    """The distribution facts as setup's distribution subset gathers them (Ansible's own
+    collector) and memtotal_mb, under setup's names."""
+    facts: dict[str, object] = {
+        f"ansible_{key}": value
+        for key, value in DistributionFactCollector().collect(module=module).items()
+    }
+    try:
+        with open("/proc/meminfo", encoding="ascii", errors="replace") as meminfo:
+            memory = memtotal_mb(meminfo.read())
+    except OSError:
+        memory = None
+    if memory is not None:
+        facts["ansible_memtotal_mb"] = memory
+    return facts
 
 
 def main() -> None:
@@ -205,6 +241,7 @@ def main() -> None:
                     "private_key": {"type": "bool", "default": False},
                 },
             },
+            "gather_facts": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -234,7 +271,8 @@ def main() -> None:
         )
     except NodeStateError as error:
         module.fail_json(msg=str(error))
-    module.exit_json(changed=False, **state.as_result())
+    facts = {"ansible_facts": host_facts(module)} if params["gather_facts"] else {}
+    module.exit_json(changed=False, **state.as_result(), **facts)
 
 
 if __name__ == "__main__":
