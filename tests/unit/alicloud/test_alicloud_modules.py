@@ -213,11 +213,11 @@ def cluster_tasks(cluster: str, key_file: Path, count: int = 3) -> list[dict[str
             "name": "records",
             "automq.alicloud.pvtz_record": {
                 "zone_id": "{{ zone.zone_id }}",
-                "rr": "{{ item.name }}",
-                "value": "{{ item.private_ip }}",
+                # In check mode a node still to be created has no IP yet.
+                "record_sets": "{{ nodes.instances | selectattr('private_ip')"
+                " | items2dict(key_name='name', value_name='private_ip')"
+                " | dict2items(key_name='rr', value_name='value') }}",
             },
-            # In check mode a node still to be created has no IP yet.
-            "loop": "{{ nodes.instances | selectattr('private_ip') }}",
         },
         {
             "name": "buckets",
@@ -313,7 +313,8 @@ def test_a_whole_cluster_is_provisioned_then_left_alone(tmp_path, emulator, clie
     assert all(i["status"] == "Running" for i in nodes["instances"])
     assert first["console eip"]["ip_address"]
     assert first["zone"]["zone_name"] == "alpha.automq.private"
-    assert [r["records"][0]["value"] for r in first["records"]["results"]] == nodes["private_ips"]
+    assert [r["value"] for r in first["records"]["records"]] == sorted(nodes["private_ips"])
+    assert sorted(r["rr"] for r in first["records"]["records"]) == nodes["names"]
     assert first["ram user"]["user_id"]
     hidden = first["access key"]
     assert hidden["censored"].startswith("the output has been hidden")
@@ -1365,6 +1366,69 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
                     "state": "absent",
                 },
             },
+            # Several sets in one call: the zone read once, each set as alone, the
+            # zone's other records left alone.
+            {
+                "name": "kept record",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "rr": "www",
+                    "value": "10.4.9.9",
+                },
+            },
+            {
+                "name": "sets",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "ttl": 120,
+                    "record_sets": [
+                        {"rr": "eta-1", "value": "10.4.1.21"},
+                        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
+                    ],
+                },
+            },
+            {
+                "name": "sets again",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "ttl": 120,
+                    "record_sets": [
+                        {"rr": "eta-1", "value": "10.4.1.21"},
+                        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
+                    ],
+                },
+            },
+            {
+                "name": "set moves",
+                "diff": True,
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "ttl": 120,
+                    "record_sets": [
+                        {"rr": "eta-1", "value": "10.4.1.31"},
+                        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
+                    ],
+                },
+            },
+            {
+                "name": "set twice refused",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "record_sets": [
+                        {"rr": "eta-1", "value": "10.4.1.31"},
+                        {"rr": "ETA-1", "value": "10.4.1.32"},
+                    ],
+                },
+                "ignore_errors": True,
+            },
+            {
+                "name": "sets gone",
+                "automq.alicloud.pvtz_record": {
+                    "zone_id": "{{ zone.zone_id }}",
+                    "state": "absent",
+                    "record_sets": [{"rr": "eta-1"}, {"rr": "eta-2"}],
+                },
+            },
             {
                 "name": "unbound",
                 "automq.alicloud.pvtz_zone": {"cluster": "eta", "vpc_ids": []},
@@ -1432,6 +1496,23 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
     assert [r["value"] for r in run["record moves"]["records"]] == ["10.4.1.11", "10.4.1.12"]
     assert all(r["ttl"] == 300 for r in run["record moves"]["records"])
     assert run["record gone"]["records"] == []
+    assert run["sets"]["changed"] is True
+    assert [(r["rr"], r["value"], r["ttl"]) for r in run["sets"]["records"]] == [
+        ("eta-1", "10.4.1.21", 120),
+        ("eta-2", "10.4.1.22", 30),
+        ("eta-2", "10.4.1.23", 30),
+    ]
+    assert run["sets again"]["changed"] is False
+    assert run["set moves"]["changed"] is True
+    assert run["set moves"]["diff"]["before"]["eta-1 A"] == ["10.4.1.21 ttl=120"]
+    assert run["set moves"]["diff"]["after"]["eta-1 A"] == ["10.4.1.31 ttl=120"]
+    assert (
+        run["set moves"]["diff"]["before"]["eta-2 A"]
+        == run["set moves"]["diff"]["after"]["eta-2 A"]
+    )
+    failed_with(run["set twice refused"], "record_sets names eta-1 A more than once")
+    assert run["sets gone"]["records"] == []
+    assert run["kept record"]["changed"] is True
     assert run["unbound"]["vpc_ids"] == []
     assert run["public bucket"]["acl"] == "public-read"
     assert run["private again"]["changed"] is True

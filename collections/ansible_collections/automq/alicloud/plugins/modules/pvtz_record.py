@@ -11,6 +11,9 @@ description:
     O(state=present) it is made to hold exactly O(value) (or O(values)) with O(ttl); existing
     records are updated in place before any is added or deleted. With O(state=absent) the
     whole set is deleted.
+  - O(record_sets) does the same for several record sets of the zone (one per node, say) in
+    one call, reading the zone's records once. Record sets of the zone that it does not name
+    are left alone.
 version_added: 0.1.0
 author: AutoMQ Ansible maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -22,9 +25,10 @@ options:
     type: str
     required: true
   rr:
-    description: Name of the record relative to the zone, for example C(automq-prod-1); C(@) for the zone itself.
+    description:
+      - Name of the record relative to the zone, for example C(automq-prod-1); C(@) for the zone itself.
+      - Required unless O(record_sets) is given.
     type: str
-    required: true
   type:
     description: Record type.
     type: str
@@ -42,10 +46,25 @@ options:
     type: int
     default: 60
   state:
-    description: Whether the record set should exist.
+    description: Whether the record set (or every set of O(record_sets)) should exist.
     type: str
     choices: [present, absent]
     default: present
+  record_sets:
+    description:
+      - Several record sets instead of O(rr), each as O(rr), O(type), O(value) or O(values)
+        and O(ttl) describe one; O(state) applies to all of them.
+    type: list
+    elements: dict
+    suboptions:
+      rr: {description: As O(rr)., type: str, required: true}
+      type:
+        description: As O(type); O(type) when omitted.
+        type: str
+        choices: [A, AAAA, CNAME, TXT, MX, PTR, SRV]
+      value: {description: As O(value)., type: str}
+      values: {description: As O(values)., type: list, elements: str}
+      ttl: {description: As O(ttl); O(ttl) when omitted., type: int}
 attributes:
   check_mode:
     support: full
@@ -56,17 +75,25 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: One A record per node
+- name: One A record per node, in one call
   automq.alicloud.pvtz_record:
     zone_id: "{{ zone.zone_id }}"
-    rr: "{{ item.name }}"
-    value: "{{ item.private_ip }}"
-  loop: "{{ nodes.instances }}"
+    record_sets:
+      - rr: automq-prod-1
+        value: 10.0.1.10
+      - rr: automq-prod-2
+        value: 10.0.2.10
+
+- name: One record set, round robin
+  automq.alicloud.pvtz_record:
+    zone_id: "{{ zone.zone_id }}"
+    rr: automq-prod
+    values: [10.0.1.10, 10.0.2.10]
 """
 
 RETURN = r"""
 records:
-  description: The records of the set after the run.
+  description: The records of the set (with O(record_sets), of every set named) after the run.
   type: list
   elements: dict
   returned: always
@@ -88,6 +115,8 @@ records:
       type: int
 """
 
+from dataclasses import dataclass
+
 from ansible_collections.automq.alicloud.plugins.module_utils.alicloud_module import (
     AlicloudModule,
 )
@@ -102,55 +131,65 @@ from ansible_collections.automq.alicloud.plugins.module_utils.automq_helpers.ali
     BUSY_CODES,
 )
 
+RECORD_TYPES = ["A", "AAAA", "CNAME", "TXT", "MX", "PTR", "SRV"]
+RECORD_SET_OPTIONS = {
+    "rr": {"type": "str", "required": True},
+    "type": {"type": "str", "choices": RECORD_TYPES},
+    "value": {"type": "str"},
+    "values": {"type": "list", "elements": "str"},
+    "ttl": {"type": "int"},
+}
 
-def main() -> None:
-    cloud = AlicloudModule(
-        {
-            "zone_id": {"type": "str", "required": True},
-            "rr": {"type": "str", "required": True},
-            "type": {
-                "type": "str",
-                "choices": ["A", "AAAA", "CNAME", "TXT", "MX", "PTR", "SRV"],
-                "default": "A",
-            },
-            "value": {"type": "str"},
-            "values": {"type": "list", "elements": "str"},
-            "ttl": {"type": "int", "default": 60},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        },
-        "pvtz",
-        mutually_exclusive=[("value", "values")],
-        required_if=[("state", "present", ("value", "values"), True)],
-    )
+
+@dataclass(frozen=True)
+class RecordSet:
+    rr: str
+    type: str
+    values: tuple[str, ...]
+    ttl: int
+
+
+def wanted_sets(cloud: AlicloudModule) -> list[RecordSet]:
+    """The record sets asked for, each checked: what O(state) leaves in them."""
     params = cloud.params
-    zone_id, rr, record_type, ttl = params["zone_id"], params["rr"], params["type"], params["ttl"]
-    if params["state"] == "absent":
-        wanted: list[str] = []
-    elif params["value"] is not None:
-        wanted = [params["value"]]
-    else:
-        wanted = list(params["values"] or [])
-    if params["state"] == "present":
-        try:
-            validate_record(rr, record_type, wanted, ttl)
-        except PvtzError as exc:
-            cloud.fail(str(exc))
+    present = params["state"] == "present"
+    given = params["record_sets"] if params["record_sets"] is not None else [params]
+    sets = []
+    for entry in given:
+        record_type = entry["type"] or params["type"]
+        ttl = entry["ttl"] if entry["ttl"] is not None else params["ttl"]
+        if entry["value"] is not None and entry["values"] is not None:
+            cloud.fail(f"record {entry['rr']}: give value or values, not both")
+        if entry["value"] is not None:
+            values: list[str] = [entry["value"]]
+        else:
+            values = list(entry["values"] or [])
+        if present:
+            try:
+                validate_record(entry["rr"], record_type, values, ttl)
+            except PvtzError as exc:
+                cloud.fail(str(exc))
+        sets.append(RecordSet(entry["rr"], record_type, tuple(values) if present else (), ttl))
+    named = [(record_set.rr.lower(), record_set.type) for record_set in sets]
+    twice = sorted(
+        {f"{rr} {record_type}" for rr, record_type in named if named.count((rr, record_type)) > 1}
+    )
+    if twice:
+        cloud.fail(f"record_sets names {', '.join(twice)} more than once: give each set once")
+    return sets
+
+
+def reconcile(
+    cloud: AlicloudModule, zone_id: str, wanted: RecordSet, existing: list[Record]
+) -> tuple[bool, list[str], list[Record]]:
+    """Make one record set hold what is wanted; whether it changed, the values before (with
+    their TTLs) and the records after."""
+    rr, record_type, ttl = wanted.rr, wanted.type, wanted.ttl
     what = f"record {rr} {record_type} of zone {zone_id}"
     models = cloud.models("pvtz")
-    listed = cloud.paged(
-        "pvtz",
-        "DescribeZoneRecords",
-        f"look up {what}",
-        lambda page, size: models.DescribeZoneRecordsRequest(
-            zone_id=zone_id, keyword=rr, search_mode="EXACT", page_number=page, page_size=size
-        ),
-        ("Records", "Record"),
-        total_key="TotalItems",
-    )
-    existing = records_from_api({"Records": {"Record": listed}})
-    plan = plan_records(rr, record_type, wanted, ttl, existing)
+    plan = plan_records(rr, record_type, wanted.values, ttl, existing)
     mine = [r for r in existing if r.rr.lower() == rr.lower() and r.type == record_type]
-    before = {"records": sorted(f"{r.value} ttl={r.ttl}" for r in mine)}
+    before = sorted(f"{r.value} ttl={r.ttl}" for r in mine)
     after_records = [*plan.keep]
     after_records += [Record(r.record_id, r.rr, r.type, value, ttl) for r, value in plan.update]
     if not cloud.check_mode:
@@ -186,15 +225,63 @@ def main() -> None:
             )
             record_id = str((body or {}).get("RecordId") or "")
         after_records.append(Record(record_id, rr, record_type, value, ttl))
-    after = {"records": sorted(f"{r.value} ttl={r.ttl}" for r in after_records)}
+    return plan.changed, before, sorted(after_records, key=lambda r: r.value)
+
+
+def main() -> None:
+    cloud = AlicloudModule(
+        {
+            "zone_id": {"type": "str", "required": True},
+            "rr": {"type": "str"},
+            "type": {"type": "str", "choices": RECORD_TYPES, "default": "A"},
+            "value": {"type": "str"},
+            "values": {"type": "list", "elements": "str"},
+            "ttl": {"type": "int", "default": 60},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "record_sets": {"type": "list", "elements": "dict", "options": RECORD_SET_OPTIONS},
+        },
+        "pvtz",
+        mutually_exclusive=[("value", "values"), ("rr", "record_sets")],
+        required_one_of=[("rr", "record_sets")],
+    )
+    params = cloud.params
+    zone_id = params["zone_id"]
+    wanted = wanted_sets(cloud)
+    models = cloud.models("pvtz")
+    # One set: only its records (a zone may hold many). Several: the zone's, read once.
+    keyword = {"keyword": wanted[0].rr, "search_mode": "EXACT"} if params["rr"] is not None else {}
+    listed = cloud.paged(
+        "pvtz",
+        "DescribeZoneRecords",
+        f"look up the records of zone {zone_id}",
+        lambda page, size: models.DescribeZoneRecordsRequest(
+            zone_id=zone_id, page_number=page, page_size=size, **keyword
+        ),
+        ("Records", "Record"),
+        total_key="TotalItems",
+    )
+    existing = records_from_api({"Records": {"Record": listed}})
+    changed = False
+    before: dict[str, list[str]] = {}
+    after: dict[str, list[str]] = {}
+    records: list[Record] = []
+    for record_set in wanted:
+        set_changed, set_before, set_after = reconcile(cloud, zone_id, record_set, existing)
+        changed = changed or set_changed
+        name = f"{record_set.rr} {record_set.type}"
+        before[name] = set_before
+        after[name] = sorted(f"{r.value} ttl={r.ttl}" for r in set_after)
+        records += set_after
+    if params["rr"] is not None:
+        # One set: the diff as this module always gave it.
+        (before_values,) = before.values()
+        (after_values,) = after.values()
+        before, after = {"records": before_values}, {"records": after_values}
     cloud.exit(
-        plan.changed,
+        changed,
         before,
         after,
-        records=[
-            {**r.to_dict(), "record_id": r.record_id or None}
-            for r in sorted(after_records, key=lambda r: r.value)
-        ],
+        records=[{**r.to_dict(), "record_id": r.record_id or None} for r in records],
     )
 
 
