@@ -171,8 +171,8 @@ def memtotal_mb(meminfo: str) -> int | None:
     """The host's memory in MiB from /proc/meminfo's MemTotal (kB), as Ansible's
     ``memtotal_mb`` fact computes it; None without that line."""
     for line in meminfo.splitlines():
-        key, _, value = line.partition(":")
-        if key == "MemTotal":
+        key, separator, value = line.partition(":")
+        if key == "MemTotal" and separator:
             fields = value.split()
             if fields and fields[0].isdigit():
                 return int(fields[0]) // 1024

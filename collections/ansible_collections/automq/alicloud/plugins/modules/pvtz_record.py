@@ -274,9 +274,8 @@ def main() -> None:
         records += set_after
     if params["rr"] is not None:
         # One set: the diff as this module always gave it.
-        (before_values,) = before.values()
-        (after_values,) = after.values()
-        before, after = {"records": before_values}, {"records": after_values}
+        name = f"{wanted[0].rr} {wanted[0].type}"
+        before, after = {"records": before[name]}, {"records": after[name]}
     cloud.exit(
         changed,
         before,

@@ -92,6 +92,7 @@ attributes:
     support: none
   facts:
     support: full
+    description: With O(gather_facts), the facts the roles use of the host.
   platform:
     platforms: posix
 """
