@@ -1252,6 +1252,22 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
             "register": "zone",
         },
     ]
+
+    def record_sets_task(name: str, record_sets: list[dict], **options: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "automq.alicloud.pvtz_record": {
+                "zone_id": "{{ zone.zone_id }}",
+                "record_sets": record_sets,
+                **options,
+            },
+        }
+
+    two_sets = [
+        {"rr": "eta-1", "value": "10.4.1.21"},
+        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
+    ]
+    moved = {"rr": "eta-1", "value": "10.4.1.31"}
     run = play(
         tmp_path,
         emulator,
@@ -1376,59 +1392,16 @@ def test_updates_in_place_and_refused_changes(tmp_path, emulator, clients):
                     "value": "10.4.9.9",
                 },
             },
+            record_sets_task("sets", two_sets, ttl=120),
+            record_sets_task("sets again", two_sets, ttl=120),
+            {**record_sets_task("set moves", [moved, two_sets[1]], ttl=120), "diff": True},
             {
-                "name": "sets",
-                "automq.alicloud.pvtz_record": {
-                    "zone_id": "{{ zone.zone_id }}",
-                    "ttl": 120,
-                    "record_sets": [
-                        {"rr": "eta-1", "value": "10.4.1.21"},
-                        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
-                    ],
-                },
-            },
-            {
-                "name": "sets again",
-                "automq.alicloud.pvtz_record": {
-                    "zone_id": "{{ zone.zone_id }}",
-                    "ttl": 120,
-                    "record_sets": [
-                        {"rr": "eta-1", "value": "10.4.1.21"},
-                        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
-                    ],
-                },
-            },
-            {
-                "name": "set moves",
-                "diff": True,
-                "automq.alicloud.pvtz_record": {
-                    "zone_id": "{{ zone.zone_id }}",
-                    "ttl": 120,
-                    "record_sets": [
-                        {"rr": "eta-1", "value": "10.4.1.31"},
-                        {"rr": "eta-2", "values": ["10.4.1.22", "10.4.1.23"], "ttl": 30},
-                    ],
-                },
-            },
-            {
-                "name": "set twice refused",
-                "automq.alicloud.pvtz_record": {
-                    "zone_id": "{{ zone.zone_id }}",
-                    "record_sets": [
-                        {"rr": "eta-1", "value": "10.4.1.31"},
-                        {"rr": "ETA-1", "value": "10.4.1.32"},
-                    ],
-                },
+                **record_sets_task(
+                    "set twice refused", [moved, {"rr": "ETA-1", "value": "10.4.1.32"}]
+                ),
                 "ignore_errors": True,
             },
-            {
-                "name": "sets gone",
-                "automq.alicloud.pvtz_record": {
-                    "zone_id": "{{ zone.zone_id }}",
-                    "state": "absent",
-                    "record_sets": [{"rr": "eta-1"}, {"rr": "eta-2"}],
-                },
-            },
+            record_sets_task("sets gone", [{"rr": "eta-1"}, {"rr": "eta-2"}], state="absent"),
             {
                 "name": "unbound",
                 "automq.alicloud.pvtz_zone": {"cluster": "eta", "vpc_ids": []},

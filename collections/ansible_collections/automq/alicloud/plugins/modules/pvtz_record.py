@@ -121,6 +121,7 @@ from ansible_collections.automq.alicloud.plugins.module_utils.alicloud_module im
     AlicloudModule,
 )
 from ansible_collections.automq.alicloud.plugins.module_utils.automq_helpers.alicloud.pvtz import (
+    RECORD_TYPES,
     PvtzError,
     Record,
     plan_records,
@@ -131,10 +132,9 @@ from ansible_collections.automq.alicloud.plugins.module_utils.automq_helpers.ali
     BUSY_CODES,
 )
 
-RECORD_TYPES = ["A", "AAAA", "CNAME", "TXT", "MX", "PTR", "SRV"]
 RECORD_SET_OPTIONS = {
     "rr": {"type": "str", "required": True},
-    "type": {"type": "str", "choices": RECORD_TYPES},
+    "type": {"type": "str", "choices": list(RECORD_TYPES)},
     "value": {"type": "str"},
     "values": {"type": "list", "elements": "str"},
     "ttl": {"type": "int"},
@@ -233,7 +233,7 @@ def main() -> None:
         {
             "zone_id": {"type": "str", "required": True},
             "rr": {"type": "str"},
-            "type": {"type": "str", "choices": RECORD_TYPES, "default": "A"},
+            "type": {"type": "str", "choices": list(RECORD_TYPES), "default": "A"},
             "value": {"type": "str"},
             "values": {"type": "list", "elements": "str"},
             "ttl": {"type": "int", "default": 60},
